@@ -102,6 +102,24 @@ export class Runtime {
     return this.heap.alloc(n * 4, name);
   }
 
+  private wsPtr = 0;
+  private wsBytes = 0;
+
+  /**
+   * A reusable scratch block of at least `bytes` bytes (16-byte aligned) for kernels that need
+   * temporary space (im2col, packing). Grown on demand, never shrunk; its contents are only
+   * valid until the next call, so only one op may use it at a time.
+   */
+  workspace(bytes: number): number {
+    if (bytes > this.wsBytes) {
+      const p = this.heap.alloc(bytes, 'workspace');
+      if (this.wsPtr) this.heap.free(this.wsPtr);
+      this.wsPtr = p;
+      this.wsBytes = bytes;
+    }
+    return this.wsPtr;
+  }
+
   /** Free a pointer from {@link allocF32} or {@link Heap.alloc}. */
   free(ptr: number): void {
     this.heap.free(ptr);

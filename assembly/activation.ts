@@ -1,0 +1,1 @@
+// Kernel family 'activation': being written.

@@ -1,0 +1,1 @@
+// Kernel family 'batchnorm': being written.

@@ -1,0 +1,1 @@
+// Kernel family 'conv': being written.

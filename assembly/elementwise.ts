@@ -1,0 +1,1 @@
+// Kernel family 'elementwise': being written.

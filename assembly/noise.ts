@@ -1,0 +1,1 @@
+// Kernel family 'noise': being written.

@@ -1,0 +1,1 @@
+// Kernel family 'optim': being written.

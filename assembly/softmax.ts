@@ -1,0 +1,1 @@
+// Kernel family 'softmax': being written.

@@ -1,0 +1,1 @@
+// Kernel family 'vmath': being written.
