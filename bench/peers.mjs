@@ -1,0 +1,41 @@
+// Shared helpers for benchmarks: timing and the TensorFlow.js wasm peer (XNNPACK, one thread).
+import { performance } from 'node:perf_hooks';
+
+/** Print one benchmark line. `ratio` is always "how many times better we are". */
+export function report(obj) {
+  console.log(JSON.stringify(obj));
+}
+
+/** Median seconds of `fn` over `reps` runs after `warm` warm-up runs (or until `minSec` spent). */
+export function timeIt(fn, { warm = 2, reps = 7, minSec = 0.3 } = {}) {
+  for (let i = 0; i < warm; i++) fn();
+  const ts = [];
+  const start = performance.now();
+  while (ts.length < reps || (performance.now() - start) / 1000 < minSec) {
+    const t0 = performance.now();
+    fn();
+    ts.push((performance.now() - t0) / 1000);
+    if (ts.length > 200) break;
+  }
+  ts.sort((a, b) => a - b);
+  return ts[ts.length >> 1];
+}
+
+let tfPromise = null;
+/** TensorFlow.js on its wasm backend with one thread; null when it cannot load. */
+export function loadTfjsWasm() {
+  tfPromise ??= (async () => {
+    try {
+      const tf = await import('@tensorflow/tfjs');
+      const wasm = await import('@tensorflow/tfjs-backend-wasm');
+      wasm.setThreadsCount(1);
+      await tf.setBackend('wasm');
+      await tf.ready();
+      return tf;
+    } catch (e) {
+      console.error(`tfjs-wasm unavailable: ${e.message}`);
+      return null;
+    }
+  })();
+  return tfPromise;
+}
