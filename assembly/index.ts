@@ -10,3 +10,5 @@ export * from './softmax';
 export * from './batchnorm';
 export * from './elementwise';
 export * from './optim';
+export * from './vmath';
+export * from './bayes';

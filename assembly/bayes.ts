@@ -1,0 +1,1 @@
+// Kernel family 'bayes': being written.
