@@ -1,1 +1,211 @@
-// Kernel family 'bayes': being written.
+// Kernels of the Bayesian layers: the KL of the log-uniform prior, the parameter maps of
+// variational dropout (Kingma et al. 2015) and sparse variational dropout (Molchanov et al.
+// 2017), and the fused pieces of the local reparameterization trick (LRT):
+//   b = μ + sqrt(v)·ε,  μ = x·M + bias,  v = (x ⊙ x)·S,  ε ~ N(0, 1)
+// where M are the (masked) mean weights and S the weight variances σ². The two GEMMs that make
+// μ and v live in gemm.ts / conv.ts; the element-wise work around them lives here, fused.
+// Pointers are byte offsets; n, rows, cols are element counts.
+
+import { kl_lu, dkl_lu, exp_s, log_s } from './bayes_math';
+
+/** Variance floor inside sqrt(v): keeps the LRT gradient finite where x = 0 or σ² → 0. */
+const VAR_EPS: f32 = 1e-8;
+/** θ² floor inside log θ² (log α of a zero weight is then large, i.e. pruned). */
+const THETA2_EPS: f32 = 1e-8;
+
+@inline function clampf(x: f32, lo: f32, hi: f32): f32 {
+  return min(max(x, lo), hi);
+}
+
+@inline function svdLogAlpha(theta: f32, logSigma2: f32, lo: f32, hi: f32): f32 {
+  return clampf(logSigma2 - log_s(theta * theta + THETA2_EPS), lo, hi);
+}
+
+/** out[i] = clamp(logσ²[i] − log(θ[i]² + 1e-8), lo, hi): log α of Sparse VD weights. */
+export function svd_log_alpha_f32(theta: usize, logSigma2: usize, out: usize, n: i32, lo: f32, hi: f32): void {
+  assert(n >= 0, 'n must be >= 0');
+  for (let i = 0; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(out + o, svdLogAlpha(load<f32>(theta + o), load<f32>(logSigma2 + o), lo, hi));
+  }
+}
+
+/**
+ * Sparse VD weights for one forward pass: sigma2 = exp(logσ²) and thetaEff = θ where
+ * log α < threshold, else 0 (pass threshold = +Inf for no mask). Returns how many weights are kept.
+ */
+export function svd_prepare_f32(theta: usize, logSigma2: usize, n: i32, thetaEff: usize, sigma2: usize, threshold: f32, lo: f32, hi: f32): i32 {
+  assert(n >= 0, 'n must be >= 0');
+  let kept = 0;
+  for (let i = 0; i < n; i++) {
+    const o = <usize>i << 2;
+    const t = load<f32>(theta + o);
+    const ls = load<f32>(logSigma2 + o);
+    const keep = svdLogAlpha(t, ls, lo, hi) < threshold;
+    kept += <i32>keep;
+    store<f32>(thetaEff + o, keep ? t : 0);
+    store<f32>(sigma2 + o, exp_s(ls));
+  }
+  return kept;
+}
+
+/**
+ * Σ KL(q(w) ‖ log-uniform) over n Sparse VD weights (Molchanov et al. 2017, eq. 14), and, when
+ * dTheta ≠ 0, adds scale·∂KL/∂θ and scale·∂KL/∂logσ² into dTheta and dLogSigma2. The gradient
+ * through the clamp of log α is zero outside [lo, hi], as with any clamp.
+ */
+export function svd_kl_f32(theta: usize, logSigma2: usize, n: i32, dTheta: usize, dLogSigma2: usize, scale: f32, lo: f32, hi: f32): f64 {
+  assert(n >= 0, 'n must be >= 0');
+  let sum: f64 = 0;
+  for (let i = 0; i < n; i++) {
+    const o = <usize>i << 2;
+    const t = load<f32>(theta + o);
+    const ls = load<f32>(logSigma2 + o);
+    const t2 = t * t + THETA2_EPS;
+    const raw = ls - log_s(t2);
+    const la = clampf(raw, lo, hi);
+    sum += <f64>kl_lu(la);
+    if (dTheta) {
+      const g: f32 = raw > lo && raw < hi ? dkl_lu(la) * scale : 0;
+      // ∂logα/∂logσ² = 1, ∂logα/∂θ = −2θ / (θ² + eps)
+      store<f32>(dLogSigma2 + o, load<f32>(dLogSigma2 + o) + g);
+      store<f32>(dTheta + o, load<f32>(dTheta + o) - g * 2 * t / t2);
+    }
+  }
+  return sum;
+}
+
+/**
+ * Sparse VD chain rule from the LRT weight gradients to the parameters:
+ * dθ += dM (only where the weight is kept, log α < threshold), dlogσ² += dS ⊙ σ².
+ */
+export function svd_param_grads_f32(theta: usize, logSigma2: usize, n: i32, dM: usize, dS: usize, sigma2: usize, dTheta: usize, dLogSigma2: usize, threshold: f32, lo: f32, hi: f32): void {
+  assert(n >= 0, 'n must be >= 0');
+  for (let i = 0; i < n; i++) {
+    const o = <usize>i << 2;
+    const keep = svdLogAlpha(load<f32>(theta + o), load<f32>(logSigma2 + o), lo, hi) < threshold;
+    if (keep) store<f32>(dTheta + o, load<f32>(dTheta + o) + load<f32>(dM + o));
+    store<f32>(dLogSigma2 + o, load<f32>(dLogSigma2 + o) + load<f32>(dS + o) * load<f32>(sigma2 + o));
+  }
+}
+
+/** Index of the α shared by weight i of a [rows, cols] matrix: 0 layer, 1 per column (unit), 2 per weight. */
+@inline function group(i: i32, cols: i32, mode: i32): i32 {
+  return mode == 0 ? 0 : mode == 1 ? i % cols : i;
+}
+
+/** Variational dropout (Kingma et al. 2015) weight variances: sigma2 = α·θ², α = exp(logα[group]). */
+export function vd_prepare_f32(theta: usize, logAlpha: usize, n: i32, cols: i32, mode: i32, sigma2: usize): void {
+  assert(n >= 0 && cols > 0 && mode >= 0 && mode <= 2, 'bad vd_prepare arguments');
+  for (let i = 0; i < n; i++) {
+    const o = <usize>i << 2;
+    const t = load<f32>(theta + o);
+    store<f32>(sigma2 + o, exp_s(load<f32>(logAlpha + (<usize>group(i, cols, mode) << 2))) * t * t);
+  }
+}
+
+/** Variational dropout chain rule: dθ += dM + dS·2αθ; dlogα[group] += Σ dS·αθ². */
+export function vd_param_grads_f32(theta: usize, logAlpha: usize, n: i32, cols: i32, mode: i32, dM: usize, dS: usize, dTheta: usize, dLogAlpha: usize): void {
+  assert(n >= 0 && cols > 0 && mode >= 0 && mode <= 2, 'bad vd_param_grads arguments');
+  for (let i = 0; i < n; i++) {
+    const o = <usize>i << 2;
+    const go = <usize>group(i, cols, mode) << 2;
+    const t = load<f32>(theta + o);
+    const a = exp_s(load<f32>(logAlpha + go));
+    const ds = load<f32>(dS + o);
+    store<f32>(dTheta + o, load<f32>(dTheta + o) + load<f32>(dM + o) + ds * 2 * a * t);
+    store<f32>(dLogAlpha + go, load<f32>(dLogAlpha + go) + ds * a * t * t);
+  }
+}
+
+/**
+ * Σ mult·KL(log-uniform) over n log α values (mult = weights sharing each α); when dLogAlpha ≠ 0
+ * adds scale·mult·∂KL/∂logα, zero outside the clamp [lo, hi].
+ */
+export function kl_log_uniform_f32(logAlpha: usize, n: i32, mult: f32, dLogAlpha: usize, scale: f32, lo: f32, hi: f32): f64 {
+  assert(n >= 0, 'n must be >= 0');
+  let sum: f64 = 0;
+  for (let i = 0; i < n; i++) {
+    const o = <usize>i << 2;
+    const raw = load<f32>(logAlpha + o);
+    const la = clampf(raw, lo, hi);
+    sum += <f64>(mult * kl_lu(la));
+    if (dLogAlpha && raw > lo && raw < hi) store<f32>(dLogAlpha + o, load<f32>(dLogAlpha + o) + scale * mult * dkl_lu(la));
+  }
+  return sum;
+}
+
+/**
+ * LRT sample over a [rows, cols] pre-activation: std = sqrt(v + 1e-8) (saved for backward),
+ * out = μ + std·ε + bias[col]. With eps = 0 the noise is skipped: out = μ + bias (std still saved).
+ * The bias is added after the noise, never inside the variance. out may alias mu.
+ */
+export function lrt_sample_f32(rows: i32, cols: i32, mu: usize, v: usize, eps: usize, bias: usize, out: usize, std: usize): void {
+  assert(rows >= 0 && cols >= 0, 'rows, cols must be >= 0');
+  const epsV = f32x4.splat(VAR_EPS);
+  const cols4 = cols & ~3;
+  for (let r = 0; r < rows; r++) {
+    const base = <usize>(r * cols) << 2;
+    let c = 0;
+    for (; c < cols4; c += 4) {
+      const o = base + (<usize>c << 2);
+      const s = f32x4.sqrt(f32x4.add(v128.load(v + o), epsV));
+      v128.store(std + o, s);
+      let y = v128.load(mu + o);
+      if (eps) y = f32x4.add(y, f32x4.mul(s, v128.load(eps + o)));
+      if (bias) y = f32x4.add(y, v128.load(bias + (<usize>c << 2)));
+      v128.store(out + o, y);
+    }
+    for (; c < cols; c++) {
+      const o = base + (<usize>c << 2);
+      const s = sqrt<f32>(load<f32>(v + o) + VAR_EPS);
+      store<f32>(std + o, s);
+      let y = load<f32>(mu + o);
+      if (eps) y += s * load<f32>(eps + o);
+      if (bias) y += load<f32>(bias + (<usize>c << 2));
+      store<f32>(out + o, y);
+    }
+  }
+}
+
+/** LRT backward through the noise: dv = dy·ε / (2·std). */
+export function lrt_backward_f32(n: i32, dy: usize, eps: usize, std: usize, dv: usize): void {
+  assert(n >= 0, 'n must be >= 0');
+  const half = f32x4.splat(0.5);
+  const n4 = n & ~3;
+  let i = 0;
+  for (; i < n4; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(dv + o, f32x4.div(f32x4.mul(f32x4.mul(v128.load(dy + o), v128.load(eps + o)), half), v128.load(std + o)));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(dv + o, load<f32>(dy + o) * load<f32>(eps + o) * 0.5 / load<f32>(std + o));
+  }
+}
+
+/** dx += 2·x ⊙ t: the x² path of the LRT input gradient (t = dv·Sᵀ). */
+export function lrt_dx_f32(n: i32, x: usize, t: usize, dx: usize): void {
+  assert(n >= 0, 'n must be >= 0');
+  const two = f32x4.splat(2);
+  const n4 = n & ~3;
+  let i = 0;
+  for (; i < n4; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(dx + o, f32x4.add(v128.load(dx + o), f32x4.mul(two, f32x4.mul(v128.load(x + o), v128.load(t + o)))));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(dx + o, load<f32>(dx + o) + 2 * load<f32>(x + o) * load<f32>(t + o));
+  }
+}
+
+/** Scalar KL of the log-uniform prior at log α (exported for tests). */
+export function kl_log_uniform_scalar(logAlpha: f32): f32 {
+  return kl_lu(logAlpha);
+}
+
+/** Scalar ∂KL/∂logα (exported for tests). */
+export function dkl_log_uniform_scalar(logAlpha: f32): f32 {
+  return dkl_lu(logAlpha);
+}

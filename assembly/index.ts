@@ -12,3 +12,5 @@ export * from './elementwise';
 export * from './optim';
 export * from './vmath';
 export * from './bayes';
+export * from './loss';
+export * from './scalar';

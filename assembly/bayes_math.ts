@@ -1,0 +1,37 @@
+// Scalar math shared by the Bayesian kernels: the one KL implementation of the log-uniform
+// prior (Molchanov et al. 2017, eq. 14):
+//   −KL ≈ k1·σ(k2 + k3·log α) − 0.5·log(1 + 1/α) − k1
+// accurate to about 0.01 nats over all α, with 0.5·log(1 + 1/α) = 0.5·softplus(−log α)
+// computed stably.
+
+const K1: f32 = 0.63576;
+const K2: f32 = 1.8732;
+const K3: f32 = 1.48695;
+
+@inline export function exp_s(x: f32): f32 {
+  return Mathf.exp(x);
+}
+
+@inline export function log_s(x: f32): f32 {
+  return Mathf.log(x);
+}
+
+@inline function sigmoid_s(x: f32): f32 {
+  return x >= 0 ? 1 / (1 + exp_s(-x)) : exp_s(x) / (1 + exp_s(x));
+}
+
+/** softplus(x) = log(1 + e^x) without overflow. */
+@inline function softplus_s(x: f32): f32 {
+  return max<f32>(x, 0) + Mathf.log1p(exp_s(-abs<f32>(x)));
+}
+
+/** KL(q ‖ log-uniform prior) of one weight as a function of its log α. */
+@inline export function kl_lu(la: f32): f32 {
+  return K1 - K1 * sigmoid_s(K2 + K3 * la) + 0.5 * softplus_s(-la);
+}
+
+/** ∂KL/∂log α. */
+@inline export function dkl_lu(la: f32): f32 {
+  const s = sigmoid_s(K2 + K3 * la);
+  return -K1 * K3 * s * (1 - s) - 0.5 * sigmoid_s(-la);
+}

@@ -1,0 +1,440 @@
+import { ArgumentError, checkNumber, describe } from '../errors.js';
+import { columnSums, square } from '../ops/elementwise.js';
+import { gaussian } from '../ops/noise.js';
+import {
+  AlphaMode, LogAlphaRange, klLogUniform, lrtBackward, lrtInputGrad, lrtSample,
+  svdKl, svdLogAlpha, svdParamGrads, svdPrepare, vdParamGrads, vdPrepare,
+} from '../ops/bayes.js';
+import { Initializer, initialize } from '../init.js';
+import { Shape, Tensor } from '../tensor.js';
+import { ForwardContext, Layer, LayerConfig, ParamGroup, param, registerLayer } from './layer.js';
+import { ConvGeometry, ConvMap, DenseMap, LinearMap } from './linear.js';
+
+/** The noise key of one pass: the model seed in the low word, the pass counter in the high word. */
+export function passSeed(ctx: ForwardContext): bigint {
+  return (BigInt(ctx.step >>> 0) << 32n) | BigInt(ctx.seed >>> 0);
+}
+
+/** Options shared by every Bayesian weight layer. */
+export interface BayesOptions {
+  /** Add a learnt (deterministic) bias, added after the noise (default true). */
+  useBias?: boolean;
+  /** Initialiser of the weight means θ (default `'glorotNormal'`). */
+  kernelInitializer?: Initializer;
+  /** Weights (or units) whose log α ≥ this are dropped at inference and when pruning (default 3). */
+  threshold?: number;
+  /** Clamp of log α (default [−8, 8]). */
+  logAlphaRange?: [number, number];
+}
+
+/**
+ * Base of the Bayesian layers: Gaussian weights w ~ N(M, S) sampled through the local
+ * reparameterization trick (Kingma et al. 2015): the pre-activation b = x ⊛ M + sqrt((x ⊙ x) ⊛ S)·ε
+ * + bias, one ε per output element, for a dense or convolutional map. Subclasses say how M, S
+ * and the KL come from their parameters; forward, backward and the noise are written once here.
+ */
+export abstract class LrtLayer extends Layer {
+  protected map!: LinearMap;
+  protected bias?: ParamGroup;
+  protected readonly threshold: number;
+  protected readonly range: LogAlphaRange;
+  protected readonly base: BayesOptions;
+  private x?: Tensor;
+  private stochastic = false;
+
+  constructor(opts: BayesOptions) {
+    super();
+    this.base = opts;
+    this.threshold = checkNumber('threshold', opts.threshold ?? 3);
+    const r = opts.logAlphaRange ?? [-8, 8];
+    if (!Array.isArray(r) || r.length !== 2 || !(r[0] < r[1]) || !r.every(Number.isFinite)) {
+      throw new ArgumentError('logAlphaRange', '[lo, hi] finite with lo < hi', describe(r));
+    }
+    this.range = { lo: r[0], hi: r[1] };
+  }
+
+  protected abstract makeMap(inputShape: Shape): LinearMap;
+  /** Create θ and the variance parameters. */
+  protected abstract initWeights(seed: number): void;
+  /** Fill M (masked means) and S (variances) for this pass. */
+  protected abstract prepare(M: Tensor, S: Tensor): void;
+  /** Chain rule from dM, dS to the parameter gradients. */
+  protected abstract paramGrads(dM: Tensor, dS: Tensor, S: Tensor): void;
+
+  protected init(inputShape: Shape, seed: number): Shape {
+    this.map = this.makeMap(inputShape);
+    this.initWeights(seed);
+    if (this.base.useBias ?? true) {
+      const units = this.map.weightShape[this.map.weightShape.length - 1];
+      this.bias = param(`${this.name}/bias`, Tensor.zeros([units], this.rt));
+    }
+    return this.map.outputShape;
+  }
+
+  /** Number of output units (last weight axis). */
+  protected get units(): number {
+    return this.map.weightShape[this.map.weightShape.length - 1];
+  }
+
+  forward(x: Tensor, ctx: ForwardContext): Tensor {
+    const n = this.checkInput(x);
+    this.x = x;
+    const ws = this.map.weightShape;
+    const M = this.buffer('M', ws), S = this.buffer('S', ws);
+    this.prepare(M, S);
+    const yShape = [n, ...this.outputShape];
+    const y = this.buffer('y', yShape);
+    this.stochastic = ctx.training || ctx.sample;
+    if (!this.stochastic) {
+      this.map.forward(x, M, this.bias?.value, y);
+      return y;
+    }
+    const mu = this.buffer('mu', yShape), v = this.buffer('v', yShape);
+    const x2 = this.buffer('x2', x.shape);
+    this.map.forward(x, M, undefined, mu);
+    this.map.forward(square(x, { out: x2 }), S, undefined, v);
+    const eps = this.buffer('eps', yShape);
+    gaussian(eps, passSeed(ctx), { stream: this.index });
+    lrtSample(mu, v, eps, this.bias?.value, y, this.buffer('std', yShape));
+    return y;
+  }
+
+  backward(dy: Tensor): Tensor {
+    const x = this.x!;
+    const ws = this.map.weightShape;
+    const M = this.buffer('M', ws), S = this.buffer('S', ws);
+    const dM = this.buffer('dM', ws), dS = this.buffer('dS', ws);
+    dM.view().fill(0);
+    dS.view().fill(0);
+    if (this.bias) columnSums(dy, { out: this.bias.grad, accumulate: true });
+    this.map.backwardFilter(x, dy, dM);
+    const dx = this.buffer('dx', x.shape);
+    this.map.backwardData(dy, M, dx, false);
+    if (this.stochastic) {
+      const dv = this.buffer('dv', dy.shape);
+      lrtBackward(dy, this.buffer('eps', dy.shape), this.buffer('std', dy.shape), dv);
+      const x2 = this.buffer('x2', x.shape);
+      this.map.backwardFilter(x2, dv, dS);
+      const t = this.buffer('t', x.shape);
+      this.map.backwardData(dv, S, t, false);
+      lrtInputGrad(x, t, dx);
+    }
+    this.paramGrads(dM, dS, S);
+    return dx;
+  }
+}
+
+/* ------------------------------------------------------------------ Sparse VD */
+
+/** Options of the Sparse VD layers. */
+export interface SparseVDOptions extends BayesOptions {
+  /** Initial log σ² of every weight (default −10). */
+  initialLogSigma2?: number;
+  /** Zero θ where log α ≥ threshold during training too, as the authors' recipe does (default true). */
+  maskInTraining?: boolean;
+}
+
+/**
+ * Sparse variational dropout (Molchanov et al. 2017): a weight per (θ, log σ²) with the additive
+ * reparameterization w = θ + σ·ε, log α = log σ² − log θ², and the log-uniform prior's KL by the
+ * paper's approximation. Weights with log α ≥ threshold are dropped.
+ */
+abstract class SparseVD extends LrtLayer {
+  protected theta!: ParamGroup;
+  protected logSigma2!: ParamGroup;
+  protected readonly opts: SparseVDOptions;
+  private training = true;
+
+  constructor(opts: SparseVDOptions) {
+    super(opts);
+    this.opts = opts;
+    checkNumber('initialLogSigma2', opts.initialLogSigma2 ?? -10);
+  }
+
+  protected initWeights(seed: number): void {
+    const th = Tensor.zeros(this.map.weightShape, this.rt);
+    initialize(th, this.opts.kernelInitializer ?? 'glorotNormal', this.map.fanIn, this.map.fanOut, seed, 0);
+    this.theta = param(`${this.name}/theta`, th);
+    const ls = Tensor.zeros(this.map.weightShape, this.rt);
+    ls.view().fill(this.opts.initialLogSigma2 ?? -10);
+    this.logSigma2 = param(`${this.name}/logSigma2`, ls);
+  }
+
+  forward(x: Tensor, ctx: ForwardContext): Tensor {
+    this.training = ctx.training;
+    return super.forward(x, ctx);
+  }
+
+  private get maskThreshold(): number {
+    return this.training && !(this.opts.maskInTraining ?? true) ? Infinity : this.threshold;
+  }
+
+  protected prepare(M: Tensor, S: Tensor): void {
+    svdPrepare(this.theta.value, this.logSigma2.value, M, S, this.maskThreshold, this.range);
+  }
+
+  protected paramGrads(dM: Tensor, dS: Tensor, S: Tensor): void {
+    svdParamGrads(this.theta.value, this.logSigma2.value, dM, dS, S, this.theta.grad, this.logSigma2.grad, this.maskThreshold, this.range);
+  }
+
+  kl(gradScale?: number): number {
+    const g = gradScale === undefined ? undefined : { theta: this.theta.grad, logSigma2: this.logSigma2.grad, scale: gradScale };
+    return svdKl(this.theta.value, this.logSigma2.value, this.range, g);
+  }
+
+  /** log α of every weight (clamped), same shape as θ. */
+  logAlpha(): Float32Array {
+    const out = Tensor.zeros(this.map.weightShape, this.rt);
+    try {
+      return svdLogAlpha(this.theta.value, this.logSigma2.value, out, this.range).toArray();
+    } finally {
+      out.dispose();
+    }
+  }
+
+  sparsity(): { kept: number; total: number } {
+    const la = this.logAlpha();
+    let kept = 0;
+    for (let i = 0; i < la.length; i++) if (la[i] < this.threshold) kept++;
+    return { kept, total: la.length };
+  }
+
+  params(): ParamGroup[] {
+    const p = [this.theta, this.logSigma2];
+    return this.bias ? [...p, this.bias] : p;
+  }
+}
+
+/** Options of {@link SparseVDDense}. */
+export interface SparseVDDenseOptions extends SparseVDOptions {
+  units: number;
+}
+
+/** Sparse VD fully connected layer: x [batch, in] → [batch, units]; θ, log σ² [in, units]. */
+export class SparseVDDense extends SparseVD {
+  readonly unitsOut: number;
+  constructor(opts: SparseVDDenseOptions) {
+    super(opts);
+    this.unitsOut = checkUnits('units', opts.units);
+  }
+  protected makeMap(inputShape: Shape): LinearMap {
+    return new DenseMap(inputShape, this.unitsOut);
+  }
+  config(): LayerConfig {
+    return { className: 'SparseVDDense', options: { ...this.opts } };
+  }
+}
+
+/** Options of {@link SparseVDConv2d}. */
+export interface SparseVDConv2dOptions extends SparseVDOptions, ConvGeometry {
+  filters: number;
+}
+
+/** Sparse VD convolution (NHWC); the LRT variance is conv(x², σ²). */
+export class SparseVDConv2d extends SparseVD {
+  readonly filters: number;
+  constructor(opts: SparseVDConv2dOptions) {
+    super(opts);
+    this.filters = checkUnits('filters', opts.filters);
+  }
+  protected makeMap(inputShape: Shape): LinearMap {
+    return new ConvMap(inputShape, this.filters, this.opts as SparseVDConv2dOptions);
+  }
+  config(): LayerConfig {
+    return { className: 'SparseVDConv2d', options: { ...this.opts } };
+  }
+}
+
+/* ---------------------------------------------------------- Variational dropout */
+
+/** How α is shared in {@link VariationalDropoutDense}: one per layer, per output unit, or per weight. */
+export type AlphaShape = 'layer' | 'unit' | 'weight';
+
+/** Options of the variational dropout layers. */
+export interface VariationalDropoutOptions extends BayesOptions {
+  /** α per layer, per output unit or per weight (default `'weight'`). */
+  alpha?: AlphaShape;
+  /** Initial log α (default −4, i.e. α ≈ 0.018). */
+  initialLogAlpha?: number;
+  /** Learn α (default true); false keeps Gaussian dropout with a fixed rate. */
+  learnAlpha?: boolean;
+}
+
+const ALPHA_MODE: Record<AlphaShape, AlphaMode> = { layer: 0, unit: 1, weight: 2 };
+
+/**
+ * Variational dropout (Kingma et al. 2015): multiplicative Gaussian noise w = θ·ξ, ξ ~ N(1, α),
+ * i.e. w ~ N(θ, αθ²), sampled with the local reparameterization trick; α is learnt against the
+ * log-uniform prior (KL by Molchanov et al.'s approximation, valid for every α). log α is clamped
+ * to `logAlphaRange` (default [−8, 0], α ≤ 1 as Kingma et al. restrict it).
+ */
+abstract class VariationalDropout extends LrtLayer {
+  protected theta!: ParamGroup;
+  protected logAlphaP!: ParamGroup;
+  protected readonly opts: VariationalDropoutOptions;
+  protected readonly mode: AlphaMode;
+
+  constructor(opts: VariationalDropoutOptions, defaults: Partial<BayesOptions> = {}) {
+    super({ logAlphaRange: [-8, 0], threshold: Infinity, ...defaults, ...opts });
+    this.opts = opts;
+    const a = opts.alpha ?? 'weight';
+    if (!(a in ALPHA_MODE)) throw new ArgumentError('alpha', "'layer' | 'unit' | 'weight'", describe(a));
+    this.mode = ALPHA_MODE[a];
+    checkNumber('initialLogAlpha', opts.initialLogAlpha ?? -4);
+  }
+
+  protected initWeights(seed: number): void {
+    const th = Tensor.zeros(this.map.weightShape, this.rt);
+    initialize(th, this.opts.kernelInitializer ?? 'glorotNormal', this.map.fanIn, this.map.fanOut, seed, 0);
+    this.theta = param(`${this.name}/theta`, th);
+    const n = this.mode === 0 ? 1 : this.mode === 1 ? this.units : th.size;
+    const la = Tensor.zeros(this.mode === 2 ? this.map.weightShape : [n], this.rt);
+    la.view().fill(Math.min(Math.max(this.opts.initialLogAlpha ?? -4, this.range.lo), this.range.hi));
+    this.logAlphaP = param(`${this.name}/logAlpha`, la);
+  }
+
+  /** Weights sharing one α. */
+  private get mult(): number {
+    return this.theta.value.size / this.logAlphaP.value.size;
+  }
+
+  protected prepare(M: Tensor, S: Tensor): void {
+    vdPrepare(this.theta.value, this.logAlphaP.value, this.units, this.mode, S);
+    const th = this.theta.value.view(), m = M.view();
+    if (this.threshold === Infinity) {
+      m.set(th);
+      return;
+    }
+    // Drop weights whose α is above the threshold (whole units in the per-unit variant).
+    const la = this.logAlphaP.value.view();
+    const units = this.units;
+    for (let i = 0; i < m.length; i++) {
+      const a = la[this.mode === 0 ? 0 : this.mode === 1 ? i % units : i];
+      m[i] = a < this.threshold ? th[i] : 0;
+    }
+  }
+
+  protected paramGrads(dM: Tensor, dS: Tensor): void {
+    if (this.threshold !== Infinity) {
+      // Dropped weights get no gradient through their (zero) mean.
+      const m = this.buffer('M', this.map.weightShape).view(), th = this.theta.value.view(), d = dM.view();
+      for (let i = 0; i < d.length; i++) if (m[i] === 0 && th[i] !== 0) d[i] = 0;
+    }
+    const dLa = this.learnAlpha ? this.logAlphaP.grad : this.buffer('dLaDiscard', this.logAlphaP.value.shape);
+    vdParamGrads(this.theta.value, this.logAlphaP.value, this.units, this.mode, dM, dS, this.theta.grad, dLa);
+  }
+
+  private get learnAlpha(): boolean {
+    return this.opts.learnAlpha ?? true;
+  }
+
+  kl(gradScale?: number): number {
+    if (!this.learnAlpha) return 0;
+    const g = gradScale === undefined ? undefined : { logAlpha: this.logAlphaP.grad, scale: gradScale };
+    return klLogUniform(this.logAlphaP.value, this.mult, this.range, g);
+  }
+
+  constrain(): void {
+    const v = this.logAlphaP.value.view();
+    for (let i = 0; i < v.length; i++) v[i] = Math.min(Math.max(v[i], this.range.lo), this.range.hi);
+  }
+
+  /** log α per layer, unit or weight (see `alpha`). */
+  logAlpha(): Float32Array {
+    return this.logAlphaP.value.toArray();
+  }
+
+  sparsity(): { kept: number; total: number } | null {
+    const total = this.theta.value.size;
+    if (this.threshold === Infinity) return { kept: total, total };
+    const la = this.logAlphaP.value.view();
+    let kept = 0;
+    for (let i = 0; i < la.length; i++) if (la[i] < this.threshold) kept += this.mult;
+    return { kept, total };
+  }
+
+  params(): ParamGroup[] {
+    const p = this.learnAlpha ? [this.theta, this.logAlphaP] : [this.theta];
+    return this.bias ? [...p, this.bias] : p;
+  }
+}
+
+/** Options of {@link VariationalDropoutDense}. */
+export interface VariationalDropoutDenseOptions extends VariationalDropoutOptions {
+  units: number;
+}
+
+/** Variational dropout fully connected layer: x [batch, in] → [batch, units]. */
+export class VariationalDropoutDense extends VariationalDropout {
+  readonly unitsOut: number;
+  constructor(opts: VariationalDropoutDenseOptions, defaults?: Partial<BayesOptions>) {
+    super(opts, defaults);
+    this.unitsOut = checkUnits('units', opts.units);
+  }
+  protected makeMap(inputShape: Shape): LinearMap {
+    return new DenseMap(inputShape, this.unitsOut);
+  }
+  config(): LayerConfig {
+    return { className: 'VariationalDropoutDense', options: { ...this.opts } };
+  }
+}
+
+/** Options of {@link VariationalDropoutConv2d}. */
+export interface VariationalDropoutConv2dOptions extends VariationalDropoutOptions, ConvGeometry {
+  filters: number;
+}
+
+/** Variational dropout convolution (NHWC). */
+export class VariationalDropoutConv2d extends VariationalDropout {
+  readonly filters: number;
+  constructor(opts: VariationalDropoutConv2dOptions, defaults?: Partial<BayesOptions>) {
+    super(opts, defaults);
+    this.filters = checkUnits('filters', opts.filters);
+  }
+  protected makeMap(inputShape: Shape): LinearMap {
+    return new ConvMap(inputShape, this.filters, this.opts as VariationalDropoutConv2dOptions);
+  }
+  config(): LayerConfig {
+    return { className: 'VariationalDropoutConv2d', options: { ...this.opts } };
+  }
+}
+
+/* ------------------------------------------------------------ Structured sparsity */
+
+/**
+ * Structured (group) sparsity: one learnt noise scale α per output unit (neuron or channel),
+ * shared by all its incoming weights, against the log-uniform prior; log α may grow to 8, and
+ * units with log α ≥ threshold (default 3) are removed whole at inference and when pruning.
+ */
+export class GroupSparseVDDense extends VariationalDropoutDense {
+  constructor(opts: Omit<VariationalDropoutDenseOptions, 'alpha'>) {
+    super({ ...opts, alpha: 'unit' }, { logAlphaRange: [-8, 8], threshold: 3 });
+  }
+  config(): LayerConfig {
+    const { alpha: _a, ...o } = this.opts;
+    return { className: 'GroupSparseVDDense', options: o };
+  }
+}
+
+/** Channel-wise structured sparsity for convolutions (see {@link GroupSparseVDDense}). */
+export class GroupSparseVDConv2d extends VariationalDropoutConv2d {
+  constructor(opts: Omit<VariationalDropoutConv2dOptions, 'alpha'>) {
+    super({ ...opts, alpha: 'unit' }, { logAlphaRange: [-8, 8], threshold: 3 });
+  }
+  config(): LayerConfig {
+    const { alpha: _a, ...o } = this.opts;
+    return { className: 'GroupSparseVDConv2d', options: o };
+  }
+}
+
+function checkUnits(name: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new ArgumentError(name, 'a positive integer', describe(v));
+  return v;
+}
+
+registerLayer('SparseVDDense', (o) => new SparseVDDense(o as unknown as SparseVDDenseOptions));
+registerLayer('SparseVDConv2d', (o) => new SparseVDConv2d(o as unknown as SparseVDConv2dOptions));
+registerLayer('VariationalDropoutDense', (o) => new VariationalDropoutDense(o as unknown as VariationalDropoutDenseOptions));
+registerLayer('VariationalDropoutConv2d', (o) => new VariationalDropoutConv2d(o as unknown as VariationalDropoutConv2dOptions));
+registerLayer('GroupSparseVDDense', (o) => new GroupSparseVDDense(o as unknown as VariationalDropoutDenseOptions));
+registerLayer('GroupSparseVDConv2d', (o) => new GroupSparseVDConv2d(o as unknown as VariationalDropoutConv2dOptions));

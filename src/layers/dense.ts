@@ -1,0 +1,119 @@
+import { checkInt, checkNumber } from '../errors.js';
+import { columnSums } from '../ops/elementwise.js';
+import { Initializer, initialize } from '../init.js';
+import { Shape, Tensor } from '../tensor.js';
+import { ForwardContext, Layer, LayerConfig, ParamGroup, param, registerLayer } from './layer.js';
+import { ConvGeometry, ConvMap, DenseMap, LinearMap } from './linear.js';
+
+/** Options shared by weight layers. */
+export interface WeightOptions {
+  /** Add a learnt bias (default true). */
+  useBias?: boolean;
+  /** Weight initialiser (default `'glorotUniform'`). */
+  kernelInitializer?: Initializer;
+  /** Bias initialiser (default `'zeros'`). */
+  biasInitializer?: Initializer;
+  /** L1 coefficient on the weights (default 0). */
+  l1?: number;
+  /** L2 coefficient on the weights (default 0). */
+  l2?: number;
+}
+
+/** A deterministic weight layer: y = x ⊛ W + b for a dense or convolutional {@link LinearMap}. */
+export abstract class WeightLayer extends Layer {
+  protected map!: LinearMap;
+  protected w!: ParamGroup;
+  protected b?: ParamGroup;
+  private x?: Tensor;
+  protected readonly opts: WeightOptions;
+
+  constructor(opts: WeightOptions) {
+    super();
+    this.opts = opts;
+    checkNumber('l1', opts.l1 ?? 0, 0);
+    checkNumber('l2', opts.l2 ?? 0, 0);
+  }
+
+  protected abstract makeMap(inputShape: Shape): LinearMap;
+
+  protected init(inputShape: Shape, seed: number): Shape {
+    this.map = this.makeMap(inputShape);
+    const w = Tensor.zeros(this.map.weightShape, this.rt);
+    initialize(w, this.opts.kernelInitializer ?? 'glorotUniform', this.map.fanIn, this.map.fanOut, seed, 0);
+    this.w = param(`${this.name}/kernel`, w, this.opts.l1 ?? 0, this.opts.l2 ?? 0);
+    if (this.opts.useBias ?? true) {
+      const units = this.map.weightShape[this.map.weightShape.length - 1];
+      const b = Tensor.zeros([units], this.rt);
+      initialize(b, this.opts.biasInitializer ?? 'zeros', this.map.fanIn, this.map.fanOut, seed, 1);
+      this.b = param(`${this.name}/bias`, b);
+    }
+    return this.map.outputShape;
+  }
+
+  forward(x: Tensor, _ctx: ForwardContext): Tensor {
+    const n = this.checkInput(x);
+    this.x = x;
+    const y = this.buffer('y', [n, ...this.outputShape]);
+    this.map.forward(x, this.w.value, this.b?.value, y);
+    return y;
+  }
+
+  backward(dy: Tensor): Tensor {
+    const x = this.x!;
+    this.map.backwardFilter(x, dy, this.w.grad);
+    if (this.b) columnSums(dy, { out: this.b.grad, accumulate: true });
+    const dx = this.buffer('dx', x.shape);
+    this.map.backwardData(dy, this.w.value, dx, false);
+    return dx;
+  }
+
+  params(): ParamGroup[] {
+    return this.b ? [this.w, this.b] : [this.w];
+  }
+}
+
+/** Options of {@link Dense}. */
+export interface DenseOptions extends WeightOptions {
+  /** Number of output units. */
+  units: number;
+}
+
+/** Fully connected layer: x [batch, in] → x·W + b [batch, units], W [in, units]. */
+export class Dense extends WeightLayer {
+  readonly units: number;
+  constructor(opts: DenseOptions) {
+    super(opts);
+    this.units = checkInt('units', opts.units, 1);
+  }
+  protected makeMap(inputShape: Shape): LinearMap {
+    return new DenseMap(inputShape, this.units);
+  }
+  config(): LayerConfig {
+    return { className: 'Dense', options: { ...this.opts } };
+  }
+}
+
+/** Options of {@link Conv2d}. */
+export interface Conv2dOptions extends WeightOptions, ConvGeometry {
+  /** Number of output channels. */
+  filters: number;
+}
+
+/** 2-D convolution over NHWC images: x [batch, h, w, c] → [batch, oh, ow, filters], W [kh, kw, c, filters]. */
+export class Conv2d extends WeightLayer {
+  readonly filters: number;
+  constructor(opts: Conv2dOptions) {
+    super(opts);
+    this.filters = checkInt('filters', opts.filters, 1);
+  }
+  protected makeMap(inputShape: Shape): LinearMap {
+    const o = this.opts as Conv2dOptions;
+    return new ConvMap(inputShape, this.filters, o);
+  }
+  config(): LayerConfig {
+    return { className: 'Conv2d', options: { ...this.opts } };
+  }
+}
+
+registerLayer('Dense', (o) => new Dense(o as unknown as DenseOptions));
+registerLayer('Conv2d', (o) => new Conv2d(o as unknown as Conv2dOptions));

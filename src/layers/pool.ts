@@ -1,0 +1,89 @@
+import { ArgumentError, ShapeError, describe } from '../errors.js';
+import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward } from '../ops/pool.js';
+import { Shape, Tensor, fmtShape } from '../tensor.js';
+import { ForwardContext, Layer, LayerConfig, registerLayer } from './layer.js';
+
+/** Options of the pooling layers (NHWC). */
+export interface PoolOptions {
+  /** Window in pixels: n or [h, w] (default 2). */
+  poolSize?: number | [number, number];
+  /** Step in pixels (default: the window). */
+  stride?: number | [number, number];
+  /** Padding in pixels on each side (default 0); padded pixels never enter a window. */
+  padding?: number | [number, number];
+}
+
+function pair(name: string, v: unknown): [number, number] {
+  const p = typeof v === 'number' ? [v, v] : v;
+  if (!Array.isArray(p) || p.length !== 2 || !p.every((d) => Number.isInteger(d) && d >= 0)) {
+    throw new ArgumentError(name, 'a non-negative integer or a pair of them', describe(v));
+  }
+  return [p[0], p[1]];
+}
+
+abstract class Pool2d extends Layer {
+  protected readonly size: [number, number];
+  protected readonly stride: [number, number];
+  protected readonly pad: [number, number];
+  protected x?: Tensor;
+
+  constructor(opts: PoolOptions = {}) {
+    super();
+    this.size = pair('poolSize', opts.poolSize ?? 2);
+    this.stride = pair('stride', opts.stride ?? this.size);
+    this.pad = pair('padding', opts.padding ?? 0);
+    if (this.size.some((d) => d < 1) || this.stride.some((d) => d < 1)) throw new ArgumentError('poolSize', 'windows and strides >= 1', `${this.size} / ${this.stride}`);
+  }
+
+  protected init(inputShape: Shape): Shape {
+    if (inputShape.length !== 3) throw new ShapeError('inputShape', '[height, width, channels]', fmtShape(inputShape));
+    const [h, w, c] = inputShape;
+    const oh = Math.floor((h + 2 * this.pad[0] - this.size[0]) / this.stride[0]) + 1;
+    const ow = Math.floor((w + 2 * this.pad[1] - this.size[1]) / this.stride[1]) + 1;
+    if (!(oh >= 1 && ow >= 1)) throw new ShapeError('inputShape', `at least ${this.size[0]}x${this.size[1]} pixels`, fmtShape(inputShape));
+    return [oh, ow, c];
+  }
+
+  protected get geom() {
+    return { size: this.size, stride: this.stride, pad: this.pad };
+  }
+
+  config(): LayerConfig {
+    return { className: this.className, options: { poolSize: this.size, stride: this.stride, padding: this.pad } };
+  }
+
+  protected abstract get className(): string;
+}
+
+/** Max pooling over NHWC windows; the gradient goes to the first maximum of each window. */
+export class MaxPool2d extends Pool2d {
+  protected get className(): string {
+    return 'MaxPool2d';
+  }
+  forward(x: Tensor, _ctx: ForwardContext): Tensor {
+    const n = this.checkInput(x);
+    this.x = x;
+    return maxPool2d(x, { ...this.geom, out: this.buffer('y', [n, ...this.outputShape]) });
+  }
+  backward(dy: Tensor): Tensor {
+    return maxPool2dBackward(this.x!, dy, { ...this.geom, out: this.buffer('dx', this.x!.shape) });
+  }
+}
+
+/** Average pooling over NHWC windows (padding excluded from the count). */
+export class AvgPool2d extends Pool2d {
+  protected get className(): string {
+    return 'AvgPool2d';
+  }
+  forward(x: Tensor, _ctx: ForwardContext): Tensor {
+    const n = this.checkInput(x);
+    this.x = x;
+    return avgPool2d(x, { ...this.geom, out: this.buffer('y', [n, ...this.outputShape]) });
+  }
+  backward(dy: Tensor): Tensor {
+    return avgPool2dBackward(dy, this.x!.shape, { ...this.geom, out: this.buffer('dx', this.x!.shape) });
+  }
+}
+
+registerLayer('MaxPool2d', (o) => new MaxPool2d(o as PoolOptions));
+registerLayer('AvgPool2d', (o) => new AvgPool2d(o as PoolOptions));

@@ -1,0 +1,271 @@
+import { ArgumentError, ShapeError, checkInt, describe } from './errors.js';
+import { Runtime, runtime } from './runtime/runtime.js';
+import { Shape, Tensor, assertFinite, fmtShape, sizeOf } from './tensor.js';
+import { ForwardContext, Layer, ParamGroup } from './layers/layer.js';
+import { softmax } from './ops/softmax.js';
+import { entropyRows } from './ops/loss.js';
+
+/** Options of {@link Sequential}. */
+export interface SequentialOptions {
+  /** Per-sample input shape: `[features]` or NHWC `[height, width, channels]`. */
+  inputShape: number[];
+  /** The layers, first to last. Each layer instance belongs to one model. */
+  layers: Layer[];
+  /** Seed of initialisation and of every noise draw (32-bit unsigned, default 0). */
+  seed?: number;
+  /** Runtime to live in (default: the shared one). */
+  runtime?: Runtime;
+}
+
+/** Monte-Carlo predictive statistics of a classifier, per sample (nats). */
+export interface McPrediction {
+  /** Predictive mean probabilities, [n, classes] row-major. */
+  mean: Float32Array;
+  /** Entropy of the predictive mean H[E p] (total uncertainty), [n]. */
+  predictiveEntropy: Float32Array;
+  /** Mean entropy of the samples E[H p] (aleatoric part), [n]. */
+  expectedEntropy: Float32Array;
+  /** Mutual information H[E p] − E[H p] (epistemic part, ≥ 0), [n]. */
+  mutualInformation: Float32Array;
+}
+
+/** Per-layer count of weights kept at inference. */
+export interface LayerSparsity {
+  layer: string;
+  kept: number;
+  total: number;
+}
+
+/**
+ * A stack of layers. Inputs are flat `Float32Array`s holding `n` samples of `inputShape`
+ * (row-major, NHWC for images); outputs are flat `Float32Array`s of `n × outputSize`.
+ */
+export class Sequential {
+  readonly rt: Runtime;
+  readonly layers: readonly Layer[];
+  readonly inputShape: Shape;
+  readonly outputShape: Shape;
+  readonly seed: number;
+  private xBuf: Tensor | null = null;
+
+  constructor(opts: SequentialOptions) {
+    if (!opts || !Array.isArray(opts.layers) || opts.layers.length === 0) {
+      throw new ArgumentError('layers', 'a non-empty array of layers', describe(opts?.layers));
+    }
+    this.rt = opts.runtime ?? runtime();
+    this.seed = opts.seed === undefined ? 0 : checkInt('seed', opts.seed, 0, 2 ** 32 - 1);
+    sizeOf(opts.inputShape, 'inputShape');
+    this.inputShape = opts.inputShape.slice();
+    this.layers = opts.layers.slice();
+    let shape: Shape = this.inputShape;
+    const counts = new Map<string, number>();
+    this.layers.forEach((l, i) => {
+      if (!(l instanceof Layer)) throw new ArgumentError(`layers[${i}]`, 'a Layer', describe(l));
+      if (l.built) throw new ArgumentError(`layers[${i}]`, 'a layer not yet in a model', 'a layer already built');
+      const base = l.constructor.name.replace(/[A-Z]/g, (c, k) => (k ? '_' : '') + c.toLowerCase());
+      const c = (counts.get(base) ?? 0) + 1;
+      counts.set(base, c);
+      l.name = `${base}_${c}`;
+      l.index = i;
+      shape = l.build(shape, this.rt, (this.seed + Math.imul(i + 1, 0x9e3779b1)) >>> 0);
+    });
+    this.outputShape = shape;
+  }
+
+  /** Elements of one input sample. */
+  get inputSize(): number {
+    return sizeOf(this.inputShape);
+  }
+
+  /** Elements of one output sample. */
+  get outputSize(): number {
+    return sizeOf(this.outputShape);
+  }
+
+  /** Every trainable parameter group, first layer first. */
+  params(): ParamGroup[] {
+    return this.layers.flatMap((l) => l.params());
+  }
+
+  /** Total trainable scalars. */
+  countParams(): number {
+    return this.params().reduce((s, p) => s + p.value.size, 0);
+  }
+
+  /** Forward a batch already in wasm memory: x [batch, ...inputShape] → layer-owned output. */
+  forward(x: Tensor, ctx: ForwardContext): Tensor {
+    let h = x;
+    for (const l of this.layers) h = l.forward(h, ctx);
+    return h;
+  }
+
+  /** Backward from dL/dOutput through every layer, accumulating parameter gradients. */
+  backward(dy: Tensor): void {
+    let g = dy;
+    for (let i = this.layers.length - 1; i >= 0; i--) g = this.layers[i].backward(g);
+  }
+
+  /** Σ KL of every Bayesian layer; with `gradScale` adds gradScale·∇KL into the gradients. */
+  kl(gradScale?: number): number {
+    let s = 0;
+    for (const l of this.layers) s += l.kl(gradScale);
+    return s;
+  }
+
+  /** Weights kept at inference per Bayesian layer (log α below its threshold). */
+  sparsity(): LayerSparsity[] {
+    const out: LayerSparsity[] = [];
+    for (const l of this.layers) {
+      const s = l.sparsity();
+      if (s) out.push({ layer: l.name, ...s });
+    }
+    return out;
+  }
+
+  /**
+   * Compression of the Bayesian layers: all their weights / the weights kept
+   * (the figure reported by Molchanov et al.).
+   */
+  compression(): number {
+    let kept = 0, total = 0;
+    for (const s of this.sparsity()) {
+      kept += s.kept;
+      total += s.total;
+    }
+    return total === 0 ? 1 : total / Math.max(kept, 1);
+  }
+
+  /** Check a flat input array and return how many samples it holds. */
+  checkX(x: unknown, name = 'x'): number {
+    if (!(x instanceof Float32Array)) throw new ArgumentError(name, 'a Float32Array of samples', describe(x));
+    const per = this.inputSize;
+    if (x.length % per !== 0 || x.length === 0) {
+      throw new ShapeError(name, `a multiple of ${per} values (samples of ${fmtShape(this.inputShape)})`, `${x.length} values`);
+    }
+    assertFinite(name, x);
+    return x.length / per;
+  }
+
+  /** Copy samples [start, start + count) of x, or the listed ones, into the reusable input tensor. */
+  loadBatch(x: Float32Array, rows: ArrayLike<number> | { start: number; count: number }): Tensor {
+    const per = this.inputSize;
+    const count = 'count' in rows ? rows.count : rows.length;
+    if (!this.xBuf || this.xBuf.shape[0] !== count) {
+      this.xBuf?.dispose();
+      this.xBuf = Tensor.zeros([count, ...this.inputShape], this.rt);
+    }
+    const v = this.xBuf.view();
+    if ('count' in rows) v.set(x.subarray(rows.start * per, (rows.start + count) * per));
+    else for (let i = 0; i < count; i++) v.set(x.subarray(rows[i] * per, rows[i] * per + per), i * per);
+    return this.xBuf;
+  }
+
+  private runBatches(x: Float32Array, batchSize: number, each: (t: Tensor, start: number, count: number) => void): number {
+    const n = this.checkX(x);
+    checkInt('batchSize', batchSize, 1);
+    for (let s = 0; s < n; s += batchSize) {
+      const c = Math.min(batchSize, n - s);
+      each(this.loadBatch(x, { start: s, count: c }), s, c);
+    }
+    return n;
+  }
+
+  /**
+   * Deterministic prediction with the mean weights (dropped weights masked): raw outputs
+   * (logits of a classifier), [n, outputSize] flat.
+   */
+  predict(x: Float32Array, opts: { batchSize?: number } = {}): Float32Array {
+    const out = new Float32Array(this.checkX(x) * this.outputSize);
+    const ctx: ForwardContext = { training: false, sample: false, seed: this.seed, step: 0 };
+    this.runBatches(x, opts.batchSize ?? 256, (t, s) => {
+      out.set(this.forward(t, ctx).view(), s * this.outputSize);
+    });
+    return out;
+  }
+
+  /** Class probabilities (softmax of the deterministic logits), [n, classes] flat. */
+  predictProba(x: Float32Array, opts: { batchSize?: number } = {}): Float32Array {
+    const out = new Float32Array(this.checkX(x) * this.outputSize);
+    const ctx: ForwardContext = { training: false, sample: false, seed: this.seed, step: 0 };
+    let p: Tensor | null = null;
+    this.runBatches(x, opts.batchSize ?? 256, (t, s, c) => {
+      const y = this.forward(t, ctx);
+      if (!p || p.shape[0] !== c) {
+        p?.dispose();
+        p = Tensor.zeros(y.shape, this.rt);
+      }
+      out.set(softmax(y, { out: p }).view(), s * this.outputSize);
+    });
+    (p as Tensor | null)?.dispose();
+    return out;
+  }
+
+  /** Predicted class of each sample (argmax of the deterministic logits). */
+  predictClasses(x: Float32Array, opts: { batchSize?: number } = {}): Int32Array {
+    const logits = this.predict(x, opts);
+    return argmaxRows(logits, this.outputSize);
+  }
+
+  /**
+   * Monte-Carlo prediction of a classifier: `samples` stochastic passes (the Bayesian layers
+   * draw weights through the LRT; dropout stays off), seeded by `seed` so it is repeatable.
+   */
+  predictMC(x: Float32Array, opts: { samples?: number; seed?: number; batchSize?: number } = {}): McPrediction {
+    const S = checkInt('samples', opts.samples ?? 20, 1, 1 << 20);
+    const seed = opts.seed === undefined ? this.seed : checkInt('seed', opts.seed, 0, 2 ** 32 - 1);
+    const n = this.checkX(x);
+    const C = this.outputSize;
+    const mean = new Float32Array(n * C);
+    const expectedEntropy = new Float32Array(n);
+    const predictiveEntropy = new Float32Array(n);
+    const bs = opts.batchSize ?? 256;
+    this.runBatches(x, bs, (t, start, c) => {
+      const acc = Tensor.zeros([c, C], this.rt);
+      const p = Tensor.zeros([c, C], this.rt);
+      const h = Tensor.zeros([c], this.rt);
+      try {
+        for (let s = 0; s < S; s++) {
+          // One noise stream per (sample, batch): every sample index draws fresh weights.
+          const ctx: ForwardContext = { training: false, sample: true, seed, step: s * 65536 + Math.floor(start / bs) };
+          softmax(this.forward(t, ctx), { out: p });
+          entropyRows(p, h, true);
+          const a = acc.view(), pv = p.view();
+          for (let i = 0; i < a.length; i++) a[i] += pv[i];
+        }
+        const a = acc.view();
+        for (let i = 0; i < a.length; i++) a[i] /= S;
+        mean.set(a, start * C);
+        const hv = h.view();
+        for (let i = 0; i < c; i++) expectedEntropy[start + i] = hv[i] / S;
+        entropyRows(acc, h, false);
+        predictiveEntropy.set(h.view(), start);
+      } finally {
+        acc.dispose();
+        p.dispose();
+        h.dispose();
+      }
+    });
+    const mutualInformation = new Float32Array(n);
+    for (let i = 0; i < n; i++) mutualInformation[i] = Math.max(0, predictiveEntropy[i] - expectedEntropy[i]);
+    return { mean, predictiveEntropy, expectedEntropy, mutualInformation };
+  }
+
+  /** Free every parameter and buffer of the model. */
+  dispose(): void {
+    for (const l of this.layers) l.dispose();
+    this.xBuf?.dispose();
+    this.xBuf = null;
+  }
+}
+
+/** Index of the largest value of each row of a flat [rows, cols] array (first on ties). */
+export function argmaxRows(a: Float32Array, cols: number): Int32Array {
+  const rows = a.length / cols;
+  const out = new Int32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let best = 0, bv = a[r * cols];
+    for (let c = 1; c < cols; c++) if (a[r * cols + c] > bv) { bv = a[r * cols + c]; best = c; }
+    out[r] = best;
+  }
+  return out;
+}
