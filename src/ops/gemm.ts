@@ -1,4 +1,4 @@
-import { ShapeError } from '../errors.js';
+import { ArgumentError, ShapeError } from '../errors.js';
 import { Tensor, fmtShape } from '../tensor.js';
 
 /** Options of {@link matmul}. */
@@ -11,35 +11,57 @@ export interface MatmulOptions {
   bias?: Tensor;
   /** Add into `out` instead of overwriting it (requires `out`). */
   accumulate?: boolean;
-  /** Destination [m, n]; allocated when absent. */
+  /** Destination [m, n], distinct from `a`, `b` and `bias`; allocated when absent. */
   out?: Tensor;
+}
+
+function checkLive(name: string, t: Tensor, rt: Tensor['rt']): void {
+  if (!(t instanceof Tensor)) throw new ArgumentError(name, 'a Tensor', typeof t);
+  if (t.isDisposed) throw new ArgumentError(name, 'a live tensor', 'a disposed tensor');
+  if (t.rt !== rt) throw new ArgumentError(name, 'a tensor of the same runtime as a', 'another runtime');
+}
+
+/** True when the byte ranges of two tensors intersect. */
+function overlaps(x: Tensor, y: Tensor): boolean {
+  return x.size > 0 && y.size > 0 && x.ptr < y.ptr + 4 * y.size && y.ptr < x.ptr + 4 * x.size;
 }
 
 /**
  * Matrix product C[m, n] = op(A)·op(B) (+ bias) (+ C when accumulating), f32 row-major.
- * `a`: [m, k] (or [k, m] with `transA`); `b`: [k, n] (or [n, k] with `transB`).
- * Aᵀ·Bᵀ is not a kernel: transpose one operand yourself.
+ * `a`: [m, k] (or [k, m] with `transA`); `b`: [k, n] (or [n, k] with `transB`); `bias`: [n].
+ * Aᵀ·Bᵀ is not a kernel: transpose one operand yourself. All checks run before any write:
+ * on a {@link ShapeError} or {@link ArgumentError} nothing has changed.
  */
 export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const { transA = false, transB = false, bias, accumulate = false } = opts;
+  if (!(a instanceof Tensor)) throw new ArgumentError('a', 'a Tensor', typeof a);
+  const rt = a.rt;
+  checkLive('a', a, rt);
+  checkLive('b', b, rt);
   if (a.shape.length !== 2) throw new ShapeError('a', 'a 2-D tensor', fmtShape(a.shape));
   if (b.shape.length !== 2) throw new ShapeError('b', 'a 2-D tensor', fmtShape(b.shape));
   if (transA && transB) throw new ShapeError('opts', 'at most one of transA, transB', 'both');
-  if (b.rt !== a.rt) throw new ShapeError('b', 'a tensor of the same runtime as a', 'another runtime');
   const [m, k] = transA ? [a.shape[1], a.shape[0]] : [a.shape[0], a.shape[1]];
   const [kb, n] = transB ? [b.shape[1], b.shape[0]] : [b.shape[0], b.shape[1]];
   if (kb !== k) throw new ShapeError('b', `inner dimension ${k} (a is ${fmtShape(a.shape)}${transA ? 'ᵀ' : ''})`, `${fmtShape(b.shape)}${transB ? 'ᵀ' : ''}`);
-  if (bias && (bias.size !== n)) throw new ShapeError('bias', `[${n}]`, fmtShape(bias.shape));
+  if (bias) {
+    checkLive('bias', bias, rt);
+    if (bias.shape.length !== 1 || bias.size !== n) throw new ShapeError('bias', `[${n}]`, fmtShape(bias.shape));
+  }
   if (accumulate && !opts.out) throw new ShapeError('out', 'a destination tensor when accumulate is set', 'none');
   let out = opts.out;
   if (out) {
+    checkLive('out', out, rt);
     if (out.shape.length !== 2 || out.shape[0] !== m || out.shape[1] !== n) throw new ShapeError('out', `[${m}, ${n}]`, fmtShape(out.shape));
+    for (const [name, t] of [['a', a], ['b', b], ['bias', bias]] as const) {
+      if (t && overlaps(out, t)) throw new ArgumentError('out', `memory distinct from ${name}`, `a tensor overlapping ${name}`);
+    }
   } else {
-    out = Tensor.zeros([m, n], a.rt);
+    out = Tensor.zeros([m, n], rt);
   }
-  const k_ = a.rt.k;
+  const kern = rt.k;
   const lda = a.shape[1], ldb = b.shape[1];
-  const f = transA ? k_.gemm_f32_tn : transB ? k_.gemm_f32_nt : k_.gemm_f32_nn;
+  const f = transA ? kern.gemm_f32_tn : transB ? kern.gemm_f32_nt : kern.gemm_f32_nn;
   f(m, n, k, a.ptr, lda, b.ptr, ldb, out.ptr, n, bias ? bias.ptr : 0, accumulate ? 1 : 0);
   return out;
 }
