@@ -1,1 +1,351 @@
-// Kernel family 'conv': being written.
+// 2-D convolution, f32, NHWC: forward, backward-data, backward-filter and bias gradient.
+//
+// Layouts: x [N, H, W, C], weights [KH, KW, C, F], y [N, OH, OW, F] with
+//   OH = floor((H + 2·ph − KH) / sh) + 1,  OW = floor((W + 2·pw − KW) / sw) + 1,
+// zero padding ph/pw on both sides of each axis. Pointers are byte offsets; sizes, strides and
+// paddings are in elements.
+//
+// Why NHWC: one im2col row (the receptive field of one output pixel) is KH runs of KW·C floats,
+// each of them contiguous in x, so im2col is a handful of block copies instead of a gather. The
+// weights [KH, KW, C, F] are already the matrix W [KH·KW·C, F] with rows in the same order, so
+// the whole convolution is ONE matrix product col[N·OH·OW, K] · W[K, F] whose result rows are
+// the output pixels in NHWC order: no transpose afterwards, the bias is a per-column bias of the
+// GEMM, and a dense layer after Flatten reads y directly as [N, OH·OW·F].
+//
+// im2col goes to a caller-provided scratch block `col` (kernels never allocate); its size is
+// conv2d_col_bytes(...). The product is done in chunks of output rows so that the im2col block
+// stays in cache (about COL_CHUNK_BYTES) between being written and being read by the GEMM.
+// 1×1 kernels with stride 1 and no padding need no im2col at all: x is already col.
+import { gemm_f32_nn, gemm_f32_nt, gemm_f32_tn } from './gemm';
+
+/** Target size of one im2col chunk (bytes): a few hundred KB stays in L2 while the GEMM reads it. */
+const COL_CHUNK_BYTES: i32 = 256 << 10;
+
+// ---------------------------------------------------------------------------------------------
+// Shared helpers
+
+// @ts-ignore: decorator
+@inline function outDim(size: i32, k: i32, s: i32, p: i32): i32 {
+  return (size + 2 * p - k) / s + 1;
+}
+
+function checkConvArgs(n: i32, h: i32, w: i32, c: i32, f: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32): void {
+  assert(n > 0 && h > 0 && w > 0 && c > 0 && f > 0, 'conv2d: sizes must be positive');
+  assert(kh > 0 && kw > 0 && sh > 0 && sw > 0 && ph >= 0 && pw >= 0, 'conv2d: bad kernel, stride or padding');
+  assert(h + 2 * ph >= kh && w + 2 * pw >= kw, 'conv2d: kernel larger than the padded input');
+}
+
+// @ts-ignore: decorator
+@inline function isPointwise(kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32): bool {
+  return kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0;
+}
+
+/** Output rows (pixels) per im2col chunk for a row length of `k` floats and `m` rows in all. */
+function chunkRows(k: i32, m: i32): i32 {
+  let rows = COL_CHUNK_BYTES / (k << 2);
+  if (rows < 4) rows = 4;
+  return rows < m ? rows : m;
+}
+
+/**
+ * Bytes of scratch the conv2d kernels (forward, backward-data, backward-filter) need in `col`
+ * for these sizes: 0 for the 1×1 / stride 1 / no-padding case, else one im2col chunk.
+ */
+export function conv2d_col_bytes(n: i32, h: i32, w: i32, c: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32): i32 {
+  if (isPointwise(kh, kw, sh, sw, ph, pw)) return 0;
+  const m = n * outDim(h, kh, sh, ph) * outDim(w, kw, sw, pw);
+  const k = kh * kw * c;
+  return chunkRows(k, m) * k * 4;
+}
+
+// @ts-ignore: decorator
+@inline function copyF32(src: usize, dst: usize, len: i32): void {
+  let i = 0;
+  for (; i + 4 <= len; i += 4) v128.store(dst + (<usize>i << 2), v128.load(src + (<usize>i << 2)));
+  for (; i < len; i++) store<f32>(dst + (<usize>i << 2), load<f32>(src + (<usize>i << 2)));
+}
+
+// @ts-ignore: decorator
+@inline function zeroF32(dst: usize, len: i32): void {
+  const z = f32x4.splat(0);
+  let i = 0;
+  for (; i + 4 <= len; i += 4) v128.store(dst + (<usize>i << 2), z);
+  for (; i < len; i++) store<f32>(dst + (<usize>i << 2), 0);
+}
+
+/** dst[i] += src[i]. */
+// @ts-ignore: decorator
+@inline function addF32(src: usize, dst: usize, len: i32): void {
+  let i = 0;
+  for (; i + 4 <= len; i += 4) {
+    const d = dst + (<usize>i << 2);
+    v128.store(d, f32x4.add(v128.load(d), v128.load(src + (<usize>i << 2))));
+  }
+  for (; i < len; i++) {
+    const d = dst + (<usize>i << 2);
+    store<f32>(d, load<f32>(d) + load<f32>(src + (<usize>i << 2)));
+  }
+}
+
+/**
+ * im2col of output rows [r0, r1): row r (pixel b, oy, ox) of `col` is the receptive field
+ * x[b, oy·sh−ph+ky, ox·sw−pw+kx, :] for ky, kx in order, zeros where it falls in the padding.
+ */
+function im2col(r0: i32, r1: i32, h: i32, w: i32, c: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
+  oh: i32, ow: i32, x: usize, col: usize): void {
+  const run = kw * c; // one ky slice of a row: KW pixels of C channels
+  const ohw = oh * ow;
+  let dst = col;
+  for (let r = r0; r < r1; r++) {
+    const b = r / ohw, rem = r - b * ohw;
+    const oy = rem / ow, ox = rem - oy * ow;
+    const iy0 = oy * sh - ph, ix0 = ox * sw - pw;
+    const xb = x + (<usize>(b * h) * w * c << 2);
+    // Interior windows (the common case) copy KW·C contiguous floats per ky.
+    const xInside = ix0 >= 0 && ix0 + kw <= w;
+    for (let ky = 0; ky < kh; ky++) {
+      const iy = iy0 + ky;
+      if (iy < 0 || iy >= h) {
+        zeroF32(dst, run);
+      } else {
+        const xrow = xb + (<usize>(iy * w) * c << 2);
+        if (xInside) {
+          copyF32(xrow + (<usize>(ix0 * c) << 2), dst, run);
+        } else {
+          for (let kx = 0; kx < kw; kx++) {
+            const ix = ix0 + kx;
+            const d = dst + (<usize>(kx * c) << 2);
+            if (ix < 0 || ix >= w) zeroF32(d, c);
+            else copyF32(xrow + (<usize>(ix * c) << 2), d, c);
+          }
+        }
+      }
+      dst += <usize>run << 2;
+    }
+  }
+}
+
+/** col2im of output rows [r0, r1): dx[b, iy, ix, :] += dcol[r, (ky, kx, :)] (padding dropped). */
+function col2imAdd(r0: i32, r1: i32, h: i32, w: i32, c: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
+  oh: i32, ow: i32, col: usize, dx: usize): void {
+  const run = kw * c;
+  const ohw = oh * ow;
+  let src = col;
+  for (let r = r0; r < r1; r++) {
+    const b = r / ohw, rem = r - b * ohw;
+    const oy = rem / ow, ox = rem - oy * ow;
+    const iy0 = oy * sh - ph, ix0 = ox * sw - pw;
+    const xb = dx + (<usize>(b * h) * w * c << 2);
+    const xInside = ix0 >= 0 && ix0 + kw <= w;
+    for (let ky = 0; ky < kh; ky++) {
+      const iy = iy0 + ky;
+      if (iy >= 0 && iy < h) {
+        const xrow = xb + (<usize>(iy * w) * c << 2);
+        if (xInside) {
+          addF32(src, xrow + (<usize>(ix0 * c) << 2), run);
+        } else {
+          for (let kx = 0; kx < kw; kx++) {
+            const ix = ix0 + kx;
+            if (ix >= 0 && ix < w) addF32(src + (<usize>(kx * c) << 2), xrow + (<usize>(ix * c) << 2), c);
+          }
+        }
+      }
+      src += <usize>run << 2;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Forward
+
+/**
+ * y[N, OH, OW, F] (=|+=) conv2d(x[N, H, W, C], wgt[KH, KW, C, F]) + bias[F].
+ * bias 0 = none; acc 0 overwrites y, 1 adds to it. `col` is scratch of conv2d_col_bytes(...)
+ * bytes (may be 0 for 1×1 / stride 1 / no padding).
+ */
+export function conv2d_f32_nhwc(n: i32, h: i32, w: i32, c: i32, f: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
+  x: usize, wgt: usize, bias: usize, y: usize, acc: i32, col: usize): void {
+  checkConvArgs(n, h, w, c, f, kh, kw, sh, sw, ph, pw);
+  const oh = outDim(h, kh, sh, ph), ow = outDim(w, kw, sw, pw);
+  const m = n * oh * ow, k = kh * kw * c;
+  if (isPointwise(kh, kw, sh, sw, ph, pw)) {
+    gemm_f32_nn(m, f, c, x, c, wgt, f, y, f, bias, acc);
+    return;
+  }
+  assert(col != 0, 'conv2d: col scratch required');
+  const rows = chunkRows(k, m);
+  for (let r0 = 0; r0 < m; r0 += rows) {
+    const r1 = r0 + rows < m ? r0 + rows : m;
+    im2col(r0, r1, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow, x, col);
+    gemm_f32_nn(r1 - r0, f, k, col, k, wgt, f, y + (<usize>(r0 * f) << 2), f, bias, acc);
+  }
+}
+
+/** Scalar direct twin of {@link conv2d_f32_nhwc} (naive loops, no im2col; `col` unused): the test oracle. */
+export function conv2d_f32_nhwc_scalar(n: i32, h: i32, w: i32, c: i32, f: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
+  x: usize, wgt: usize, bias: usize, y: usize, acc: i32, col: usize): void {
+  checkConvArgs(n, h, w, c, f, kh, kw, sh, sw, ph, pw);
+  const oh = outDim(h, kh, sh, ph), ow = outDim(w, kw, sw, pw);
+  for (let b = 0; b < n; b++) for (let oy = 0; oy < oh; oy++) for (let ox = 0; ox < ow; ox++) {
+    for (let fo = 0; fo < f; fo++) {
+      const yp = y + (<usize>(((b * oh + oy) * ow + ox) * f + fo) << 2);
+      let s: f32 = acc ? load<f32>(yp) : 0;
+      if (bias) s += load<f32>(bias + (<usize>fo << 2));
+      let d: f32 = 0;
+      for (let ky = 0; ky < kh; ky++) {
+        const iy = oy * sh - ph + ky;
+        if (iy < 0 || iy >= h) continue;
+        for (let kx = 0; kx < kw; kx++) {
+          const ix = ox * sw - pw + kx;
+          if (ix < 0 || ix >= w) continue;
+          for (let ci = 0; ci < c; ci++) {
+            d += load<f32>(x + (<usize>(((b * h + iy) * w + ix) * c + ci) << 2)) *
+              load<f32>(wgt + (<usize>(((ky * kw + kx) * c + ci) * f + fo) << 2));
+          }
+        }
+      }
+      store<f32>(yp, s + d);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backward data: dx = col2im(dy · Wᵀ)
+
+/**
+ * dx[N, H, W, C] (=|+=) ∂(sum y⊙dy)/∂x for y = conv2d(x, wgt): dcol = dy[N·OH·OW, F] · W[K, F]ᵀ,
+ * then scatter-added into dx (col2im). acc 0 overwrites dx, 1 adds. `col` as for the forward.
+ */
+export function conv2d_backward_data_f32_nhwc(n: i32, h: i32, w: i32, c: i32, f: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
+  dy: usize, wgt: usize, dx: usize, acc: i32, col: usize): void {
+  checkConvArgs(n, h, w, c, f, kh, kw, sh, sw, ph, pw);
+  const oh = outDim(h, kh, sh, ph), ow = outDim(w, kw, sw, pw);
+  const m = n * oh * ow, k = kh * kw * c;
+  if (isPointwise(kh, kw, sh, sw, ph, pw)) {
+    gemm_f32_nt(m, c, f, dy, f, wgt, f, dx, c, 0, acc);
+    return;
+  }
+  assert(col != 0, 'conv2d: col scratch required');
+  if (!acc) zeroF32(dx, n * h * w * c);
+  const rows = chunkRows(k, m);
+  for (let r0 = 0; r0 < m; r0 += rows) {
+    const r1 = r0 + rows < m ? r0 + rows : m;
+    gemm_f32_nt(r1 - r0, k, f, dy + (<usize>(r0 * f) << 2), f, wgt, f, col, k, 0, 0);
+    col2imAdd(r0, r1, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow, col, dx);
+  }
+}
+
+/** Scalar direct twin of {@link conv2d_backward_data_f32_nhwc} (`col` unused). */
+export function conv2d_backward_data_f32_nhwc_scalar(n: i32, h: i32, w: i32, c: i32, f: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
+  dy: usize, wgt: usize, dx: usize, acc: i32, col: usize): void {
+  checkConvArgs(n, h, w, c, f, kh, kw, sh, sw, ph, pw);
+  const oh = outDim(h, kh, sh, ph), ow = outDim(w, kw, sw, pw);
+  if (!acc) for (let i = 0; i < n * h * w * c; i++) store<f32>(dx + (<usize>i << 2), 0);
+  for (let b = 0; b < n; b++) for (let oy = 0; oy < oh; oy++) for (let ox = 0; ox < ow; ox++) {
+    const dyp = dy + (<usize>(((b * oh + oy) * ow + ox) * f) << 2);
+    for (let ky = 0; ky < kh; ky++) {
+      const iy = oy * sh - ph + ky;
+      if (iy < 0 || iy >= h) continue;
+      for (let kx = 0; kx < kw; kx++) {
+        const ix = ox * sw - pw + kx;
+        if (ix < 0 || ix >= w) continue;
+        for (let ci = 0; ci < c; ci++) {
+          let d: f32 = 0;
+          for (let fo = 0; fo < f; fo++) {
+            d += load<f32>(dyp + (<usize>fo << 2)) * load<f32>(wgt + (<usize>(((ky * kw + kx) * c + ci) * f + fo) << 2));
+          }
+          const xp = dx + (<usize>(((b * h + iy) * w + ix) * c + ci) << 2);
+          store<f32>(xp, load<f32>(xp) + d);
+        }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backward filter: dW = colᵀ · dy
+
+/**
+ * dw[KH, KW, C, F] (=|+=) ∂(sum y⊙dy)/∂W for y = conv2d(x, W): colᵀ[K, N·OH·OW] · dy[N·OH·OW, F],
+ * summed chunk by chunk. acc 0 overwrites dw, 1 adds. `col` as for the forward.
+ */
+export function conv2d_backward_filter_f32_nhwc(n: i32, h: i32, w: i32, c: i32, f: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
+  x: usize, dy: usize, dw: usize, acc: i32, col: usize): void {
+  checkConvArgs(n, h, w, c, f, kh, kw, sh, sw, ph, pw);
+  const oh = outDim(h, kh, sh, ph), ow = outDim(w, kw, sw, pw);
+  const m = n * oh * ow, k = kh * kw * c;
+  if (isPointwise(kh, kw, sh, sw, ph, pw)) {
+    gemm_f32_tn(c, f, m, x, c, dy, f, dw, f, 0, acc);
+    return;
+  }
+  assert(col != 0, 'conv2d: col scratch required');
+  const rows = chunkRows(k, m);
+  for (let r0 = 0; r0 < m; r0 += rows) {
+    const r1 = r0 + rows < m ? r0 + rows : m;
+    im2col(r0, r1, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow, x, col);
+    gemm_f32_tn(k, f, r1 - r0, col, k, dy + (<usize>(r0 * f) << 2), f, dw, f, 0, r0 == 0 ? acc : 1);
+  }
+}
+
+/** Scalar direct twin of {@link conv2d_backward_filter_f32_nhwc} (`col` unused). */
+export function conv2d_backward_filter_f32_nhwc_scalar(n: i32, h: i32, w: i32, c: i32, f: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
+  x: usize, dy: usize, dw: usize, acc: i32, col: usize): void {
+  checkConvArgs(n, h, w, c, f, kh, kw, sh, sw, ph, pw);
+  const oh = outDim(h, kh, sh, ph), ow = outDim(w, kw, sw, pw);
+  for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) for (let ci = 0; ci < c; ci++) {
+    for (let fo = 0; fo < f; fo++) {
+      let d: f32 = 0;
+      for (let b = 0; b < n; b++) for (let oy = 0; oy < oh; oy++) {
+        const iy = oy * sh - ph + ky;
+        if (iy < 0 || iy >= h) continue;
+        for (let ox = 0; ox < ow; ox++) {
+          const ix = ox * sw - pw + kx;
+          if (ix < 0 || ix >= w) continue;
+          d += load<f32>(x + (<usize>(((b * h + iy) * w + ix) * c + ci) << 2)) *
+            load<f32>(dy + (<usize>(((b * oh + oy) * ow + ox) * f + fo) << 2));
+        }
+      }
+      const wp = dw + (<usize>(((ky * kw + kx) * c + ci) * f + fo) << 2);
+      store<f32>(wp, (acc ? load<f32>(wp) : <f32>0) + d);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bias gradient: column sums of dy
+
+/**
+ * db[F] (=|+=) Σ_rows dy[rows, F]: the bias gradient of a conv (rows = N·OH·OW) or of a dense
+ * layer (rows = batch). SIMD across F, rows summed in order. acc 0 overwrites db, 1 adds.
+ */
+export function conv2d_bias_grad_f32(rows: i32, f: i32, dy: usize, db: usize, acc: i32): void {
+  assert(rows >= 0 && f > 0, 'bias_grad: bad sizes');
+  let j = 0;
+  for (; j + 4 <= f; j += 4) {
+    let s0123 = f32x4.splat(0);
+    let p = dy + (<usize>j << 2);
+    for (let r = 0; r < rows; r++) {
+      s0123 = f32x4.add(s0123, v128.load(p));
+      p += <usize>f << 2;
+    }
+    const dp = db + (<usize>j << 2);
+    v128.store(dp, acc ? f32x4.add(v128.load(dp), s0123) : s0123);
+  }
+  for (; j < f; j++) {
+    let s: f32 = 0;
+    for (let r = 0; r < rows; r++) s += load<f32>(dy + (<usize>(r * f + j) << 2));
+    const dp = db + (<usize>j << 2);
+    store<f32>(dp, acc ? load<f32>(dp) + s : s);
+  }
+}
+
+/** Scalar twin of {@link conv2d_bias_grad_f32}. */
+export function conv2d_bias_grad_f32_scalar(rows: i32, f: i32, dy: usize, db: usize, acc: i32): void {
+  assert(rows >= 0 && f > 0, 'bias_grad: bad sizes');
+  for (let j = 0; j < f; j++) {
+    let s: f32 = 0;
+    for (let r = 0; r < rows; r++) s += load<f32>(dy + (<usize>(r * f + j) << 2));
+    const dp = db + (<usize>j << 2);
+    store<f32>(dp, acc ? load<f32>(dp) + s : s);
+  }
+}
