@@ -1,0 +1,64 @@
+import { ArgumentError, ShapeError, describe } from '../errors.js';
+import { Tensor, fmtShape } from '../tensor.js';
+import type { Kernels } from '../runtime/runtime.js';
+
+/** Options of the element-wise math ops. */
+export interface UnaryOptions {
+  /** Destination with the same shape as `x` (may be `x` itself); allocated when absent. */
+  out?: Tensor;
+}
+
+type UnaryKernel = 'exp_f32' | 'log_f32' | 'log1p_f32' | 'sigmoid_f32' | 'softplus_f32' | 'tanh_f32';
+
+/** Throw {@link ArgumentError} unless `t` is a live {@link Tensor}. */
+export function checkTensor(name: string, t: unknown): Tensor {
+  if (!(t instanceof Tensor)) throw new ArgumentError(name, 'a Tensor', describe(t));
+  if (t.isDisposed) throw new ArgumentError(name, 'a live tensor', 'a disposed tensor');
+  return t;
+}
+
+function unary(kernel: UnaryKernel, x: Tensor, opts: UnaryOptions): Tensor {
+  checkTensor('x', x);
+  let out = opts.out;
+  if (out !== undefined) {
+    checkTensor('out', out);
+    if (out.rt !== x.rt) throw new ArgumentError('out', 'a tensor of the same runtime as x', 'another runtime');
+    if (out.shape.length !== x.shape.length || out.shape.some((d, i) => d !== x.shape[i])) {
+      throw new ShapeError('out', fmtShape(x.shape), fmtShape(out.shape));
+    }
+  } else {
+    out = Tensor.zeros(x.shape, x.rt);
+  }
+  (x.rt.k as Kernels)[kernel](x.ptr, out.ptr, x.size);
+  return out;
+}
+
+/** e^x element-wise (overflows to +Inf above 88.72, underflows through subnormals to 0). `x`: any shape. Max error 1 ulp. */
+export function exp(x: Tensor, opts: UnaryOptions = {}): Tensor {
+  return unary('exp_f32', x, opts);
+}
+
+/** Natural logarithm element-wise: log(±0) = -Inf, log(x < 0) = NaN. `x`: any shape. Max error 1 ulp. */
+export function log(x: Tensor, opts: UnaryOptions = {}): Tensor {
+  return unary('log_f32', x, opts);
+}
+
+/** log(1 + x) element-wise, accurate for tiny x: log1p(-1) = -Inf, log1p(x < -1) = NaN. Max error 2.5 ulp. */
+export function log1p(x: Tensor, opts: UnaryOptions = {}): Tensor {
+  return unary('log1p_f32', x, opts);
+}
+
+/** Logistic 1 / (1 + e^-x) element-wise, accurate in both tails (no overflow). Max error 2.5 ulp. */
+export function sigmoid(x: Tensor, opts: UnaryOptions = {}): Tensor {
+  return unary('sigmoid_f32', x, opts);
+}
+
+/** softplus log(1 + e^x) element-wise, as max(x, 0) + log1p(e^-|x|) (no overflow). Max error 3 ulp. */
+export function softplus(x: Tensor, opts: UnaryOptions = {}): Tensor {
+  return unary('softplus_f32', x, opts);
+}
+
+/** Hyperbolic tangent element-wise (odd, saturates to ±1). Max error 1.5 ulp. */
+export function tanh(x: Tensor, opts: UnaryOptions = {}): Tensor {
+  return unary('tanh_f32', x, opts);
+}
