@@ -2,7 +2,7 @@ import { ArgumentError, ShapeError, checkInt, describe } from './errors.js';
 import { Runtime, runtime } from './runtime/runtime.js';
 import { Shape, Tensor, assertFinite, fmtShape, sizeOf } from './tensor.js';
 import { ForwardContext, Layer, ParamGroup } from './layers/layer.js';
-import { softmax } from './ops/softmax.js';
+import { argmaxRows, softmax } from './ops/softmax.js';
 import { entropyRows } from './ops/loss.js';
 
 /** Options of {@link Sequential}. */
@@ -202,8 +202,10 @@ export class Sequential {
 
   /** Predicted class of each sample (argmax of the deterministic logits). */
   predictClasses(x: Float32Array, opts: { batchSize?: number } = {}): Int32Array {
-    const logits = this.predict(x, opts);
-    return argmaxRows(logits, this.outputSize);
+    const out = new Int32Array(this.checkX(x));
+    const ctx: ForwardContext = { training: false, sample: false, seed: this.seed, step: 0 };
+    this.runBatches(x, opts.batchSize ?? 256, (t, s) => out.set(argmaxRows(this.forward(t, ctx)), s));
+    return out;
   }
 
   /**
@@ -258,14 +260,3 @@ export class Sequential {
   }
 }
 
-/** Index of the largest value of each row of a flat [rows, cols] array (first on ties). */
-export function argmaxRows(a: Float32Array, cols: number): Int32Array {
-  const rows = a.length / cols;
-  const out = new Int32Array(rows);
-  for (let r = 0; r < rows; r++) {
-    let best = 0, bv = a[r * cols];
-    for (let c = 1; c < cols; c++) if (a[r * cols + c] > bv) { bv = a[r * cols + c]; best = c; }
-    out[r] = best;
-  }
-  return out;
-}

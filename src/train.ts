@@ -1,11 +1,11 @@
 import { ArgumentError, DivergenceError, ShapeError, checkInt, checkNumber, describe } from './errors.js';
 import { ForwardContext } from './layers/layer.js';
-import { LayerSparsity, Sequential, argmaxRows } from './model.js';
+import { LayerSparsity, Sequential } from './model.js';
 import { countNonFinite } from './ops/elementwise.js';
 import { clipGradNorm } from './ops/optim.js';
 import { gaussianNll, mse } from './ops/loss.js';
 import { Rng } from './ops/noise.js';
-import { softmaxCrossEntropy } from './ops/softmax.js';
+import { argmaxRows, softmaxCrossEntropy } from './ops/softmax.js';
 import { Adam, Optimizer } from './optim.js';
 import { Schedule, evalSchedule } from './schedule.js';
 import { Tensor, assertFinite } from './tensor.js';
@@ -140,7 +140,7 @@ function dataLoss(kind: LossKind, out: Tensor, s: Split, rows: ArrayLike<number>
     const lb = new Int32Array(B);
     for (let i = 0; i < B; i++) lb[i] = s.labels![rows[i]];
     const sum = softmaxCrossEntropy(out, lb, { scale, dLogits: grad });
-    const pred = argmaxRows(out.view(), out.shape[1]);
+    const pred = argmaxRows(out);
     let correct = 0;
     for (let i = 0; i < B; i++) if (pred[i] === lb[i]) correct++;
     return { sum, correct };
@@ -233,7 +233,7 @@ export function fit(model: Sequential, x: Float32Array, y: Targets, opts: FitOpt
   if (es && monitor.startsWith('val') && !val) throw new ArgumentError('earlyStopping.monitor', 'a training metric, or validation data', monitor);
 
   const params = model.params();
-  const rng = new Rng(seed, { stream: 0x5eed });
+  const rng = new Rng(seed, 0x5eed, model.rt);
   const order = Int32Array.from({ length: train.n }, (_, i) => i);
   const dOut = { t: undefined as Tensor | undefined };
   const tBuf: { t?: Tensor } = {};

@@ -94,7 +94,7 @@ export class Dense extends WeightLayer {
 }
 
 /** Options of {@link Conv2d}. */
-export interface Conv2dOptions extends WeightOptions, ConvGeometry {
+export interface Conv2dLayerOptions extends WeightOptions, ConvGeometry {
   /** Number of output channels. */
   filters: number;
 }
@@ -102,12 +102,12 @@ export interface Conv2dOptions extends WeightOptions, ConvGeometry {
 /** 2-D convolution over NHWC images: x [batch, h, w, c] → [batch, oh, ow, filters], W [kh, kw, c, filters]. */
 export class Conv2d extends WeightLayer {
   readonly filters: number;
-  constructor(opts: Conv2dOptions) {
+  constructor(opts: Conv2dLayerOptions) {
     super(opts);
     this.filters = checkInt('filters', opts.filters, 1);
   }
   protected makeMap(inputShape: Shape): LinearMap {
-    const o = this.opts as Conv2dOptions;
+    const o = this.opts as Conv2dLayerOptions;
     return new ConvMap(inputShape, this.filters, o);
   }
   config(): LayerConfig {
@@ -116,4 +116,4 @@ export class Conv2d extends WeightLayer {
 }
 
 registerLayer('Dense', (o) => new Dense(o as unknown as DenseOptions));
-registerLayer('Conv2d', (o) => new Conv2d(o as unknown as Conv2dOptions));
+registerLayer('Conv2d', (o) => new Conv2d(o as unknown as Conv2dLayerOptions));

@@ -1,10 +1,10 @@
-import { checkNumber } from '../errors.js';
+import { ArgumentError, checkNumber } from '../errors.js';
 import { BatchNormSaved, batchNorm, batchNormBackward } from '../ops/batchnorm.js';
 import { Shape, Tensor } from '../tensor.js';
 import { ForwardContext, Layer, LayerConfig, ParamGroup, param, registerLayer } from './layer.js';
 
 /** Options of {@link BatchNorm}. */
-export interface BatchNormOptions {
+export interface BatchNormLayerOptions {
   /** Weight of the new batch in the running statistics (default 0.1). */
   momentum?: number;
   /** Added to the variance (default 1e-5). */
@@ -26,7 +26,7 @@ export class BatchNorm extends Layer {
   private saved?: BatchNormSaved;
   private x?: Tensor;
 
-  constructor(opts: BatchNormOptions = {}) {
+  constructor(opts: BatchNormLayerOptions = {}) {
     super();
     this.momentum = checkNumber('momentum', opts.momentum ?? 0.1, 0, 1);
     this.eps = checkNumber('epsilon', opts.epsilon ?? 1e-5, 1e-12);
@@ -57,7 +57,7 @@ export class BatchNorm extends Layer {
   }
 
   backward(dy: Tensor): Tensor {
-    if (!this.saved) throw new Error('BatchNorm.backward needs a training forward first');
+    if (!this.saved) throw new ArgumentError('dy', 'a backward after a training forward', 'a backward after an inference forward');
     return batchNormBackward(dy, this.x!, this.gamma.value, this.saved, {
       out: this.buffer('dx', dy.shape), dGamma: this.gamma.grad, dBeta: this.beta.grad, accumulateParams: true,
     }).dx;
@@ -89,4 +89,4 @@ export class BatchNorm extends Layer {
   }
 }
 
-registerLayer('BatchNorm', (o) => new BatchNorm(o as BatchNormOptions));
+registerLayer('BatchNorm', (o) => new BatchNorm(o as BatchNormLayerOptions));
