@@ -1,1 +1,286 @@
-// Kernel family 'noise': being written.
+// Counter-based random numbers: Threefry-2x32 with 20 rounds (Salmon, Moraes, Dror, Shaw,
+// "Parallel random numbers: as easy as 1, 2, 3", SC 2011; the generator JAX uses). Nothing
+// is stateful: element i of a fill is a pure function of (seed, stream, offset + i), so any
+// element can be regenerated alone, in any engine, with the same bits.
+//
+// Layout of the stream. The key is the 64-bit seed (k0 = seedLo, k1 = seedHi). Element
+// position p = offset + i (computed in 64 bits, so it never wraps) lives in block
+// b = p >> 1, word p & 1: one Threefry call on counter (x0 = b, x1 = stream) yields the two
+// 32-bit words (w0, w1) of positions 2b and 2b+1. So:
+//   bits      element p = w_{p&1}
+//   uniform   element p = (w_{p&1} >>> 8) · 2^-24              ∈ [0, 1), 24-bit resolution
+//   bernoulli element p = uniform(p) < prob ? scale : 0          (the same uniform stream)
+//   gauss     elements 2b, 2b+1 = Box–Muller pair from (w0, w1): ρ·cos θ, ρ·sin θ
+// with ρ = sqrt(-2 ln u), u = 1 - (w0 >>> 8)·2^-24 ∈ (0, 1] (so |z| ≤ 5.77), and
+// θ = q·π/2 + r, q = w1 >>> 30, r = ((w1 >>> 8) & 0x3fffff) - 2^21) · π/2^23 ∈ [-π/4, π/4):
+// the quadrant comes from integer bits, so no range reduction is needed and θ is exactly
+// uniform over the 2^24 points of its lattice.
+//
+// SIMD kernels run 4 Threefry blocks per step on i32x4 lanes (8 elements); a head element
+// (odd start position) and the tail use the scalar path, which gives the same bits.
+
+import { v_log, s_log, v_sin_kernel, s_sin_kernel, v_cos_kernel, s_cos_kernel } from './vmath';
+
+// Threefry-2x32 constants (Random123 threefry.h): key-schedule parity and rotation counts.
+const SKEIN_PARITY: u32 = 0x1bd11bda;
+const R0 = 13, R1 = 15, R2 = 26, R3 = 6, R4 = 17, R5 = 29, R6 = 16, R7 = 24;
+
+const TWO_M24: f32 = 5.9604644775390625e-8; // 2^-24
+const PI_2_M23: f32 = 3.7450702829239286e-7; // π·2^-23 = (π/2)/2^22
+const HALF_RANGE: i32 = 0x200000; // 2^21
+
+const MODE_BITS = 0, MODE_UNIFORM = 1, MODE_GAUSS = 2, MODE_BERNOULLI = 3;
+
+// ---- Threefry-2x32-20 ----------------------------------------------------------------------
+
+// @ts-ignore: decorator
+@inline function rotl4(x: v128, r: i32): v128 {
+  return v128.or(i32x4.shl(x, r), i32x4.shr_u(x, 32 - r));
+}
+
+/**
+ * Threefry-2x32-20 of four counters at once: lanes of (x0, x1) are the counters; returns
+ * word 0 of each lane and leaves word 1 in {@link tf4_w1}.
+ */
+// @ts-ignore: decorator
+@inline function threefry4(x0: v128, x1: v128, k0: u32, k1: u32): v128 {
+  const k2 = k0 ^ k1 ^ SKEIN_PARITY;
+  const ks0 = i32x4.splat(k0), ks1 = i32x4.splat(k1), ks2 = i32x4.splat(k2);
+  x0 = i32x4.add(x0, ks0); x1 = i32x4.add(x1, ks1);
+  x0 = i32x4.add(x0, x1); x1 = v128.xor(rotl4(x1, R0), x0);
+  x0 = i32x4.add(x0, x1); x1 = v128.xor(rotl4(x1, R1), x0);
+  x0 = i32x4.add(x0, x1); x1 = v128.xor(rotl4(x1, R2), x0);
+  x0 = i32x4.add(x0, x1); x1 = v128.xor(rotl4(x1, R3), x0);
+  x0 = i32x4.add(x0, ks1); x1 = i32x4.add(x1, i32x4.splat(k2 + 1));
+  x0 = i32x4.add(x0, x1); x1 = v128.xor(rotl4(x1, R4), x0);
+  x0 = i32x4.add(x0, x1); x1 = v128.xor(rotl4(x1, R5), x0);
+  x0 = i32x4.add(x0, x1); x1 = v128.xor(rotl4(x1, R6), x0);
+  x0 = i32x4.add(x0, x1); x1 = v128.xor(rotl4(x1, R7), x0);
+  x0 = i32x4.add(x0, ks2); x1 = i32x4.add(x1, i32x4.splat(k0 + 2));
+  x0 = i32x4.add(x0, x1); x1 = v128.xor(rotl4(x1, R0), x0);
+  x0 = i32x4.add(x0, x1); x1 = v128.xor(rotl4(x1, R1), x0);
+  x0 = i32x4.add(x0, x1); x1 = v128.xor(rotl4(x1, R2), x0);
+  x0 = i32x4.add(x0, x1); x1 = v128.xor(rotl4(x1, R3), x0);
+  x0 = i32x4.add(x0, ks0); x1 = i32x4.add(x1, i32x4.splat(k1 + 3));
+  x0 = i32x4.add(x0, x1); x1 = v128.xor(rotl4(x1, R4), x0);
+  x0 = i32x4.add(x0, x1); x1 = v128.xor(rotl4(x1, R5), x0);
+  x0 = i32x4.add(x0, x1); x1 = v128.xor(rotl4(x1, R6), x0);
+  x0 = i32x4.add(x0, x1); x1 = v128.xor(rotl4(x1, R7), x0);
+  x0 = i32x4.add(x0, ks1); x1 = i32x4.add(x1, i32x4.splat(k2 + 4));
+  x0 = i32x4.add(x0, x1); x1 = v128.xor(rotl4(x1, R0), x0);
+  x0 = i32x4.add(x0, x1); x1 = v128.xor(rotl4(x1, R1), x0);
+  x0 = i32x4.add(x0, x1); x1 = v128.xor(rotl4(x1, R2), x0);
+  x0 = i32x4.add(x0, x1); x1 = v128.xor(rotl4(x1, R3), x0);
+  x0 = i32x4.add(x0, ks2); x1 = i32x4.add(x1, i32x4.splat(k0 + 5));
+  tf4_w1 = x1;
+  return x0;
+}
+let tf4_w1: v128 = i32x4.splat(0);
+
+/** Scalar Threefry-2x32-20 of counter (x0, x1) under key (k0, k1): returns w0 | w1 << 32. */
+// @ts-ignore: decorator
+@inline function threefry(x0: u32, x1: u32, k0: u32, k1: u32): u64 {
+  const k2 = k0 ^ k1 ^ SKEIN_PARITY;
+  x0 += k0; x1 += k1;
+  x0 += x1; x1 = rotl<u32>(x1, R0) ^ x0;
+  x0 += x1; x1 = rotl<u32>(x1, R1) ^ x0;
+  x0 += x1; x1 = rotl<u32>(x1, R2) ^ x0;
+  x0 += x1; x1 = rotl<u32>(x1, R3) ^ x0;
+  x0 += k1; x1 += k2 + 1;
+  x0 += x1; x1 = rotl<u32>(x1, R4) ^ x0;
+  x0 += x1; x1 = rotl<u32>(x1, R5) ^ x0;
+  x0 += x1; x1 = rotl<u32>(x1, R6) ^ x0;
+  x0 += x1; x1 = rotl<u32>(x1, R7) ^ x0;
+  x0 += k2; x1 += k0 + 2;
+  x0 += x1; x1 = rotl<u32>(x1, R0) ^ x0;
+  x0 += x1; x1 = rotl<u32>(x1, R1) ^ x0;
+  x0 += x1; x1 = rotl<u32>(x1, R2) ^ x0;
+  x0 += x1; x1 = rotl<u32>(x1, R3) ^ x0;
+  x0 += k0; x1 += k1 + 3;
+  x0 += x1; x1 = rotl<u32>(x1, R4) ^ x0;
+  x0 += x1; x1 = rotl<u32>(x1, R5) ^ x0;
+  x0 += x1; x1 = rotl<u32>(x1, R6) ^ x0;
+  x0 += x1; x1 = rotl<u32>(x1, R7) ^ x0;
+  x0 += k1; x1 += k2 + 4;
+  x0 += x1; x1 = rotl<u32>(x1, R0) ^ x0;
+  x0 += x1; x1 = rotl<u32>(x1, R1) ^ x0;
+  x0 += x1; x1 = rotl<u32>(x1, R2) ^ x0;
+  x0 += x1; x1 = rotl<u32>(x1, R3) ^ x0;
+  x0 += k2; x1 += k0 + 5;
+  return <u64>x0 | (<u64>x1 << 32);
+}
+
+/** Known-answer hook: out[0..1] = Threefry-2x32-20(counter (c0, c1), key (k0, k1)) (u32 words). */
+export function threefry2x32_20(c0: u32, c1: u32, k0: u32, k1: u32, out: usize): void {
+  const w = threefry(c0, c1, k0, k1);
+  store<u32>(out, <u32>w);
+  store<u32>(out, <u32>(w >> 32), 4);
+}
+
+/** SIMD known-answer hook: ctr holds 4 counters as x0[4] then x1[4]; writes w0[4] then w1[4] to out. */
+export function threefry2x32_20_x4(ctr: usize, k0: u32, k1: u32, out: usize): void {
+  v128.store(out, threefry4(v128.load(ctr), v128.load(ctr, 16), k0, k1));
+  v128.store(out, tf4_w1, 16);
+}
+
+// ---- word -> value maps (scalar twin beside each SIMD one) ---------------------------------
+
+// @ts-ignore: decorator
+@inline function v_unit(w: v128): v128 {
+  return f32x4.mul(f32x4.convert_i32x4_s(i32x4.shr_u(w, 8)), f32x4.splat(TWO_M24));
+}
+// @ts-ignore: decorator
+@inline function s_unit(w: u32): f32 {
+  return <f32>(w >>> 8) * TWO_M24;
+}
+
+// @ts-ignore: decorator
+@inline function v_bernoulli(w: v128, p: f32, scale: f32): v128 {
+  return v128.and(f32x4.splat(scale), f32x4.lt(v_unit(w), f32x4.splat(p)));
+}
+// @ts-ignore: decorator
+@inline function s_bernoulli(w: u32, p: f32, scale: f32): f32 {
+  return select<f32>(scale, 0, s_unit(w) < p);
+}
+
+// Box–Muller radius ρ = sqrt(-2 ln u), u = 1 - (w0 >>> 8)·2^-24 ∈ (0, 1] (exact in f32).
+// @ts-ignore: decorator
+@inline function v_radius(w0: v128): v128 {
+  const u = f32x4.sub(f32x4.splat(1.0), v_unit(w0));
+  return f32x4.sqrt(f32x4.mul(f32x4.splat(-2.0), v_log(u)));
+}
+// @ts-ignore: decorator
+@inline function s_radius(w0: u32): f32 {
+  const u = <f32>1.0 - s_unit(w0);
+  return sqrt<f32>(<f32>-2.0 * s_log(u));
+}
+
+// Angle offset r ∈ [-π/4, π/4) from bits 8..29 of w1 (bits 30..31 are the quadrant).
+// @ts-ignore: decorator
+@inline function v_angle(w1: v128): v128 {
+  const k = i32x4.sub(v128.and(i32x4.shr_u(w1, 8), i32x4.splat(0x3fffff)), i32x4.splat(HALF_RANGE));
+  return f32x4.mul(f32x4.convert_i32x4_s(k), f32x4.splat(PI_2_M23));
+}
+// @ts-ignore: decorator
+@inline function s_angle(w1: u32): f32 {
+  return <f32>(<i32>((w1 >>> 8) & 0x3fffff) - HALF_RANGE) * PI_2_M23;
+}
+
+// ---- fills ------------------------------------------------------------------------------
+
+/**
+ * Scalar path for elements [i0, i1) of a fill: the scalar twins run it for everything, the
+ * SIMD kernels for their head and tail. Recomputes a block only when its pair starts.
+ */
+// @ts-ignore: decorator
+@inline function fill_scalar(mode: i32, out: usize, i0: i32, i1: i32, prob: f32, scale: f32, k0: u32, k1: u32, stream: u32, offset: u32): void {
+  let w0: u32 = 0, w1: u32 = 0;
+  let a: f32 = 0, b: f32 = 0; // gauss pair
+  for (let i = i0; i < i1; i++) {
+    const p = <u64>offset + <u64>i;
+    const odd = <u32>(p & 1);
+    if (i == i0 || !odd) {
+      const w = threefry(<u32>(p >> 1), stream, k0, k1);
+      w0 = <u32>w; w1 = <u32>(w >> 32);
+      if (mode == MODE_GAUSS) {
+        const rho = s_radius(w0), r = s_angle(w1), q = w1 >>> 30;
+        const s = s_sin_kernel(r), c = s_cos_kernel(r);
+        // cos θ, sin θ for θ = q·π/2 + r: q = 0: (c, s), 1: (-s, c), 2: (-c, -s), 3: (s, -c).
+        const even = (q & 1) == 0;
+        const cs = reinterpret<f32>(reinterpret<u32>(select<f32>(c, s, even)) ^ (((q + 1) & 2) << 30));
+        const sn = reinterpret<f32>(reinterpret<u32>(select<f32>(s, c, even)) ^ ((q & 2) << 30));
+        a = rho * cs; b = rho * sn;
+      }
+    }
+    const dst = out + (<usize>i << 2);
+    const w = odd ? w1 : w0;
+    if (mode == MODE_BITS) store<u32>(dst, w);
+    else if (mode == MODE_UNIFORM) store<f32>(dst, s_unit(w));
+    else if (mode == MODE_BERNOULLI) store<f32>(dst, s_bernoulli(w, prob, scale));
+    else store<f32>(dst, odd ? b : a);
+  }
+}
+
+// @ts-ignore: decorator
+@inline function fill_simd(mode: i32, out: usize, n: i32, prob: f32, scale: f32, k0: u32, k1: u32, stream: u32, offset: u32): void {
+  // Head: an odd start position is the second word of its block.
+  let i = <i32>(offset & 1);
+  if (i > n) i = n;
+  fill_scalar(mode, out, 0, i, prob, scale, k0, k1, stream, offset);
+  let blk = <u32>((<u64>offset + <u64>i) >> 1);
+  const x1 = i32x4.splat(stream);
+  const lane = i32x4(0, 1, 2, 3);
+  for (; i + 8 <= n; i += 8, blk += 4) {
+    const w0 = threefry4(i32x4.add(i32x4.splat(blk), lane), x1, k0, k1);
+    const w1 = tf4_w1;
+    let even: v128, odd: v128; // values of positions 2b (even) and 2b+1 (odd), lane = block
+    if (mode == MODE_BITS) {
+      even = w0; odd = w1;
+    } else if (mode == MODE_UNIFORM) {
+      even = v_unit(w0); odd = v_unit(w1);
+    } else if (mode == MODE_BERNOULLI) {
+      even = v_bernoulli(w0, prob, scale); odd = v_bernoulli(w1, prob, scale);
+    } else {
+      const rho = v_radius(w0), r = v_angle(w1), q = i32x4.shr_u(w1, 30);
+      const s = v_sin_kernel(r), c = v_cos_kernel(r);
+      const isEven = i32x4.eq(v128.and(q, i32x4.splat(1)), i32x4.splat(0));
+      const cs = v128.xor(v128.bitselect(c, s, isEven), i32x4.shl(v128.and(i32x4.add(q, i32x4.splat(1)), i32x4.splat(2)), 30));
+      const sn = v128.xor(v128.bitselect(s, c, isEven), i32x4.shl(v128.and(q, i32x4.splat(2)), 30));
+      even = f32x4.mul(rho, cs); odd = f32x4.mul(rho, sn);
+    }
+    // Interleave so that memory holds positions 2b, 2b+1, 2b+2, ... in order.
+    const dst = out + (<usize>i << 2);
+    v128.store(dst, i32x4.shuffle(even, odd, 0, 4, 1, 5));
+    v128.store(dst, i32x4.shuffle(even, odd, 2, 6, 3, 7), 16);
+  }
+  fill_scalar(mode, out, i, n, prob, scale, k0, k1, stream, offset);
+}
+
+/** Raw Threefry words: out[i] (u32) = word of position offset + i (see the layout above). */
+export function noise_bits_u32(out: usize, n: i32, seedLo: u32, seedHi: u32, stream: u32, offset: u32): void {
+  assert(n >= 0, 'n must be >= 0');
+  fill_simd(MODE_BITS, out, n, 0, 0, seedLo, seedHi, stream, offset);
+}
+/** Scalar twin of {@link noise_bits_u32}. */
+export function noise_bits_u32_scalar(out: usize, n: i32, seedLo: u32, seedHi: u32, stream: u32, offset: u32): void {
+  assert(n >= 0, 'n must be >= 0');
+  fill_scalar(MODE_BITS, out, 0, n, 0, 0, seedLo, seedHi, stream, offset);
+}
+
+/** out[i] ~ U[0, 1) with 24-bit resolution (multiples of 2^-24), position offset + i. */
+export function noise_uniform_f32(out: usize, n: i32, seedLo: u32, seedHi: u32, stream: u32, offset: u32): void {
+  assert(n >= 0, 'n must be >= 0');
+  fill_simd(MODE_UNIFORM, out, n, 0, 0, seedLo, seedHi, stream, offset);
+}
+/** Scalar twin of {@link noise_uniform_f32}. */
+export function noise_uniform_f32_scalar(out: usize, n: i32, seedLo: u32, seedHi: u32, stream: u32, offset: u32): void {
+  assert(n >= 0, 'n must be >= 0');
+  fill_scalar(MODE_UNIFORM, out, 0, n, 0, 0, seedLo, seedHi, stream, offset);
+}
+
+/** out[i] ~ N(0, 1) by Box–Muller (even positions take ρ·cos θ, odd ones ρ·sin θ of their block's pair); |out| ≤ 5.77. */
+export function noise_gauss_f32(out: usize, n: i32, seedLo: u32, seedHi: u32, stream: u32, offset: u32): void {
+  assert(n >= 0, 'n must be >= 0');
+  fill_simd(MODE_GAUSS, out, n, 0, 0, seedLo, seedHi, stream, offset);
+}
+/** Scalar twin of {@link noise_gauss_f32}. */
+export function noise_gauss_f32_scalar(out: usize, n: i32, seedLo: u32, seedHi: u32, stream: u32, offset: u32): void {
+  assert(n >= 0, 'n must be >= 0');
+  fill_scalar(MODE_GAUSS, out, 0, n, 0, 0, seedLo, seedHi, stream, offset);
+}
+
+/**
+ * out[i] = scale when uniform(offset + i) < p, else 0 (so P = ceil(p·2^24)/2^24 exactly);
+ * p in [0, 1]. Inverted dropout with keep probability k: p = k, scale = 1/k.
+ */
+export function noise_bernoulli_f32(out: usize, n: i32, p: f32, scale: f32, seedLo: u32, seedHi: u32, stream: u32, offset: u32): void {
+  assert(n >= 0, 'n must be >= 0');
+  assert(p >= 0 && p <= 1, 'p must be in [0, 1]');
+  fill_simd(MODE_BERNOULLI, out, n, p, scale, seedLo, seedHi, stream, offset);
+}
+/** Scalar twin of {@link noise_bernoulli_f32}. */
+export function noise_bernoulli_f32_scalar(out: usize, n: i32, p: f32, scale: f32, seedLo: u32, seedHi: u32, stream: u32, offset: u32): void {
+  assert(n >= 0, 'n must be >= 0');
+  assert(p >= 0 && p <= 1, 'p must be in [0, 1]');
+  fill_scalar(MODE_BERNOULLI, out, 0, n, p, scale, seedLo, seedHi, stream, offset);
+}
