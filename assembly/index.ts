@@ -10,7 +10,11 @@ export * from './softmax';
 export * from './batchnorm';
 export * from './elementwise';
 export * from './optim';
-export * from './vmath';
+// vmath's f32x4 helpers are inlined into the kernels; only its array kernels are exported.
+export {
+  exp_f32, exp_f32_scalar, log_f32, log_f32_scalar, log1p_f32, log1p_f32_scalar,
+  softplus_f32, softplus_f32_scalar, sin_f32, sin_f32_scalar, cos_f32, cos_f32_scalar,
+} from './vmath';
 export * from './bayes';
 export * from './loss';
 export * from './scalar';

@@ -247,7 +247,7 @@ export function fit(model: Sequential, x: Float32Array, y: Targets, opts: FitOpt
     for (let e = 0; e < epochs; e++) {
       const t0 = now();
       if (opts.shuffle ?? true) rng.shuffle(order);
-      let lossSum = 0, klLast = 0, correct = 0, lr = 0, beta = 0;
+      let lossSum = 0, dataSum = 0, correct = 0, lr = 0, beta = 0;
       for (let b = 0; b < stepsPerEpoch; b++) {
         const frac = b / stepsPerEpoch;
         lr = opts.lr === undefined ? optimizer.lr : evalSchedule('lr', opts.lr, e, frac);
@@ -277,7 +277,7 @@ export function fit(model: Sequential, x: Float32Array, y: Targets, opts: FitOpt
         optimizer.step(params, lr);
         for (const l of model.layers) l.constrain();
         lossSum += batchLoss * B;
-        klLast = kl;
+        dataSum += r.sum;
         correct += r.correct;
         opts.onBatchEnd?.(b, batchLoss);
         bar.update(e + 1, epochs, (b + 1) / stepsPerEpoch, lossSum / Math.min((b + 1) * bs, train.n));
@@ -286,7 +286,7 @@ export function fit(model: Sequential, x: Float32Array, y: Targets, opts: FitOpt
       const log: EpochLog = {
         epoch: e + 1,
         loss: lossSum / train.n,
-        dataLoss: lossSum / train.n - (beta * klLast) / N,
+        dataLoss: dataSum / train.n,
         kl: model.kl(),
         lr,
         beta,

@@ -45,7 +45,9 @@ export abstract class LrtLayer extends Layer {
   constructor(opts: BayesOptions) {
     super();
     this.base = opts;
-    this.threshold = checkNumber('threshold', opts.threshold ?? 3);
+    const t = opts.threshold ?? 3;
+    if (typeof t !== 'number' || Number.isNaN(t)) throw new ArgumentError('threshold', 'a number (Infinity keeps every weight)', describe(t));
+    this.threshold = t;
     const r = opts.logAlphaRange ?? [-8, 8];
     if (!Array.isArray(r) || r.length !== 2 || !(r[0] < r[1]) || !r.every(Number.isFinite)) {
       throw new ArgumentError('logAlphaRange', '[lo, hi] finite with lo < hi', describe(r));

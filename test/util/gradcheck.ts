@@ -27,7 +27,7 @@ export function randomArray(n: number, rnd: () => number, lo = -1, hi = 1): Floa
  */
 export function gradCheck(layer: Layer, rt: Runtime, batchShape: Shape, opts: {
   ctx?: Partial<ForwardContext>; seed?: number; h?: number; tol?: number; probes?: number; xRange?: [number, number];
-  skipParams?: string[]; extraLoss?: (layer: Layer) => number;
+  skipParams?: string[]; withKl?: boolean;
 } = {}): void {
   const rnd = lcg(opts.seed ?? 7);
   const ctx: ForwardContext = { training: true, sample: false, seed: 11, step: 3, ...opts.ctx };
@@ -40,12 +40,13 @@ export function gradCheck(layer: Layer, rt: Runtime, batchShape: Shape, opts: {
     const y = layer.forward(x, ctx).view(), rv = r.view();
     let s = 0;
     for (let i = 0; i < y.length; i++) s += y[i] * rv[i];
-    return s + (opts.extraLoss ? opts.extraLoss(layer) : 0);
+    return s + (opts.withKl ? layer.kl() : 0);
   };
   const params: ParamGroup[] = layer.params().filter((p) => !(opts.skipParams ?? []).some((s) => p.name.endsWith(s)));
   for (const p of layer.params()) p.grad.view().fill(0);
   layer.forward(x, ctx);
   const dx = layer.backward(r).toArray();
+  if (opts.withKl) layer.kl(1);
   const grads = params.map((p) => p.grad.toArray());
   const check = (name: string, t: Tensor, analytic: Float32Array): void => {
     const n = t.size;
