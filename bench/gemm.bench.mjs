@@ -8,12 +8,18 @@ import { report, timeIt, loadTfjsWasm } from './peers.mjs';
 const rt = Runtime.createSync();
 const tf = await loadTfjsWasm();
 
-// Peak: simd_peak_f32 does 192 flops per iteration.
-const peakIters = 10_000_000;
-const peakSec = timeIt(() => rt.k.simd_peak_f32(peakIters), { warm: 1, reps: 7, minSec: 0.5 });
-const peak = (192 * peakIters) / peakSec / 1e9;
-report({ bench: 'gemm', case: 'peak', unit: 'GFLOP/s', ours: round(peak) });
+// Peak: simd_peak_f32 does 192 flops per iteration. Sampled once per round of every case and
+// kept at its best, so a burst of load from other jobs cannot deflate it; the peak line and the
+// fraction-of-peak lines come last, once the peak is known.
+const peakIters = 2_000_000;
+let peak = 0;
+function samplePeak() {
+  const sec = timeIt(() => rt.k.simd_peak_f32(peakIters), { warm: 1, reps: 5, minSec: 0.05 });
+  peak = Math.max(peak, (192 * peakIters) / sec / 1e9);
+}
+const fractions = [];
 
+const ROUNDS = 3;
 let seed = 12345;
 function fill(ptr, n) {
   const f = rt.f32;
@@ -34,27 +40,37 @@ function runCase(M, K, N, layout) {
   fill(a, M * K);
   fill(b, K * N);
   const flops = 2 * M * N * K;
-  const reps = { warm: 3, reps: 15, minSec: 0.6 };
+  const reps = { warm: 3, reps: 11, minSec: 0.25 };
   let ours;
   if (layout === 'nn') ours = () => rt.k.gemm_f32_nn(M, N, K, a, K, b, N, c, N, 0, 0);
   else if (layout === 'nt') ours = () => rt.k.gemm_f32_nt(M, N, K, a, K, b, K, c, N, 0, 0);
   else ours = () => rt.k.gemm_f32_tn(M, N, K, a, M, b, N, c, N, 0, 0);
-  const oursG = flops / timeIt(ours, reps) / 1e9;
-  const line = { bench: 'gemm', case: name, unit: 'GFLOP/s', ours: round(oursG) };
+  let peerFn = null, aT = null, bT = null;
   if (tf) {
     const f32 = rt.f32;
-    const aT = tf.tensor2d(f32.slice(a >>> 2, (a >>> 2) + M * K), layout === 'tn' ? [K, M] : [M, K]);
-    const bT = tf.tensor2d(f32.slice(b >>> 2, (b >>> 2) + K * N), layout === 'nt' ? [N, K] : [K, N]);
+    aT = tf.tensor2d(f32.slice(a >>> 2, (a >>> 2) + M * K), layout === 'tn' ? [K, M] : [M, K]);
+    bT = tf.tensor2d(f32.slice(b >>> 2, (b >>> 2) + K * N), layout === 'nt' ? [N, K] : [K, N]);
     const tA = layout === 'tn', tB = layout === 'nt';
     // Return nothing from tidy: handed a 150k-element Float32Array, tidy walks every element
     // looking for tensors, which costs 5-10x the product itself.
-    const peerG = flops / timeIt(() => tf.tidy(() => { tf.matMul(aT, bT, tA, tB).dataSync(); }), reps) / 1e9;
+    peerFn = () => tf.tidy(() => { tf.matMul(aT, bT, tA, tB).dataSync(); });
+  }
+  // Alternate ours and the peer over a few rounds and keep each one's best median: the two
+  // cores are shared with other jobs, and alternating exposes both to the same disturbances.
+  let oursG = 0, peerG = 0;
+  for (let r = 0; r < ROUNDS; r++) {
+    samplePeak();
+    oursG = Math.max(oursG, flops / timeIt(ours, reps) / 1e9);
+    if (peerFn) peerG = Math.max(peerG, flops / timeIt(peerFn, reps) / 1e9);
+  }
+  const line = { bench: 'gemm', case: name, unit: 'GFLOP/s', ours: round(oursG) };
+  if (peerFn) {
     aT.dispose();
     bT.dispose();
     Object.assign(line, { peer: 'tfjs-wasm', peerValue: round(peerG), ratio: round(oursG / peerG, 3) });
   }
   report(line);
-  report({ bench: 'gemm', case: name, unit: 'fraction-of-peak', ours: round(oursG / peak, 3), peak: round(peak) });
+  fractions.push([name, oursG]);
   rt.free(a);
   rt.free(b);
   rt.free(c);
@@ -66,3 +82,5 @@ for (const cs of ['128x784x300', '128x300x100', '1x784x300', '256x256x256', '512
 }
 runCase(128, 784, 300, 'nt');
 runCase(128, 784, 300, 'tn');
+report({ bench: 'gemm', case: 'peak', unit: 'GFLOP/s', ours: round(peak) });
+for (const [name, g] of fractions) report({ bench: 'gemm', case: name, unit: 'fraction-of-peak', ours: round(g / peak, 3), peak: round(peak) });

@@ -169,6 +169,7 @@ describe('gemm kernels (SIMD vs scalar twin vs f64 reference)', () => {
       [5, 9, 255], [5, 9, 256], [6, 10, 257], [3, 17, 513], [2, 8, 784], // k blocks, uneven splits
       [127, 9, 5], [128, 8, 3], [129, 12, 7], [257, 5, 6], // m blocks
       [3, 511, 4], [4, 512, 5], [5, 513, 3], [2, 1030, 2], // n blocks
+      [1, 1030, 6], [1, 2100, 5], // m = 1 path: 1024-column chunks
       [130, 520, 260], // all three at once
     ];
     let seed = 500;
