@@ -12,7 +12,7 @@
 //   bernoulli element p = uniform(p) < prob ? scale : 0          (the same uniform stream)
 //   gauss     elements 2b, 2b+1 = Box–Muller pair from (w0, w1): ρ·cos θ, ρ·sin θ
 // with ρ = sqrt(-2 ln u), u = 1 - (w0 >>> 8)·2^-24 ∈ (0, 1] (so |z| ≤ 5.77), and
-// θ = q·π/2 + r, q = w1 >>> 30, r = ((w1 >>> 8) & 0x3fffff) - 2^21) · π/2^23 ∈ [-π/4, π/4):
+// θ = q·π/2 + r, q = w1 >>> 30, r = (((w1 >>> 8) & 0x3fffff) - 2^21)·π/2^23 ∈ [-π/4, π/4):
 // the quadrant comes from integer bits, so no range reduction is needed and θ is exactly
 // uniform over the 2^24 points of its lattice.
 //
