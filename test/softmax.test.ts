@@ -73,6 +73,35 @@ describe('softmax kernels', () => {
     }
   });
 
+  it('softmax and log-softmax backward: SIMD ≈ scalar twin ≈ f64 formula, with accumulation', () => {
+    for (const rows of ROWS) for (const cols of COLS) {
+      const n = rows * cols;
+      const x = randArr(n, -4, 4, rows * 10 + cols), dy = randArr(n, -1, 1, cols), dx0 = randArr(n, -1, 1, 5);
+      const ls = refLogSoftmax(x, rows, cols);
+      for (const [name, yRef] of [['softmax_rows_backward_f32', ls.map(Math.exp)], ['log_softmax_rows_backward_f32', ls]] as const) {
+        const y = Float32Array.from(yRef);
+        const ref: number[] = [];
+        for (let r = 0; r < rows; r++) {
+          let s = 0;
+          for (let j = 0; j < cols; j++) s += name.startsWith('log') ? dy[r * cols + j] : dy[r * cols + j] * y[r * cols + j];
+          for (let j = 0; j < cols; j++) {
+            const i = r * cols + j;
+            ref.push(name.startsWith('log') ? dy[i] - Math.exp(y[i]) * s : y[i] * (dy[i] - s));
+          }
+        }
+        for (const acc of [0, 1]) {
+          const got = ['', '_scalar'].map((suffix) => {
+            const pdx = put(dx0);
+            K[name + suffix](put(dy), put(y), pdx, rows, cols, acc);
+            return get(pdx, n);
+          });
+          expectClose(got[0], got[1], 1e-6);
+          expectClose(got[0], ref.map((v, i) => v + (acc ? dx0[i] : 0)), 1e-6);
+        }
+      }
+    }
+  });
+
   it('rows sum to 1 and stay finite for logits of ±1e4', () => {
     const rows = 4, cols = 9;
     const x = new Float32Array(rows * cols);
