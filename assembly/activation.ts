@@ -15,9 +15,10 @@
 @inline function tanh_1(x: f32): f32 {
   return Mathf.tanh(x);
 }
-/** σ(x) = 1 / (1 + e^−x); e^−x overflows to +∞ for x < −88 and σ correctly becomes 0. */
+/** σ(x) = 1/(1 + e^−x) for x ≥ 0, e^x/(1 + e^x) below, so e never overflows and tiny σ keep their digits. */
 @inline function sigmoid_1(x: f32): f32 {
-  return <f32>1 / (<f32>1 + Mathf.exp(-x));
+  const e = Mathf.exp(-Mathf.abs(x));
+  return x >= 0 ? <f32>1 / (<f32>1 + e) : e / (<f32>1 + e);
 }
 @inline function expm1_4(v: v128): v128 {
   return f32x4(expm1_1(f32x4.extract_lane(v, 0)), expm1_1(f32x4.extract_lane(v, 1)),
