@@ -5,32 +5,28 @@
 // into it (gradients of a tensor used twice are summed).
 
 // ---- Transcendental math: the only place it is spelled out in this file. ----------------
-// Mathf is a deterministic software implementation compiled into the module. When the SIMD
-// vmath family lands, switch these helpers (lane-wise today) to v_exp/v_tanh/v_sigmoid and
-// their scalar twins; nothing else in this file needs to change.
+// tanh and sigmoid come from vmath (f32x4 with lane-identical scalar twins). expm1 keeps
+// Mathf's deterministic software version: vmath has no expm1 and exp − 1 loses digits near 0.
+import { s_sigmoid, s_tanh, v_sigmoid, v_tanh } from './vmath';
 
 @inline function expm1_1(x: f32): f32 {
   return Mathf.expm1(x);
 }
 @inline function tanh_1(x: f32): f32 {
-  return Mathf.tanh(x);
+  return s_tanh(x);
 }
-/** σ(x) = 1/(1 + e^−x) for x ≥ 0, e^x/(1 + e^x) below, so e never overflows and tiny σ keep their digits. */
 @inline function sigmoid_1(x: f32): f32 {
-  const e = Mathf.exp(-Mathf.abs(x));
-  return x >= 0 ? <f32>1 / (<f32>1 + e) : e / (<f32>1 + e);
+  return s_sigmoid(x);
 }
 @inline function expm1_4(v: v128): v128 {
   return f32x4(expm1_1(f32x4.extract_lane(v, 0)), expm1_1(f32x4.extract_lane(v, 1)),
     expm1_1(f32x4.extract_lane(v, 2)), expm1_1(f32x4.extract_lane(v, 3)));
 }
 @inline function tanh_4(v: v128): v128 {
-  return f32x4(tanh_1(f32x4.extract_lane(v, 0)), tanh_1(f32x4.extract_lane(v, 1)),
-    tanh_1(f32x4.extract_lane(v, 2)), tanh_1(f32x4.extract_lane(v, 3)));
+  return v_tanh(v);
 }
 @inline function sigmoid_4(v: v128): v128 {
-  return f32x4(sigmoid_1(f32x4.extract_lane(v, 0)), sigmoid_1(f32x4.extract_lane(v, 1)),
-    sigmoid_1(f32x4.extract_lane(v, 2)), sigmoid_1(f32x4.extract_lane(v, 3)));
+  return v_sigmoid(v);
 }
 
 @inline function at(p: usize, i: i32): usize {

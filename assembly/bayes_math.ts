@@ -8,12 +8,14 @@ const K1: f32 = 0.63576;
 const K2: f32 = 1.8732;
 const K3: f32 = 1.48695;
 
+import { s_exp, s_log, s_log1p } from './vmath';
+
 @inline export function exp_s(x: f32): f32 {
-  return Mathf.exp(x);
+  return s_exp(x);
 }
 
 @inline export function log_s(x: f32): f32 {
-  return Mathf.log(x);
+  return s_log(x);
 }
 
 @inline function sigmoid_s(x: f32): f32 {
@@ -22,7 +24,7 @@ const K3: f32 = 1.48695;
 
 /** softplus(x) = log(1 + e^x) without overflow. */
 @inline function softplus_s(x: f32): f32 {
-  return max<f32>(x, 0) + Mathf.log1p(exp_s(-abs<f32>(x)));
+  return max<f32>(x, 0) + s_log1p(exp_s(-abs<f32>(x)));
 }
 
 /** KL(q ‖ log-uniform prior) of one weight as a function of its log α. */

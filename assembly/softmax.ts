@@ -5,18 +5,17 @@
 // for bit); maxima, argmax and the per-element passes are exact.
 
 // ---- Transcendental math: the only place it is spelled out in this file. ----------------
-// Mathf is deterministic software compiled into the module. Switch these (lane-wise today) to
-// the SIMD vmath family (v_exp / v_log and their scalar twins) when it lands.
+// From vmath: f32x4 exp with a lane-identical scalar twin, and its scalar log.
+import { s_exp, s_log, v_exp } from './vmath';
 
 @inline function exp_1(x: f32): f32 {
-  return Mathf.exp(x);
+  return s_exp(x);
 }
 @inline function log_1(x: f32): f32 {
-  return Mathf.log(x);
+  return s_log(x);
 }
 @inline function exp_4(v: v128): v128 {
-  return f32x4(exp_1(f32x4.extract_lane(v, 0)), exp_1(f32x4.extract_lane(v, 1)),
-    exp_1(f32x4.extract_lane(v, 2)), exp_1(f32x4.extract_lane(v, 3)));
+  return v_exp(v);
 }
 
 @inline function at(p: usize, i: i32): usize {

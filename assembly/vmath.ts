@@ -457,18 +457,11 @@ export function log_f32_scalar(x: usize, y: usize, n: i32): void { mapScalar(F_L
 export function log1p_f32(x: usize, y: usize, n: i32): void { mapSimd(F_LOG1P, x, y, n); }
 /** Scalar twin of {@link log1p_f32}. */
 export function log1p_f32_scalar(x: usize, y: usize, n: i32): void { mapScalar(F_LOG1P, x, y, n); }
-/** y[i] = 1 / (1 + e^-x[i]). */
-export function sigmoid_f32(x: usize, y: usize, n: i32): void { mapSimd(F_SIGMOID, x, y, n); }
-/** Scalar twin of {@link sigmoid_f32}. */
-export function sigmoid_f32_scalar(x: usize, y: usize, n: i32): void { mapScalar(F_SIGMOID, x, y, n); }
+// sigmoid_f32 and tanh_f32 live in activation.ts (built on v_sigmoid / v_tanh).
 /** y[i] = ln(1 + e^x[i]). */
 export function softplus_f32(x: usize, y: usize, n: i32): void { mapSimd(F_SOFTPLUS, x, y, n); }
 /** Scalar twin of {@link softplus_f32}. */
 export function softplus_f32_scalar(x: usize, y: usize, n: i32): void { mapScalar(F_SOFTPLUS, x, y, n); }
-/** y[i] = tanh x[i]. */
-export function tanh_f32(x: usize, y: usize, n: i32): void { mapSimd(F_TANH, x, y, n); }
-/** Scalar twin of {@link tanh_f32}. */
-export function tanh_f32_scalar(x: usize, y: usize, n: i32): void { mapScalar(F_TANH, x, y, n); }
 /** y[i] = sin x[i] (accurate for |x| ≲ 6400). */
 export function sin_f32(x: usize, y: usize, n: i32): void { mapSimd(F_SIN, x, y, n); }
 /** Scalar twin of {@link sin_f32}. */
