@@ -70,6 +70,9 @@ export class Sequential {
       shape = l.build(shape, this.rt, (this.seed + Math.imul(i + 1, 0x9e3779b1)) >>> 0);
     });
     this.outputShape = shape;
+    // No gradient is needed below the first layer with parameters.
+    const first = this.layers.findIndex((l) => l.params().length > 0);
+    this.layers.forEach((l, i) => (l.inputGrad = i > first));
   }
 
   /** Elements of one input sample. */
@@ -101,8 +104,8 @@ export class Sequential {
 
   /** Backward from dL/dOutput through every layer, accumulating parameter gradients. */
   backward(dy: Tensor): void {
-    let g = dy;
-    for (let i = this.layers.length - 1; i >= 0; i--) g = this.layers[i].backward(g);
+    let g: Tensor | null = dy;
+    for (let i = this.layers.length - 1; i >= 0 && g; i--) g = this.layers[i].backward(g);
   }
 
   /** Σ KL of every Bayesian layer; with `gradScale` adds gradScale·∇KL into the gradients. */

@@ -101,7 +101,7 @@ export abstract class LrtLayer extends Layer {
     return y;
   }
 
-  backward(dy: Tensor): Tensor {
+  backward(dy: Tensor): Tensor | null {
     const x = this.x!;
     const ws = this.map.weightShape;
     const M = this.buffer('M', ws), S = this.buffer('S', ws);
@@ -110,16 +110,17 @@ export abstract class LrtLayer extends Layer {
     dS.view().fill(0);
     if (this.bias) columnSums(dy, { out: this.bias.grad, accumulate: true });
     this.map.backwardFilter(x, dy, dM);
-    const dx = this.buffer('dx', x.shape);
-    this.map.backwardData(dy, M, dx, false);
+    const dx = this.inputGrad ? this.buffer('dx', x.shape) : null;
+    if (dx) this.map.backwardData(dy, M, dx, false);
     if (this.stochastic) {
       const dv = this.buffer('dv', dy.shape);
       lrtBackward(dy, this.buffer('eps', dy.shape), this.buffer('std', dy.shape), dv);
-      const x2 = this.buffer('x2', x.shape);
-      this.map.backwardFilter(x2, dv, dS);
-      const t = this.buffer('t', x.shape);
-      this.map.backwardData(dv, S, t, false);
-      lrtInputGrad(x, t, dx);
+      this.map.backwardFilter(this.buffer('x2', x.shape), dv, dS);
+      if (dx) {
+        const t = this.buffer('t', x.shape);
+        this.map.backwardData(dv, S, t, false);
+        lrtInputGrad(x, t, dx);
+      }
     }
     this.paramGrads(dM, dS, S);
     return dx;

@@ -58,10 +58,11 @@ export abstract class WeightLayer extends Layer {
     return y;
   }
 
-  backward(dy: Tensor): Tensor {
+  backward(dy: Tensor): Tensor | null {
     const x = this.x!;
     this.map.backwardFilter(x, dy, this.w.grad);
     if (this.b) columnSums(dy, { out: this.b.grad, accumulate: true });
+    if (!this.inputGrad) return null;
     const dx = this.buffer('dx', x.shape);
     this.map.backwardData(dy, this.w.value, dx, false);
     return dx;

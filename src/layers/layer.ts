@@ -75,10 +75,17 @@ export abstract class Layer {
   abstract forward(x: Tensor, ctx: ForwardContext): Tensor;
 
   /**
-   * Given dL/dy of the last forward, accumulate parameter gradients into their `grad` and
-   * return dL/dx (owned by the layer).
+   * Whether {@link backward} must compute dL/dx. The model clears it for its first layer,
+   * whose input needs no gradient: weight layers then skip one or two GEMMs and return null.
    */
-  abstract backward(dy: Tensor): Tensor;
+  inputGrad = true;
+
+  /**
+   * Given dL/dy of the last forward, accumulate parameter gradients into their `grad` and
+   * return dL/dx (owned by the layer), or null when {@link inputGrad} is false and the layer
+   * could skip it.
+   */
+  abstract backward(dy: Tensor): Tensor | null;
 
   /** Trainable parameter groups (none for parameter-free layers). */
   params(): ParamGroup[] {

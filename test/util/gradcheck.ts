@@ -45,7 +45,7 @@ export function gradCheck(layer: Layer, rt: Runtime, batchShape: Shape, opts: {
   const params: ParamGroup[] = layer.params().filter((p) => !(opts.skipParams ?? []).some((s) => p.name.endsWith(s)));
   for (const p of layer.params()) p.grad.view().fill(0);
   layer.forward(x, ctx);
-  const dx = layer.backward(r).toArray();
+  const dx = layer.backward(r)!.toArray();
   if (opts.withKl) layer.kl(1);
   const grads = params.map((p) => p.grad.toArray());
   const check = (name: string, t: Tensor, analytic: Float32Array): void => {
