@@ -6,7 +6,8 @@
 // μ and v live in gemm.ts / conv.ts; the element-wise work around them lives here, fused.
 // Pointers are byte offsets; n, rows, cols are element counts.
 
-import { kl_lu, dkl_lu, exp_s, log_s } from './bayes_math';
+import { kl_lu, dkl_lu, exp_s, log_s, v_kl_lu, v_dkl_lu } from './bayes_math';
+import { v_exp, v_log } from './vmath';
 
 /** Variance floor inside sqrt(v): keeps the LRT gradient finite where x = 0 or σ² → 0. */
 const VAR_EPS: f32 = 1e-8;
@@ -21,28 +22,56 @@ const THETA2_EPS: f32 = 1e-8;
   return clampf(logSigma2 - log_s(theta * theta + THETA2_EPS), lo, hi);
 }
 
+@inline function v_svdLogAlpha(theta: v128, logSigma2: v128, lo: v128, hi: v128): v128 {
+  const t2 = f32x4.add(f32x4.mul(theta, theta), f32x4.splat(THETA2_EPS));
+  return f32x4.min(f32x4.max(f32x4.sub(logSigma2, v_log(t2)), lo), hi);
+}
+
 /** out[i] = clamp(logσ²[i] − log(θ[i]² + 1e-8), lo, hi): log α of Sparse VD weights. */
 export function svd_log_alpha_f32(theta: usize, logSigma2: usize, out: usize, n: i32, lo: f32, hi: f32): void {
   assert(n >= 0, 'n must be >= 0');
-  for (let i = 0; i < n; i++) {
+  const vlo = f32x4.splat(lo), vhi = f32x4.splat(hi);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(out + o, v_svdLogAlpha(v128.load(theta + o), v128.load(logSigma2 + o), vlo, vhi));
+  }
+  for (; i < n; i++) {
     const o = <usize>i << 2;
     store<f32>(out + o, svdLogAlpha(load<f32>(theta + o), load<f32>(logSigma2 + o), lo, hi));
   }
 }
 
 /**
- * Sparse VD weights for one forward pass: sigma2 = exp(logσ²) and thetaEff = θ where
- * log α < threshold, else 0 (pass threshold = +Inf for no mask). Returns how many weights are kept.
+ * Sparse VD weights for one pass, in one sweep: logAlpha = clamp(logσ² − log θ², lo, hi)
+ * (kept for the KL and the backward of this step), sigma2 = exp(logσ²), and thetaEff = θ where
+ * log α < threshold, else 0 (threshold = +Inf keeps all). Returns how many weights are kept.
  */
-export function svd_prepare_f32(theta: usize, logSigma2: usize, n: i32, thetaEff: usize, sigma2: usize, threshold: f32, lo: f32, hi: f32): i32 {
+export function svd_prepare_f32(theta: usize, logSigma2: usize, n: i32, thetaEff: usize, sigma2: usize, logAlpha: usize, threshold: f32, lo: f32, hi: f32): i32 {
   assert(n >= 0, 'n must be >= 0');
-  let kept = 0;
-  for (let i = 0; i < n; i++) {
+  const vlo = f32x4.splat(lo), vhi = f32x4.splat(hi), vthr = f32x4.splat(threshold);
+  let keptV = i32x4.splat(0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    const t = v128.load(theta + o);
+    const ls = v128.load(logSigma2 + o);
+    const la = v_svdLogAlpha(t, ls, vlo, vhi);
+    const keep = f32x4.lt(la, vthr);
+    keptV = i32x4.sub(keptV, keep); // a true lane is −1
+    v128.store(logAlpha + o, la);
+    v128.store(thetaEff + o, v128.and(t, keep));
+    v128.store(sigma2 + o, v_exp(ls));
+  }
+  let kept = i32x4.extract_lane(keptV, 0) + i32x4.extract_lane(keptV, 1) + i32x4.extract_lane(keptV, 2) + i32x4.extract_lane(keptV, 3);
+  for (; i < n; i++) {
     const o = <usize>i << 2;
     const t = load<f32>(theta + o);
     const ls = load<f32>(logSigma2 + o);
-    const keep = svdLogAlpha(t, ls, lo, hi) < threshold;
+    const la = svdLogAlpha(t, ls, lo, hi);
+    const keep = la < threshold;
     kept += <i32>keep;
+    store<f32>(logAlpha + o, la);
     store<f32>(thetaEff + o, keep ? t : 0);
     store<f32>(sigma2 + o, exp_s(ls));
   }
@@ -50,26 +79,46 @@ export function svd_prepare_f32(theta: usize, logSigma2: usize, n: i32, thetaEff
 }
 
 /**
- * Σ KL(q(w) ‖ log-uniform) over n Sparse VD weights (Molchanov et al. 2017, eq. 14), and, when
- * dTheta ≠ 0, adds scale·∂KL/∂θ and scale·∂KL/∂logσ² into dTheta and dLogSigma2. The gradient
- * through the clamp of log α is zero outside [lo, hi], as with any clamp.
+ * Σ KL(q(w) ‖ log-uniform) over n Sparse VD weights (Molchanov et al. 2017, eq. 14) from their
+ * clamped log α (as written by svd_prepare_f32 for the current θ, log σ²), and, when dTheta ≠ 0,
+ * adds scale·∂KL/∂θ and scale·∂KL/∂logσ² into dTheta and dLogSigma2. The gradient through
+ * the clamp is zero where log α sits on a bound.
  */
-export function svd_kl_f32(theta: usize, logSigma2: usize, n: i32, dTheta: usize, dLogSigma2: usize, scale: f32, lo: f32, hi: f32): f64 {
+export function svd_kl_f32(theta: usize, logAlpha: usize, n: i32, dTheta: usize, dLogSigma2: usize, scale: f32, lo: f32, hi: f32): f64 {
   assert(n >= 0, 'n must be >= 0');
   let sum: f64 = 0;
-  for (let i = 0; i < n; i++) {
+  const vlo = f32x4.splat(lo), vhi = f32x4.splat(hi), vscale = f32x4.splat(scale);
+  const veps = f32x4.splat(THETA2_EPS), vm2 = f32x4.splat(-2);
+  let i = 0;
+  while (i + 4 <= n) {
+    // f32 lane sums, flushed to f64 every 256 weights.
+    let acc = f32x4.splat(0);
+    const end = min(n & ~3, i + 256);
+    for (; i < end; i += 4) {
+      const o = <usize>i << 2;
+      const la = v128.load(logAlpha + o);
+      acc = f32x4.add(acc, v_kl_lu(la));
+      if (dTheta) {
+        const inside = v128.and(f32x4.gt(la, vlo), f32x4.lt(la, vhi));
+        const g = v128.and(f32x4.mul(v_dkl_lu(la), vscale), inside);
+        const t = v128.load(theta + o);
+        // ∂logα/∂logσ² = 1, ∂logα/∂θ = −2θ / (θ² + eps)
+        v128.store(dLogSigma2 + o, f32x4.add(v128.load(dLogSigma2 + o), g));
+        const dt = f32x4.div(f32x4.mul(f32x4.mul(g, vm2), t), f32x4.add(f32x4.mul(t, t), veps));
+        v128.store(dTheta + o, f32x4.add(v128.load(dTheta + o), dt));
+      }
+    }
+    sum += <f64>f32x4.extract_lane(acc, 0) + <f64>f32x4.extract_lane(acc, 1) + <f64>f32x4.extract_lane(acc, 2) + <f64>f32x4.extract_lane(acc, 3);
+  }
+  for (; i < n; i++) {
     const o = <usize>i << 2;
-    const t = load<f32>(theta + o);
-    const ls = load<f32>(logSigma2 + o);
-    const t2 = t * t + THETA2_EPS;
-    const raw = ls - log_s(t2);
-    const la = clampf(raw, lo, hi);
+    const la = load<f32>(logAlpha + o);
     sum += <f64>kl_lu(la);
     if (dTheta) {
-      const g: f32 = raw > lo && raw < hi ? dkl_lu(la) * scale : 0;
-      // ∂logα/∂logσ² = 1, ∂logα/∂θ = −2θ / (θ² + eps)
+      const g: f32 = la > lo && la < hi ? dkl_lu(la) * scale : 0;
+      const t = load<f32>(theta + o);
       store<f32>(dLogSigma2 + o, load<f32>(dLogSigma2 + o) + g);
-      store<f32>(dTheta + o, load<f32>(dTheta + o) - g * 2 * t / t2);
+      store<f32>(dTheta + o, load<f32>(dTheta + o) + g * -2 * t / (t * t + THETA2_EPS));
     }
   }
   return sum;
@@ -77,14 +126,21 @@ export function svd_kl_f32(theta: usize, logSigma2: usize, n: i32, dTheta: usize
 
 /**
  * Sparse VD chain rule from the LRT weight gradients to the parameters:
- * dθ += dM (only where the weight is kept, log α < threshold), dlogσ² += dS ⊙ σ².
+ * dθ += dM where the weight is kept (log α < threshold), dlogσ² += dS ⊙ σ².
  */
-export function svd_param_grads_f32(theta: usize, logSigma2: usize, n: i32, dM: usize, dS: usize, sigma2: usize, dTheta: usize, dLogSigma2: usize, threshold: f32, lo: f32, hi: f32): void {
+export function svd_param_grads_f32(logAlpha: usize, n: i32, dM: usize, dS: usize, sigma2: usize, dTheta: usize, dLogSigma2: usize, threshold: f32): void {
   assert(n >= 0, 'n must be >= 0');
-  for (let i = 0; i < n; i++) {
+  const vthr = f32x4.splat(threshold);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
     const o = <usize>i << 2;
-    const keep = svdLogAlpha(load<f32>(theta + o), load<f32>(logSigma2 + o), lo, hi) < threshold;
-    if (keep) store<f32>(dTheta + o, load<f32>(dTheta + o) + load<f32>(dM + o));
+    const keep = f32x4.lt(v128.load(logAlpha + o), vthr);
+    v128.store(dTheta + o, f32x4.add(v128.load(dTheta + o), v128.and(v128.load(dM + o), keep)));
+    v128.store(dLogSigma2 + o, f32x4.add(v128.load(dLogSigma2 + o), f32x4.mul(v128.load(dS + o), v128.load(sigma2 + o))));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    if (load<f32>(logAlpha + o) < threshold) store<f32>(dTheta + o, load<f32>(dTheta + o) + load<f32>(dM + o));
     store<f32>(dLogSigma2 + o, load<f32>(dLogSigma2 + o) + load<f32>(dS + o) * load<f32>(sigma2 + o));
   }
 }

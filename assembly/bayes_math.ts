@@ -8,7 +8,7 @@ const K1: f32 = 0.63576;
 const K2: f32 = 1.8732;
 const K3: f32 = 1.48695;
 
-import { s_exp, s_log, s_log1p } from './vmath';
+import { s_exp, s_log, s_log1p, s_sigmoid, s_softplus, v_sigmoid, v_softplus } from './vmath';
 
 @inline export function exp_s(x: f32): f32 {
   return s_exp(x);
@@ -19,12 +19,12 @@ import { s_exp, s_log, s_log1p } from './vmath';
 }
 
 @inline function sigmoid_s(x: f32): f32 {
-  return x >= 0 ? 1 / (1 + exp_s(-x)) : exp_s(x) / (1 + exp_s(x));
+  return s_sigmoid(x);
 }
 
 /** softplus(x) = log(1 + e^x) without overflow. */
 @inline function softplus_s(x: f32): f32 {
-  return max<f32>(x, 0) + s_log1p(exp_s(-abs<f32>(x)));
+  return s_softplus(x);
 }
 
 /** KL(q ‖ log-uniform prior) of one weight as a function of its log α. */
@@ -35,5 +35,19 @@ import { s_exp, s_log, s_log1p } from './vmath';
 /** ∂KL/∂log α. */
 @inline export function dkl_lu(la: f32): f32 {
   const s = sigmoid_s(K2 + K3 * la);
-  return -K1 * K3 * s * (1 - s) - 0.5 * sigmoid_s(-la);
+  return (-K1 * K3) * s * (1 - s) - 0.5 * sigmoid_s(-la);
+}
+
+/** {@link kl_lu} on four lanes (lane-identical to the scalar form). */
+@inline export function v_kl_lu(la: v128): v128 {
+  const s = v_sigmoid(f32x4.add(f32x4.splat(K2), f32x4.mul(f32x4.splat(K3), la)));
+  return f32x4.add(f32x4.sub(f32x4.splat(K1), f32x4.mul(f32x4.splat(K1), s)),
+    f32x4.mul(f32x4.splat(0.5), v_softplus(f32x4.neg(la))));
+}
+
+/** {@link dkl_lu} on four lanes (lane-identical to the scalar form). */
+@inline export function v_dkl_lu(la: v128): v128 {
+  const s = v_sigmoid(f32x4.add(f32x4.splat(K2), f32x4.mul(f32x4.splat(K3), la)));
+  const a = f32x4.mul(f32x4.mul(f32x4.splat(-K1 * K3), s), f32x4.sub(f32x4.splat(1), s));
+  return f32x4.sub(a, f32x4.mul(f32x4.splat(0.5), v_sigmoid(f32x4.neg(la))));
 }

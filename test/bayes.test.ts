@@ -58,12 +58,13 @@ describe('KL of the log-uniform prior', () => {
       const th = Tensor.from(randomArray(n, rnd, -1, 1), [n], rt);
       const ls = Tensor.from(randomArray(n, rnd, -6, 0), [n], rt);
       const gT = Tensor.zeros([n], rt), gS = Tensor.zeros([n], rt);
-      const kl = svdKl(th, ls, R, { theta: gT, logSigma2: gS, scale: 1 });
-      const la = svdLogAlpha(th, ls, Tensor.zeros([n], rt), R).toArray();
+      const laT = svdLogAlpha(th, ls, Tensor.zeros([n], rt), R);
+      const kl = svdKl(th, laT, R, { theta: gT, logSigma2: gS, scale: 1 });
+      const la = laT.toArray();
       let ref = 0;
       for (let i = 0; i < n; i++) ref += rt.k.kl_log_uniform_scalar(la[i]);
       expect(kl).toBeCloseTo(ref, 4);
-      const f = (): number => svdKl(th, ls, R);
+      const f = (): number => svdKl(th, svdLogAlpha(th, ls, Tensor.zeros([n], rt), R), R);
       for (const [t, g] of [[th, gT], [ls, gS]] as const) {
         for (let i = 0; i < n; i++) {
           const v = t.view(), old = v[i], h = 1e-3;
@@ -78,11 +79,12 @@ describe('KL of the log-uniform prior', () => {
 
   it('clamps log α to [lo, hi] and gives zero gradient outside', () => {
     const th = Tensor.from([1e-6, 1, 0.5], [3], rt), ls = Tensor.from([0, -20, -1], [3], rt);
-    const la = svdLogAlpha(th, ls, Tensor.zeros([3], rt), R).toArray();
+    const laT = svdLogAlpha(th, ls, Tensor.zeros([3], rt), R);
+    const la = laT.toArray();
     expect(la[0]).toBe(8);
     expect(la[1]).toBe(-8);
     const gT = Tensor.zeros([3], rt), gS = Tensor.zeros([3], rt);
-    svdKl(th, ls, R, { theta: gT, logSigma2: gS, scale: 1 });
+    svdKl(th, laT, R, { theta: gT, logSigma2: gS, scale: 1 });
     expect(gS.view()[0]).toBe(0);
     expect(gS.view()[1]).toBe(0);
     expect(gS.view()[2]).not.toBe(0);
@@ -101,20 +103,21 @@ describe('Sparse VD and VD weight maps', () => {
   it('svd_prepare masks θ where log α ≥ threshold and gives σ² = exp(logσ²)', () => {
     const th = Tensor.from([1, 0.01, -2, 0.1, 0.5], [5], rt);
     const ls = Tensor.from([-10, -4, -1, -2, 0], [5], rt);
-    const M = Tensor.zeros([5], rt), S = Tensor.zeros([5], rt);
-    const kept = svdPrepare(th, ls, M, S, 3, R);
+    const M = Tensor.zeros([5], rt), S = Tensor.zeros([5], rt), L = Tensor.zeros([5], rt);
+    const kept = svdPrepare(th, ls, M, S, L, 3, R);
+    L.view().forEach((la, i) => expect(la).toBeCloseTo(Math.min(8, Math.max(-8, ls.view()[i] - Math.log(th.view()[i] ** 2 + 1e-8))), 5));
     // log α = ls − log θ²: [−10, 5.2, −2.39, 2.6, 1.39]
     expect(Array.from(M.view())).toEqual([1, 0, -2, Math.fround(0.1), 0.5]);
     expect(kept).toBe(4);
     S.view().forEach((s, i) => expect(s).toBeCloseTo(Math.exp(ls.view()[i]), 6));
-    expect(svdPrepare(th, ls, M, S, Infinity, R)).toBe(5);
+    expect(svdPrepare(th, ls, M, S, L, Infinity, R)).toBe(5);
   });
 
   it('svd_param_grads: dθ += dM only where kept, dlogσ² += dS·σ²', () => {
-    const th = Tensor.from([1, 0.01], [2], rt), ls = Tensor.from([-10, -4], [2], rt);
+    const la = Tensor.from([-10, 5.2], [2], rt);
     const dM = Tensor.from([2, 3], [2], rt), dS = Tensor.from([4, 5], [2], rt), S = Tensor.from([0.5, 0.25], [2], rt);
     const dT = Tensor.from([1, 1], [2], rt), dL = Tensor.zeros([2], rt);
-    svdParamGrads(th, ls, dM, dS, S, dT, dL, 3, R);
+    svdParamGrads(la, dM, dS, S, dT, dL, 3);
     expect(Array.from(dT.view())).toEqual([3, 1]);
     expect(Array.from(dL.view())).toEqual([2, 1.25]);
   });

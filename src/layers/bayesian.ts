@@ -173,26 +173,29 @@ abstract class SparseVD extends LrtLayer {
   }
 
   protected prepare(M: Tensor, S: Tensor): void {
-    svdPrepare(this.theta.value, this.logSigma2.value, M, S, this.maskThreshold, this.range);
+    svdPrepare(this.theta.value, this.logSigma2.value, M, S, this.buffer('logAlpha', M.shape), this.maskThreshold, this.range);
   }
 
   protected paramGrads(dM: Tensor, dS: Tensor, S: Tensor): void {
-    svdParamGrads(this.theta.value, this.logSigma2.value, dM, dS, S, this.theta.grad, this.logSigma2.grad, this.maskThreshold, this.range);
+    svdParamGrads(this.buffer('logAlpha', dM.shape), dM, dS, S, this.theta.grad, this.logSigma2.grad, this.maskThreshold);
   }
 
+  /**
+   * Σ KL of the weights. With `gradScale` (the training step, right after this step's
+   * forward/backward) it reuses the log α of that forward; without, it recomputes log α.
+   */
   kl(gradScale?: number): number {
-    const g = gradScale === undefined ? undefined : { theta: this.theta.grad, logSigma2: this.logSigma2.grad, scale: gradScale };
-    return svdKl(this.theta.value, this.logSigma2.value, this.range, g);
+    const la = this.buffer('logAlpha', this.map.weightShape);
+    if (gradScale === undefined) {
+      svdLogAlpha(this.theta.value, this.logSigma2.value, la, this.range);
+      return svdKl(this.theta.value, la, this.range);
+    }
+    return svdKl(this.theta.value, la, this.range, { theta: this.theta.grad, logSigma2: this.logSigma2.grad, scale: gradScale });
   }
 
   /** log α of every weight (clamped), same shape as θ. */
   logAlpha(): Float32Array {
-    const out = Tensor.zeros(this.map.weightShape, this.rt);
-    try {
-      return svdLogAlpha(this.theta.value, this.logSigma2.value, out, this.range).toArray();
-    } finally {
-      out.dispose();
-    }
+    return svdLogAlpha(this.theta.value, this.logSigma2.value, this.buffer('logAlpha', this.map.weightShape), this.range).toArray();
   }
 
   sparsity(): { kept: number; total: number } {

@@ -23,30 +23,31 @@ export function svdLogAlpha(theta: Tensor, logSigma2: Tensor, out: Tensor, r: Lo
 }
 
 /**
- * Sparse VD weights of one pass: `sigma2` = exp(logσ²), `thetaEff` = θ where log α < threshold
- * else 0. Returns the number of weights kept.
+ * Sparse VD weights of one pass: `logAlpha` = clamp(logσ² − log θ², lo, hi), `sigma2` = exp(logσ²),
+ * `thetaEff` = θ where log α < threshold else 0. Returns the number of weights kept.
  */
-export function svdPrepare(theta: Tensor, logSigma2: Tensor, thetaEff: Tensor, sigma2: Tensor, threshold: number, r: LogAlphaRange): number {
-  same('logSigma2', logSigma2, theta);
-  same('thetaEff', thetaEff, theta);
-  same('sigma2', sigma2, theta);
-  return theta.rt.k.svd_prepare_f32(theta.ptr, logSigma2.ptr, theta.size, thetaEff.ptr, sigma2.ptr, threshold, r.lo, r.hi);
+export function svdPrepare(theta: Tensor, logSigma2: Tensor, thetaEff: Tensor, sigma2: Tensor, logAlpha: Tensor, threshold: number, r: LogAlphaRange): number {
+  for (const [n, t] of [['logSigma2', logSigma2], ['thetaEff', thetaEff], ['sigma2', sigma2], ['logAlpha', logAlpha]] as const) same(n, t, theta);
+  return theta.rt.k.svd_prepare_f32(theta.ptr, logSigma2.ptr, theta.size, thetaEff.ptr, sigma2.ptr, logAlpha.ptr, threshold, r.lo, r.hi);
 }
 
-/** Σ KL to the log-uniform prior over Sparse VD weights; with grads, adds scale·∇KL into them. */
-export function svdKl(theta: Tensor, logSigma2: Tensor, r: LogAlphaRange, grads?: { theta: Tensor; logSigma2: Tensor; scale: number }): number {
-  same('logSigma2', logSigma2, theta);
+/**
+ * Σ KL to the log-uniform prior over Sparse VD weights, from their clamped log α (see
+ * {@link svdLogAlpha}); with grads, adds scale·∇KL into the θ and log σ² gradients.
+ */
+export function svdKl(theta: Tensor, logAlpha: Tensor, r: LogAlphaRange, grads?: { theta: Tensor; logSigma2: Tensor; scale: number }): number {
+  same('logAlpha', logAlpha, theta);
   if (grads) {
     same('grads.theta', grads.theta, theta);
     same('grads.logSigma2', grads.logSigma2, theta);
   }
-  return theta.rt.k.svd_kl_f32(theta.ptr, logSigma2.ptr, theta.size, grads?.theta.ptr ?? 0, grads?.logSigma2.ptr ?? 0, grads?.scale ?? 0, r.lo, r.hi);
+  return theta.rt.k.svd_kl_f32(theta.ptr, logAlpha.ptr, theta.size, grads?.theta.ptr ?? 0, grads?.logSigma2.ptr ?? 0, grads?.scale ?? 0, r.lo, r.hi);
 }
 
-/** Sparse VD chain rule: dθ += dM where kept; dlogσ² += dS ⊙ σ². */
-export function svdParamGrads(theta: Tensor, logSigma2: Tensor, dM: Tensor, dS: Tensor, sigma2: Tensor, dTheta: Tensor, dLogSigma2: Tensor, threshold: number, r: LogAlphaRange): void {
-  for (const [n, t] of [['logSigma2', logSigma2], ['dM', dM], ['dS', dS], ['sigma2', sigma2], ['dTheta', dTheta], ['dLogSigma2', dLogSigma2]] as const) same(n, t, theta);
-  theta.rt.k.svd_param_grads_f32(theta.ptr, logSigma2.ptr, theta.size, dM.ptr, dS.ptr, sigma2.ptr, dTheta.ptr, dLogSigma2.ptr, threshold, r.lo, r.hi);
+/** Sparse VD chain rule: dθ += dM where log α < threshold; dlogσ² += dS ⊙ σ². */
+export function svdParamGrads(logAlpha: Tensor, dM: Tensor, dS: Tensor, sigma2: Tensor, dTheta: Tensor, dLogSigma2: Tensor, threshold: number): void {
+  for (const [n, t] of [['dM', dM], ['dS', dS], ['sigma2', sigma2], ['dTheta', dTheta], ['dLogSigma2', dLogSigma2]] as const) same(n, t, logAlpha);
+  logAlpha.rt.k.svd_param_grads_f32(logAlpha.ptr, logAlpha.size, dM.ptr, dS.ptr, sigma2.ptr, dTheta.ptr, dLogSigma2.ptr, threshold);
 }
 
 /** How variational-dropout α is shared: 0 one per layer, 1 one per output unit, 2 one per weight. */
