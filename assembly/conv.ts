@@ -328,13 +328,34 @@ export function conv2d_backward_filter_f32_nhwc_scalar(n: i32, h: i32, w: i32, c
  */
 export function conv2d_bias_grad_f32(rows: i32, f: i32, dy: usize, db: usize, acc: i32): void {
   assert(rows >= 0 && f > 0, 'bias_grad: bad sizes');
+  const rowStep = <usize>f << 2;
   let j = 0;
+  // 16 columns per pass over dy (4 accumulators), so a wide dy is streamed F/16 times, not F/4
+  for (; j + 16 <= f; j += 16) {
+    let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
+    let p = dy + (<usize>j << 2);
+    for (let r = 0; r < rows; r++) {
+      s0 = f32x4.add(s0, v128.load(p));
+      s1 = f32x4.add(s1, v128.load(p, 16));
+      s2 = f32x4.add(s2, v128.load(p, 32));
+      s3 = f32x4.add(s3, v128.load(p, 48));
+      p += rowStep;
+    }
+    const dp = db + (<usize>j << 2);
+    if (acc) {
+      s0 = f32x4.add(v128.load(dp), s0);
+      s1 = f32x4.add(v128.load(dp, 16), s1);
+      s2 = f32x4.add(v128.load(dp, 32), s2);
+      s3 = f32x4.add(v128.load(dp, 48), s3);
+    }
+    v128.store(dp, s0); v128.store(dp, s1, 16); v128.store(dp, s2, 32); v128.store(dp, s3, 48);
+  }
   for (; j + 4 <= f; j += 4) {
     let s0123 = f32x4.splat(0);
     let p = dy + (<usize>j << 2);
     for (let r = 0; r < rows; r++) {
       s0123 = f32x4.add(s0123, v128.load(p));
-      p += <usize>f << 2;
+      p += rowStep;
     }
     const dp = db + (<usize>j << 2);
     v128.store(dp, acc ? f32x4.add(v128.load(dp), s0123) : s0123);
