@@ -107,6 +107,11 @@ describe('conv2d forward', () => {
     rt.k.conv2d_f32_nhwc_scalar(g.n, g.h, g.w, g.c, g.f, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, x.ptr, w.ptr, bias.ptr, ys.ptr, 0, 0);
     expectClose(ys.toArray(), want, 'scalar');
     expectClose(y.toArray(), ys.toArray(), 'simd vs scalar');
+    // overwrite: a dirty destination must not leak into the result
+    const dirty = Tensor.from(randArr(y.size, seed + 4), y.shape, rt);
+    conv2d(x, w, { stride: [g.sh, g.sw], pad: [g.ph, g.pw], bias, out: dirty });
+    expect(Array.from(dirty.toArray())).toEqual(Array.from(y.toArray()));
+    dirty.dispose();
     // accumulate: out += conv(x, w) (no bias)
     const y0 = randArr(y.size, seed + 3);
     const acc = Tensor.from(y0, y.shape, rt);
