@@ -43,7 +43,8 @@ function checkConvArgs(n: i32, h: i32, w: i32, c: i32, f: i32, kh: i32, kw: i32,
 /** Output rows (pixels) per im2col chunk for a row length of `k` floats and `m` rows in all. */
 function chunkRows(k: i32, m: i32): i32 {
   let rows = COL_CHUNK_BYTES / (k << 2);
-  if (rows < 4) rows = 4;
+  // a multiple of 16 rows, so that no chunk but the last ends in a partial GEMM row tile
+  rows = rows < 16 ? 16 : rows & ~15;
   return rows < m ? rows : m;
 }
 
@@ -60,9 +61,15 @@ export function conv2d_col_bytes(n: i32, h: i32, w: i32, c: i32, kh: i32, kw: i3
 
 // @ts-ignore: decorator
 @inline function copyF32(src: usize, dst: usize, len: i32): void {
-  let i = 0;
-  for (; i + 4 <= len; i += 4) v128.store(dst + (<usize>i << 2), v128.load(src + (<usize>i << 2)));
-  for (; i < len; i++) store<f32>(dst + (<usize>i << 2), load<f32>(src + (<usize>i << 2)));
+  if (len >= 4) {
+    // whole vectors, then one last vector ending exactly at len (overlapping the previous one):
+    // no scalar tail for the short runs (KW·C = 5, 6, 7...) that im2col copies most
+    const last = <usize>(len - 4) << 2;
+    for (let o: usize = 0; o < last; o += 16) v128.store(dst + o, v128.load(src + o));
+    v128.store(dst + last, v128.load(src + last));
+  } else {
+    for (let i = 0; i < len; i++) store<f32>(dst + (<usize>i << 2), load<f32>(src + (<usize>i << 2)));
+  }
 }
 
 // @ts-ignore: decorator
@@ -96,9 +103,9 @@ function im2col(r0: i32, r1: i32, h: i32, w: i32, c: i32, kh: i32, kw: i32, sh: 
   const run = kw * c; // one ky slice of a row: KW pixels of C channels
   const ohw = oh * ow;
   let dst = col;
+  // pixel (b, oy, ox) of row r, stepped without divisions
+  let b = r0 / ohw, oy = (r0 - b * ohw) / ow, ox = r0 - b * ohw - oy * ow;
   for (let r = r0; r < r1; r++) {
-    const b = r / ohw, rem = r - b * ohw;
-    const oy = rem / ow, ox = rem - oy * ow;
     const iy0 = oy * sh - ph, ix0 = ox * sw - pw;
     const xb = x + (<usize>(b * h) * w * c << 2);
     // Interior windows (the common case) copy KW·C contiguous floats per ky.
@@ -122,6 +129,7 @@ function im2col(r0: i32, r1: i32, h: i32, w: i32, c: i32, kh: i32, kw: i32, sh: 
       }
       dst += <usize>run << 2;
     }
+    if (++ox == ow) { ox = 0; if (++oy == oh) { oy = 0; b++; } }
   }
 }
 
@@ -131,9 +139,8 @@ function col2imAdd(r0: i32, r1: i32, h: i32, w: i32, c: i32, kh: i32, kw: i32, s
   const run = kw * c;
   const ohw = oh * ow;
   let src = col;
+  let b = r0 / ohw, oy = (r0 - b * ohw) / ow, ox = r0 - b * ohw - oy * ow;
   for (let r = r0; r < r1; r++) {
-    const b = r / ohw, rem = r - b * ohw;
-    const oy = rem / ow, ox = rem - oy * ow;
     const iy0 = oy * sh - ph, ix0 = ox * sw - pw;
     const xb = dx + (<usize>(b * h) * w * c << 2);
     const xInside = ix0 >= 0 && ix0 + kw <= w;
@@ -152,6 +159,7 @@ function col2imAdd(r0: i32, r1: i32, h: i32, w: i32, c: i32, kh: i32, kw: i32, s
       }
       src += <usize>run << 2;
     }
+    if (++ox == ow) { ox = 0; if (++oy == oh) { oy = 0; b++; } }
   }
 }
 
@@ -320,13 +328,34 @@ export function conv2d_backward_filter_f32_nhwc_scalar(n: i32, h: i32, w: i32, c
  */
 export function conv2d_bias_grad_f32(rows: i32, f: i32, dy: usize, db: usize, acc: i32): void {
   assert(rows >= 0 && f > 0, 'bias_grad: bad sizes');
+  const rowStep = <usize>f << 2;
   let j = 0;
+  // 16 columns per pass over dy (4 accumulators), so a wide dy is streamed F/16 times, not F/4
+  for (; j + 16 <= f; j += 16) {
+    let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
+    let p = dy + (<usize>j << 2);
+    for (let r = 0; r < rows; r++) {
+      s0 = f32x4.add(s0, v128.load(p));
+      s1 = f32x4.add(s1, v128.load(p, 16));
+      s2 = f32x4.add(s2, v128.load(p, 32));
+      s3 = f32x4.add(s3, v128.load(p, 48));
+      p += rowStep;
+    }
+    const dp = db + (<usize>j << 2);
+    if (acc) {
+      s0 = f32x4.add(v128.load(dp), s0);
+      s1 = f32x4.add(v128.load(dp, 16), s1);
+      s2 = f32x4.add(v128.load(dp, 32), s2);
+      s3 = f32x4.add(v128.load(dp, 48), s3);
+    }
+    v128.store(dp, s0); v128.store(dp, s1, 16); v128.store(dp, s2, 32); v128.store(dp, s3, 48);
+  }
   for (; j + 4 <= f; j += 4) {
     let s0123 = f32x4.splat(0);
     let p = dy + (<usize>j << 2);
     for (let r = 0; r < rows; r++) {
       s0123 = f32x4.add(s0123, v128.load(p));
-      p += <usize>f << 2;
+      p += rowStep;
     }
     const dp = db + (<usize>j << 2);
     v128.store(dp, acc ? f32x4.add(v128.load(dp), s0123) : s0123);

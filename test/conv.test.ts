@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Runtime } from '../src/runtime/runtime.js';
 import { Tensor } from '../src/tensor.js';
 import { ArgumentError, KernelError, ShapeError } from '../src/errors.js';
-import { biasGrad, conv2d, conv2dBackwardData, conv2dBackwardFilter } from '../src/ops/conv.js';
+import { biasGradNHWC, conv2d, conv2dBackwardData, conv2dBackwardFilter } from '../src/ops/conv.js';
 
 // Deterministic test data (mulberry32): uniform in [-1, 1).
 function rng(seed: number) {
@@ -107,6 +107,11 @@ describe('conv2d forward', () => {
     rt.k.conv2d_f32_nhwc_scalar(g.n, g.h, g.w, g.c, g.f, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, x.ptr, w.ptr, bias.ptr, ys.ptr, 0, 0);
     expectClose(ys.toArray(), want, 'scalar');
     expectClose(y.toArray(), ys.toArray(), 'simd vs scalar');
+    // overwrite: a dirty destination must not leak into the result
+    const dirty = Tensor.from(randArr(y.size, seed + 4), y.shape, rt);
+    conv2d(x, w, { stride: [g.sh, g.sw], pad: [g.ph, g.pw], bias, out: dirty });
+    expect(Array.from(dirty.toArray())).toEqual(Array.from(y.toArray()));
+    dirty.dispose();
     // accumulate: out += conv(x, w) (no bias)
     const y0 = randArr(y.size, seed + 3);
     const acc = Tensor.from(y0, y.shape, rt);
@@ -151,19 +156,19 @@ describe('conv2d backward', () => {
   });
 
   it('bias gradient = column sums of dy (SIMD = scalar = f64), overwrite and accumulate', () => {
-    for (const [rows, f] of [[1, 1], [7, 3], [12, 4], [5, 9], [64, 8], [3, 13]]) {
+    for (const [rows, f] of [[1, 1], [7, 3], [12, 4], [5, 9], [64, 8], [3, 13], [9, 16], [5, 20], [4, 37]]) {
       const d = randArr(rows * f, rows * 100 + f);
       const dy = Tensor.from(d, [rows, f], rt);
       const want = new Float64Array(f);
       for (let r = 0; r < rows; r++) for (let j = 0; j < f; j++) want[j] += d[r * f + j];
-      const db = biasGrad(dy.reshape([1, rows, 1, f]));
+      const db = biasGradNHWC(dy.reshape([1, rows, 1, f]));
       expectClose(db.toArray(), want, 'db');
       const dbs = Tensor.from(randArr(f, 3), [f], rt);
       rt.k.conv2d_bias_grad_f32_scalar(rows, f, dy.ptr, dbs.ptr, 0);
       expect(Array.from(dbs.toArray())).toEqual(Array.from(db.toArray()));
       const b0 = randArr(f, 4);
       const dba = Tensor.from(b0, [f], rt);
-      biasGrad(dy, { out: dba, accumulate: true });
+      biasGradNHWC(dy, { out: dba, accumulate: true });
       expectClose(dba.toArray(), want.map((v, i) => v + b0[i]), 'db accumulate');
     }
   });

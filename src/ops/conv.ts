@@ -166,10 +166,11 @@ export function conv2dBackwardFilter(x: Tensor, dy: Tensor, wShape: Shape, opts:
 }
 
 /**
- * Bias gradient of a conv (or dense) layer: db [F] = Σ dy over every axis but the last.
+ * Bias gradient of a conv layer: db [F] = Σ dy over every axis but the last (N, OH, OW);
+ * works for any [..., F] tensor, e.g. a dense layer's [batch, F].
  * `dy`: [..., F] (e.g. [N, OH, OW, F]).
  */
-export function biasGrad(dy: Tensor, opts: { out?: Tensor; accumulate?: boolean } = {}): Tensor {
+export function biasGradNHWC(dy: Tensor, opts: { out?: Tensor; accumulate?: boolean } = {}): Tensor {
   if (!(dy instanceof Tensor)) throw new ArgumentError('dy', 'a Tensor', describe(dy));
   if (dy.isDisposed) throw new ArgumentError('dy', 'a live tensor', 'a disposed tensor');
   if (dy.shape.length < 1 || dy.shape[dy.shape.length - 1] < 1) throw new ShapeError('dy', 'a tensor [..., F] with F ≥ 1', fmtShape(dy.shape));
