@@ -13,8 +13,8 @@ export type { Shape } from './tensor.js';
 // Tensor-level ops (one per kernel family).
 export { matmul } from './ops/gemm.js';
 export type { MatmulOptions } from './ops/gemm.js';
-export { conv2d, conv2dBackwardData, conv2dBackwardFilter, biasGrad } from './ops/conv.js';
-export type { Conv2dOptions, Conv2dGradOptions, Conv2dGeometry } from './ops/conv.js';
+export { conv2d, conv2dBackwardData, conv2dBackwardFilter, biasGradNHWC } from './ops/conv.js';
+export type { Conv2dOptions, Conv2dGradOptions, Conv2dGeometry, Pair } from './ops/conv.js';
 export { maxPool2d, maxPool2dBackward, avgPool2d, avgPool2dBackward } from './ops/pool.js';
 export type { Pool2dOptions, Pool2dForwardOptions, Pool2dBackwardOptions } from './ops/pool.js';
 export { activation, activationBackward } from './ops/activation.js';
