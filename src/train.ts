@@ -303,8 +303,8 @@ export function fit(model: Sequential, x: Float32Array, y: Targets, opts: FitOpt
       history.epochs.push(log);
       bar.done(log);
       const stop = opts.onEpochEnd?.(log) === false;
-      history.bestEpoch = e + 1;
-      if (es) {
+      if (!es) history.bestEpoch = e + 1;
+      else {
         const m = log[monitor];
         if (m === undefined) throw new ArgumentError('earlyStopping.monitor', 'a metric this training reports', monitor);
         if (maximize ? m > best + minDelta : m < best - minDelta) {
@@ -315,13 +315,12 @@ export function fit(model: Sequential, x: Float32Array, y: Targets, opts: FitOpt
         } else if (++wait > patience) {
           history.stoppedEarly = true;
           break;
-        } else {
-          history.bestEpoch = history.epochs.length - wait;
         }
       }
       if (stop) break;
     }
     if (bestWeights) params.forEach((p, i) => p.value.set(bestWeights![i]));
+    else if (es) history.bestEpoch = history.epochs.length;
   } finally {
     dOut.t?.dispose();
     tBuf.t?.dispose();
