@@ -2,7 +2,8 @@ import { defineConfig } from 'vitest/config';
 import { playwright } from '@vitest/browser-playwright';
 
 // Every test file runs twice: in Node and in headless Chromium (Debian's /usr/bin/chromium).
-// Files named *.node.test.ts need Node APIs (files, MNIST) and run in Node only.
+// Files named *.node.test.ts need Node APIs (files, MNIST) and run in Node only;
+// *.browser.test.ts need a page (web workers) and run in Chromium only.
 const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 export default defineConfig({
@@ -16,6 +17,7 @@ export default defineConfig({
           name: 'node',
           environment: 'node',
           include: ['test/**/*.test.ts'],
+          exclude: ['test/**/*.browser.test.ts'],
           globalSetup: ['test/setup/parity-global.ts'],
           testTimeout: 300_000,
         },
