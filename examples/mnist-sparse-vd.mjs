@@ -39,7 +39,8 @@ console.log(`Compression: ${model.compression().toFixed(1)}x`);
 // Uncertainty: Monte-Carlo predictions on test digits vs on noise images.
 const k = 1000;
 const noise = new Float32Array(k * 784);
-for (let i = 0; i < noise.length; i++) noise[i] = (Math.imul(i + 1, 2654435761) >>> 0) / 2 ** 32;
+const rng = new vd.Rng(seed, 77);
+for (let i = 0; i < noise.length; i++) noise[i] = rng.uniform();
 const mean = (a) => a.reduce((s, v) => s + v, 0) / a.length;
 const mcDigits = model.predictMC(test.images.subarray(0, k * 784), { samples: 20, seed });
 const mcNoise = model.predictMC(noise, { samples: 20, seed });
