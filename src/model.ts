@@ -4,6 +4,7 @@ import { Shape, Tensor, assertFinite, fmtShape, sizeOf } from './tensor.js';
 import { ForwardContext, Layer, ParamGroup } from './layers/layer.js';
 import { argmaxRows, softmax } from './ops/softmax.js';
 import { entropyRows } from './ops/loss.js';
+import { FitOptions, History, LossKind, Targets, evaluate, fit } from './train.js';
 
 /** Options of {@link Sequential}. */
 export interface SequentialOptions {
@@ -253,6 +254,20 @@ export class Sequential {
     const mutualInformation = new Float32Array(n);
     for (let i = 0; i < n; i++) mutualInformation[i] = Math.max(0, predictiveEntropy[i] - expectedEntropy[i]);
     return { mean, predictiveEntropy, expectedEntropy, mutualInformation };
+  }
+
+  /**
+   * Train on (x, y): x holds n samples of `inputShape` flat, y class indices or regression
+   * targets. See {@link fit} for the options (epochs, batch size, optimizer, schedules,
+   * KL weight β, validation, early stopping, callbacks).
+   */
+  fit(x: Float32Array, y: Targets, opts: FitOptions): History {
+    return fit(this, x, y, opts);
+  }
+
+  /** Mean data loss per sample and accuracy (classifiers) with the deterministic mean weights. */
+  evaluate(x: Float32Array, y: Targets, opts: { batchSize?: number; loss?: LossKind } = {}): { loss: number; accuracy?: number } {
+    return evaluate(this, x, y, opts);
   }
 
   /** Free every parameter and buffer of the model. */

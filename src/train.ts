@@ -1,6 +1,6 @@
 import { ArgumentError, DivergenceError, ShapeError, checkInt, checkNumber, describe } from './errors.js';
 import { ForwardContext } from './layers/layer.js';
-import { LayerSparsity, Sequential } from './model.js';
+import type { LayerSparsity, Sequential } from './model.js';
 import { countNonFinite } from './ops/elementwise.js';
 import { clipGradNorm } from './ops/optim.js';
 import { gaussianNll, mse } from './ops/loss.js';

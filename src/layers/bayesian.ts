@@ -25,6 +25,10 @@ export interface BayesOptions {
   threshold?: number;
   /** Clamp of log α (default [−8, 8]). */
   logAlphaRange?: [number, number];
+  /** L1 coefficient on the weight means θ (default 0). */
+  l1?: number;
+  /** L2 coefficient on the weight means θ (default 0). */
+  l2?: number;
 }
 
 /**
@@ -53,6 +57,8 @@ export abstract class LrtLayer extends Layer {
       throw new ArgumentError('logAlphaRange', '[lo, hi] finite with lo < hi', describe(r));
     }
     this.range = { lo: r[0], hi: r[1] };
+    checkNumber('l1', opts.l1 ?? 0, 0);
+    checkNumber('l2', opts.l2 ?? 0, 0);
   }
 
   protected abstract makeMap(inputShape: Shape): LinearMap;
@@ -157,7 +163,7 @@ abstract class SparseVD extends LrtLayer {
   protected initWeights(seed: number): void {
     const th = Tensor.zeros(this.map.weightShape, this.rt);
     initialize(th, this.opts.kernelInitializer ?? 'glorotNormal', this.map.fanIn, this.map.fanOut, seed, 0);
-    this.theta = param(`${this.name}/theta`, th);
+    this.theta = param(`${this.name}/theta`, th, this.base.l1 ?? 0, this.base.l2 ?? 0);
     const ls = Tensor.zeros(this.map.weightShape, this.rt);
     ls.view().fill(this.opts.initialLogSigma2 ?? -10);
     this.logSigma2 = param(`${this.name}/logSigma2`, ls);
@@ -292,7 +298,7 @@ abstract class VariationalDropout extends LrtLayer {
   protected initWeights(seed: number): void {
     const th = Tensor.zeros(this.map.weightShape, this.rt);
     initialize(th, this.opts.kernelInitializer ?? 'glorotNormal', this.map.fanIn, this.map.fanOut, seed, 0);
-    this.theta = param(`${this.name}/theta`, th);
+    this.theta = param(`${this.name}/theta`, th, this.base.l1 ?? 0, this.base.l2 ?? 0);
     const n = this.mode === 0 ? 1 : this.mode === 1 ? this.units : th.size;
     const la = Tensor.zeros(this.mode === 2 ? this.map.weightShape : [n], this.rt);
     la.view().fill(Math.min(Math.max(this.opts.initialLogAlpha ?? -4, this.range.lo), this.range.hi));
