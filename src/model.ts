@@ -63,7 +63,7 @@ export class Sequential {
     this.layers.forEach((l, i) => {
       if (!(l instanceof Layer)) throw new ArgumentError(`layers[${i}]`, 'a Layer', describe(l));
       if (l.built) throw new ArgumentError(`layers[${i}]`, 'a layer not yet in a model', 'a layer already built');
-      const base = l.constructor.name.replace(/[A-Z]/g, (c, k) => (k ? '_' : '') + c.toLowerCase());
+      const base = l.constructor.name.replace('ReLU', 'Relu').replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/([A-Z]+)([A-Z][a-z])/g, '$1_$2').toLowerCase();
       const c = (counts.get(base) ?? 0) + 1;
       counts.set(base, c);
       l.name = `${base}_${c}`;

@@ -224,6 +224,7 @@ export function fit(model: Sequential, x: Float32Array, y: Targets, opts: FitOpt
   const seed = opts.seed === undefined ? model.seed : checkInt('seed', opts.seed, 0, 2 ** 32 - 1);
   const N = opts.datasetSize === undefined ? train.n : checkInt('datasetSize', opts.datasetSize, 1);
   const clip = opts.clipNorm === undefined ? 0 : checkNumber('clipNorm', opts.clipNorm, Number.MIN_VALUE);
+  // An optimizer made here is freed at the end; one passed in keeps its state across calls.
   const optimizer = opts.optimizer ?? new Adam({ lr: 1e-3 });
   const es = opts.earlyStopping;
   const monitor = es?.monitor ?? 'valLoss';
@@ -324,6 +325,7 @@ export function fit(model: Sequential, x: Float32Array, y: Targets, opts: FitOpt
   } finally {
     dOut.t?.dispose();
     tBuf.t?.dispose();
+    if (!opts.optimizer) optimizer.dispose();
   }
   return history;
 }
