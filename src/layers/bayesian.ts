@@ -369,6 +369,15 @@ abstract class VariationalDropout extends LrtLayer {
     const p = this.learnAlpha ? [this.theta, this.logAlphaP] : [this.theta];
     return this.bias ? [...p, this.bias] : p;
   }
+
+  dispose(): void {
+    super.dispose();
+    // A fixed α is not a trainable group, so the base does not free it.
+    if (!this.learnAlpha && this.logAlphaP) {
+      this.logAlphaP.value.dispose();
+      this.logAlphaP.grad.dispose();
+    }
+  }
 }
 
 /** Options of {@link VariationalDropoutDense}. */
