@@ -500,6 +500,9 @@ export class SparseModel {
    */
   forward(x: Tensor): Tensor {
     this.check();
+    live('x', x, this.rt);
+    const ok = x.shape.length === this.inputShape.length + 1 && x.shape[0] > 0 && this.inputShape.every((d, i) => x.shape[i + 1] === d);
+    if (!ok) throw new ShapeError('x', `[batch, ${this.inputShape.join(', ')}]`, fmtShape(x.shape));
     const B = x.shape[0];
     let h = x;
     let cols = false; // h is feature-major [features, B]
