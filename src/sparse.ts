@@ -277,6 +277,7 @@ export function sparseConv2d(x: Tensor, w: SparseMatrix, g: SparseConvGeometry, 
     checkInt(`geometry.${k}`, v, min, 1 << 20);
   }
   if (w.cols !== kh * kw * c) throw new ShapeError('w', `${kh}·${kw}·${c} = ${kh * kw * c} columns`, `${w.cols}`);
+  if (w.cols > MAX_CONV_K || w.rows > MAX_CONV_K) throw new ShapeError('w', `at most ${MAX_CONV_K} rows and columns`, `[${w.rows}, ${w.cols}]`);
   const oh = convOutDim(h, kh, sh, ph), ow = convOutDim(wd, kw, sw, pw);
   if (!(n > 0 && oh > 0 && ow > 0 && c > 0 && w.rows > 0)) throw new ShapeError('x', `an input of at least ${kh}×${kw} pixels after padding`, fmtShape(x.shape));
   const bias = checkBias(opts, w.rows, rt);
@@ -324,6 +325,9 @@ export interface SparseStepInfo {
   denseWeights: number;
 }
 
+/** Largest KH·KW·C (and filter count) of a convolution step. */
+const MAX_CONV_K = 1 << 22;
+
 const ACTIVATIONS: readonly ActivationKind[] = ['relu', 'leakyRelu', 'elu', 'sigmoid', 'tanh'];
 
 /** Output shape of `s` on `inShape`; throws `Err` naming `f` when they do not fit. */
@@ -339,8 +343,11 @@ function stepShape(s: StepSpec, inShape: Shape, f: string, Err: typeof ArgumentE
     case 'sparseConv':
     case 'conv': {
       if (inShape.length !== 3) fail('kind', `a layer for ${fmtShape(inShape)}`, 'a convolution (needs [h, w, c])');
-      const [h, w] = inShape;
+      const [h, w, c] = inShape;
       const { kernel: [kh, kw], stride: [sh, sw], pad: [ph, pw] } = s.geometry;
+      // The im2col chunk of the sparse kernel is sized in i32 bytes: keep K and F well inside it.
+      if (kh * kw * c > MAX_CONV_K) fail('geometry.kernel', `at most ${MAX_CONV_K} taps (KH·KW·C)`, `${kh}·${kw}·${c}`);
+      if (s.filters > MAX_CONV_K) fail('filters', `at most ${MAX_CONV_K}`, String(s.filters));
       const oh = convOutDim(h, kh, sh, ph), ow = convOutDim(w, kw, sw, pw);
       if (!(oh >= 1 && ow >= 1)) fail('geometry', `a kernel fitting ${fmtShape(inShape)}`, `${kh}×${kw}`);
       return [oh, ow, s.filters];

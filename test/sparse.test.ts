@@ -306,6 +306,17 @@ describe('SparseModel.load rejects hostile files with ModelFormatError', () => {
     ['bad input shape', (h) => (h.inputShape = [-20])],
     ['wrong format', (h) => (h.format = 'vardrop-model')],
   ];
+  it('a conv step claiming a huge kernel', () => {
+    const cm = new Sequential({ inputShape: [6, 6, 1], seed: 1, layers: [new SparseVDConv2d({ filters: 2, kernelSize: 3 }), new Flatten(), new Dense({ units: 2 })] });
+    const file = prune(cm, { sparseBelow: 1 }).save();
+    const edits: ((h: Record<string, any>) => void)[] = [
+      (h) => { h.steps[0].geometry.kernel = [1 << 20, 1 << 20]; h.steps[0].geometry.pad = [1 << 20, 1 << 20]; },
+      (h) => (h.steps[0].filters = 1 << 23),
+      (h) => (h.steps[0].geometry.stride = [0, 1]),
+    ];
+    for (const e of edits) expect(() => SparseModel.load(rewrap(file, e), { runtime: rt })).toThrow(ModelFormatError);
+    expect(SparseModel.load(file, { runtime: rt }).predict(new Float32Array(36)).length).toBe(2);
+  });
   it.each(cases)('%s', (_name, edit) => {
     const live = rt.heap.liveBlocks;
     expect(() => SparseModel.load(rewrap(good, edit), { runtime: rt })).toThrow(ModelFormatError);
