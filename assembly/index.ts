@@ -18,3 +18,4 @@ export {
 export * from './bayes';
 export * from './loss';
 export * from './scalar';
+export * from './sparse';

@@ -45,3 +45,8 @@ export * from './train.js';
 export * from './optim.js';
 export * from './schedule.js';
 export * from './data.js';
+// Pruning, sparse inference and model files.
+export { prune, SparseModel, SparseMatrix, spmm, sparseConv2d, transpose, checkCsr, csrFromWeights } from './sparse.js';
+export type { Csr, PruneOptions, SparseConvGeometry, SparseOpOptions, SparsePredictOptions, SparseStepInfo, StepSpec } from './sparse.js';
+export { saveModel, loadModel, crc32 } from './io.js';
+export type { LoadOptions } from './io.js';

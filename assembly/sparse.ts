@@ -1,0 +1,276 @@
+// Sparse × dense kernels for pruned models (inference only), f32.
+//
+// Storage: a sparse matrix A [m, k] is CSR: rowPtr (m + 1 u32, rowPtr[0] = 0), colIdx (nnz
+// indices, u16 when wide = 0, u32 when wide = 1) and val (nnz f32). A pruned dense layer with
+// weights W [in, out] (y = x·W) is stored as A = Wᵀ: one CSR row per OUTPUT unit, listing the
+// input features it reads. A pruned convolution W [KH, KW, C, F] is stored the same way as
+// A [F, KH·KW·C] (column index = (ky·KW + kx)·C + ci, the im2col row order).
+//
+// Why CSR over outputs with the batch innermost (XNNPACK's f32-spmm layout): wasm SIMD has no
+// gather and no scatter, so the only contiguous axis a sparse product can vectorize is the one
+// shared by every nonzero: the batch (or, for convolutions, the output pixels). The dense operand
+// is therefore feature-major, X [k, n] with the n samples contiguous, and each nonzero a(i, p)
+// is one broadcast, then n/4 loads of X row p, multiplies and adds into accumulators that stay
+// in registers for the whole output row: no scatter and no read-modify-write of Y. Output rows
+// are written once. At n = 1 the product degenerates to a scalar gather loop, which is still
+// only nnz multiply-adds.
+//
+// Every output is summed in CSR order starting from 0 and the bias is added last, in the SIMD
+// kernels and in their scalar twins alike, so SIMD and scalar results are bit-identical.
+// The structure (rowPtr monotone, indices < k) is validated once by the TypeScript owner when
+// a matrix is created; checking it here on every call would double the work at batch 1.
+
+/** Pixels per im2col chunk of the sparse convolution: [K, chunk] stays in L2 while it is read. */
+const CONV_CHUNK_BYTES: i32 = 256 << 10;
+
+// @ts-ignore: decorator
+@inline function colAt<T>(colIdx: usize, p: i32): i32 {
+  return <i32>load<T>(colIdx + (<usize>p << alignof<T>()));
+}
+
+/** One CSR product Y[m, n] = A·X + bias, for index type T. */
+// @ts-ignore: decorator
+@inline function spmmRows<T>(m: i32, n: i32, rowPtr: usize, colIdx: usize, val: usize, x: usize, ldx: i32,
+  bias: usize, y: usize, ldy: i32): void {
+  const xStep = <usize>ldx << 2;
+  for (let i = 0; i < m; i++) {
+    const p0 = <i32>load<u32>(rowPtr + (<usize>i << 2));
+    const p1 = <i32>load<u32>(rowPtr + (<usize>(i + 1) << 2));
+    const bi: f32 = bias ? load<f32>(bias + (<usize>i << 2)) : 0;
+    const yRow = y + ((<usize>i * <usize>ldy) << 2);
+    const b4 = f32x4.splat(bi);
+    let j = 0;
+    // 16 samples per pass: four accumulators, each nonzero is 1 broadcast + 4 loads + 4 mul/add.
+    for (; j + 16 <= n; j += 16) {
+      let acc0123 = f32x4.splat(0), acc4567 = f32x4.splat(0);
+      let acc89ab = f32x4.splat(0), acccdef = f32x4.splat(0);
+      const xCol = x + (<usize>j << 2);
+      for (let p = p0; p < p1; p++) {
+        const w = f32x4.splat(load<f32>(val + (<usize>p << 2)));
+        const xp = xCol + <usize>colAt<T>(colIdx, p) * xStep;
+        acc0123 = f32x4.add(acc0123, f32x4.mul(w, v128.load(xp)));
+        acc4567 = f32x4.add(acc4567, f32x4.mul(w, v128.load(xp, 16)));
+        acc89ab = f32x4.add(acc89ab, f32x4.mul(w, v128.load(xp, 32)));
+        acccdef = f32x4.add(acccdef, f32x4.mul(w, v128.load(xp, 48)));
+      }
+      const yp = yRow + (<usize>j << 2);
+      v128.store(yp, f32x4.add(acc0123, b4));
+      v128.store(yp, f32x4.add(acc4567, b4), 16);
+      v128.store(yp, f32x4.add(acc89ab, b4), 32);
+      v128.store(yp, f32x4.add(acccdef, b4), 48);
+    }
+    // Tails outside the main loop: groups of 4, then single samples (the n = 1 path).
+    for (; j + 4 <= n; j += 4) {
+      let acc0123 = f32x4.splat(0);
+      const xCol = x + (<usize>j << 2);
+      for (let p = p0; p < p1; p++) {
+        const w = f32x4.splat(load<f32>(val + (<usize>p << 2)));
+        acc0123 = f32x4.add(acc0123, f32x4.mul(w, v128.load(xCol + <usize>colAt<T>(colIdx, p) * xStep)));
+      }
+      v128.store(yRow + (<usize>j << 2), f32x4.add(acc0123, b4));
+    }
+    for (; j < n; j++) {
+      let s: f32 = 0;
+      const xCol = x + (<usize>j << 2);
+      for (let p = p0; p < p1; p++) {
+        s += load<f32>(val + (<usize>p << 2)) * load<f32>(xCol + <usize>colAt<T>(colIdx, p) * xStep);
+      }
+      store<f32>(yRow + (<usize>j << 2), s + bi);
+    }
+  }
+}
+
+function checkSpmm(m: i32, k: i32, n: i32, rowPtr: usize, ldx: i32, ldy: i32): void {
+  assert(m >= 0 && k >= 0 && n >= 0, 'spmm: m, k, n must be >= 0');
+  assert(ldx >= n && ldy >= n, 'spmm: leading dimension shorter than a row');
+  assert(load<u32>(rowPtr) == 0, 'spmm: rowPtr[0] must be 0');
+}
+
+/**
+ * Y[m, n] = A[m, k]·X[k, n] + bias[m] (bias per row of Y; 0 = none), A in CSR (see the file
+ * comment; wide = 0: u16 column indices, 1: u32). X and Y row-major with leading dimensions
+ * ldx, ldy (elements). Y must not overlap X. SIMD over n.
+ */
+export function spmm_f32_csr(m: i32, k: i32, n: i32, rowPtr: usize, colIdx: usize, wide: i32, val: usize,
+  x: usize, ldx: i32, bias: usize, y: usize, ldy: i32): void {
+  checkSpmm(m, k, n, rowPtr, ldx, ldy);
+  if (wide) spmmRows<u32>(m, n, rowPtr, colIdx, val, x, ldx, bias, y, ldy);
+  else spmmRows<u16>(m, n, rowPtr, colIdx, val, x, ldx, bias, y, ldy);
+}
+
+/** Scalar twin of {@link spmm_f32_csr} (plain loops, same summation order): the test oracle. */
+export function spmm_f32_csr_scalar(m: i32, k: i32, n: i32, rowPtr: usize, colIdx: usize, wide: i32, val: usize,
+  x: usize, ldx: i32, bias: usize, y: usize, ldy: i32): void {
+  checkSpmm(m, k, n, rowPtr, ldx, ldy);
+  for (let i = 0; i < m; i++) {
+    const p0 = <i32>load<u32>(rowPtr + (<usize>i << 2));
+    const p1 = <i32>load<u32>(rowPtr + (<usize>(i + 1) << 2));
+    const bi: f32 = bias ? load<f32>(bias + (<usize>i << 2)) : 0;
+    for (let j = 0; j < n; j++) {
+      let s: f32 = 0;
+      for (let p = p0; p < p1; p++) {
+        const c = wide ? colAt<u32>(colIdx, p) : colAt<u16>(colIdx, p);
+        s += load<f32>(val + (<usize>p << 2)) * load<f32>(x + (<usize>(c * ldx + j) << 2));
+      }
+      store<f32>(y + (<usize>(i * ldy + j) << 2), s + bi);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Transpose: moves activations between sample-major [n, k] and feature-major [k, n].
+
+function checkTranspose(rows: i32, cols: i32, lds: i32, ldd: i32): void {
+  assert(rows >= 0 && cols >= 0, 'transpose: sizes must be >= 0');
+  assert(lds >= cols && ldd >= rows, 'transpose: leading dimension shorter than a row');
+}
+
+/** dst[cols, rows] = src[rows, cols]ᵀ (leading dimensions in elements); dst must not overlap src. 4×4 SIMD blocks. */
+export function transpose_f32(rows: i32, cols: i32, src: usize, lds: i32, dst: usize, ldd: i32): void {
+  checkTranspose(rows, cols, lds, ldd);
+  const sStep = <usize>lds << 2, dStep = <usize>ldd << 2;
+  let i = 0;
+  for (; i + 4 <= rows; i += 4) {
+    const s0 = src + <usize>i * sStep, s1 = s0 + sStep, s2 = s1 + sStep, s3 = s2 + sStep;
+    let j = 0;
+    for (; j + 4 <= cols; j += 4) {
+      const o = <usize>j << 2;
+      const r0 = v128.load(s0 + o), r1 = v128.load(s1 + o), r2 = v128.load(s2 + o), r3 = v128.load(s3 + o);
+      const t01lo = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5);
+      const t01hi = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
+      const t23lo = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
+      const t23hi = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+      const d = dst + <usize>j * dStep + (<usize>i << 2);
+      v128.store(d, v128.shuffle<f32>(t01lo, t23lo, 0, 1, 4, 5));
+      v128.store(d + dStep, v128.shuffle<f32>(t01lo, t23lo, 2, 3, 6, 7));
+      v128.store(d + 2 * dStep, v128.shuffle<f32>(t01hi, t23hi, 0, 1, 4, 5));
+      v128.store(d + 3 * dStep, v128.shuffle<f32>(t01hi, t23hi, 2, 3, 6, 7));
+    }
+    for (; j < cols; j++) {
+      const o = <usize>j << 2;
+      const d = dst + <usize>j * dStep + (<usize>i << 2);
+      store<f32>(d, load<f32>(s0 + o));
+      store<f32>(d, load<f32>(s1 + o), 4);
+      store<f32>(d, load<f32>(s2 + o), 8);
+      store<f32>(d, load<f32>(s3 + o), 12);
+    }
+  }
+  for (; i < rows; i++) {
+    const s = src + <usize>i * sStep;
+    for (let j = 0; j < cols; j++) store<f32>(dst + <usize>j * dStep + (<usize>i << 2), load<f32>(s + (<usize>j << 2)));
+  }
+}
+
+/** Scalar twin of {@link transpose_f32}. */
+export function transpose_f32_scalar(rows: i32, cols: i32, src: usize, lds: i32, dst: usize, ldd: i32): void {
+  checkTranspose(rows, cols, lds, ldd);
+  for (let i = 0; i < rows; i++) {
+    for (let j = 0; j < cols; j++) store<f32>(dst + (<usize>(j * ldd + i) << 2), load<f32>(src + (<usize>(i * lds + j) << 2)));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sparse convolution, NHWC: y = conv2d(x, W) + bias with W [KH, KW, C, F] stored as A [F, K]
+// CSR (K = KH·KW·C). Per chunk of output pixels: a feature-major im2col colT [K, chunk], one
+// spmm giving yT [F, chunk], and a transpose into y's NHWC rows.
+
+// @ts-ignore: decorator
+@inline function outDim(size: i32, k: i32, s: i32, p: i32): i32 {
+  return (size + 2 * p - k) / s + 1;
+}
+
+function checkConv(n: i32, h: i32, w: i32, c: i32, f: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32): void {
+  assert(n > 0 && h > 0 && w > 0 && c > 0 && f > 0, 'conv2d_sparse: sizes must be positive');
+  assert(kh > 0 && kw > 0 && sh > 0 && sw > 0 && ph >= 0 && pw >= 0, 'conv2d_sparse: bad kernel, stride or padding');
+  assert(h + 2 * ph >= kh && w + 2 * pw >= kw, 'conv2d_sparse: kernel larger than the padded input');
+}
+
+function convChunk(k: i32, f: i32, m: i32): i32 {
+  let rows = CONV_CHUNK_BYTES / ((k + f) << 2);
+  rows = rows < 16 ? 16 : rows & ~15;
+  return rows < m ? rows : m;
+}
+
+/** Bytes of scratch {@link conv2d_sparse_f32_nhwc} needs: an im2col chunk [K, chunk] and an output chunk [F, chunk]. */
+export function conv2d_sparse_scratch_bytes(n: i32, h: i32, w: i32, c: i32, f: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32): i32 {
+  const m = n * outDim(h, kh, sh, ph) * outDim(w, kw, sw, pw);
+  const k = kh * kw * c;
+  return convChunk(k, f, m) * (k + f) * 4;
+}
+
+/** colT[kk, r − r0] for output pixels r in [r0, r1): the receptive fields, zero where padded. */
+function im2colT(r0: i32, r1: i32, h: i32, w: i32, c: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
+  oh: i32, ow: i32, x: usize, colT: usize): void {
+  const ld = <usize>(r1 - r0) << 2;
+  for (let r = r0; r < r1; r++) {
+    const ox = r % ow, t = r / ow;
+    const oy = t % oh, b = t / oh;
+    let d = colT + (<usize>(r - r0) << 2);
+    for (let ky = 0; ky < kh; ky++) {
+      const iy = oy * sh - ph + ky;
+      for (let kx = 0; kx < kw; kx++) {
+        const ix = ox * sw - pw + kx;
+        if (iy < 0 || iy >= h || ix < 0 || ix >= w) {
+          for (let ci = 0; ci < c; ci++) {
+            store<f32>(d, 0);
+            d += ld;
+          }
+        } else {
+          const s = x + (<usize>(((b * h + iy) * w + ix) * c) << 2);
+          for (let ci = 0; ci < c; ci++) {
+            store<f32>(d, load<f32>(s + (<usize>ci << 2)));
+            d += ld;
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * y[N, OH, OW, F] = conv2d(x[N, H, W, C], W) + bias[F] (0 = none), W as CSR A [F, KH·KW·C]
+ * (see the file comment). `scratch` holds conv2d_sparse_scratch_bytes(...) bytes.
+ */
+export function conv2d_sparse_f32_nhwc(n: i32, h: i32, w: i32, c: i32, f: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
+  rowPtr: usize, colIdx: usize, wide: i32, val: usize, x: usize, bias: usize, y: usize, scratch: usize): void {
+  checkConv(n, h, w, c, f, kh, kw, sh, sw, ph, pw);
+  assert(scratch != 0, 'conv2d_sparse: scratch required');
+  const oh = outDim(h, kh, sh, ph), ow = outDim(w, kw, sw, pw);
+  const m = n * oh * ow, k = kh * kw * c;
+  const chunk = convChunk(k, f, m);
+  const colT = scratch;
+  const yT = scratch + ((<usize>chunk * <usize>k) << 2);
+  for (let r0 = 0; r0 < m; r0 += chunk) {
+    const r1 = r0 + chunk < m ? r0 + chunk : m;
+    const mc = r1 - r0;
+    im2colT(r0, r1, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow, x, colT);
+    spmm_f32_csr(f, k, mc, rowPtr, colIdx, wide, val, colT, mc, bias, yT, mc);
+    transpose_f32(f, mc, yT, mc, y + ((<usize>r0 * <usize>f) << 2), f);
+  }
+}
+
+/** Scalar direct twin of {@link conv2d_sparse_f32_nhwc} (no im2col; `scratch` unused): the test oracle. */
+export function conv2d_sparse_f32_nhwc_scalar(n: i32, h: i32, w: i32, c: i32, f: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
+  rowPtr: usize, colIdx: usize, wide: i32, val: usize, x: usize, bias: usize, y: usize, scratch: usize): void {
+  checkConv(n, h, w, c, f, kh, kw, sh, sw, ph, pw);
+  const oh = outDim(h, kh, sh, ph), ow = outDim(w, kw, sw, pw);
+  for (let b = 0; b < n; b++) for (let oy = 0; oy < oh; oy++) for (let ox = 0; ox < ow; ox++) {
+    for (let fo = 0; fo < f; fo++) {
+      const p0 = <i32>load<u32>(rowPtr + (<usize>fo << 2));
+      const p1 = <i32>load<u32>(rowPtr + (<usize>(fo + 1) << 2));
+      let s: f32 = 0;
+      for (let p = p0; p < p1; p++) {
+        const kk = wide ? colAt<u32>(colIdx, p) : colAt<u16>(colIdx, p);
+        const ci = kk % c, t = kk / c;
+        const kx = t % kw, ky = t / kw;
+        const iy = oy * sh - ph + ky, ix = ox * sw - pw + kx;
+        // A padded tap contributes w·0 in the SIMD kernel; adding +0 or −0 to a sum that started at
+        // +0 never changes it, so skipping it here keeps the two bit-identical.
+        if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+        s += load<f32>(val + (<usize>p << 2)) * load<f32>(x + (<usize>(((b * h + iy) * w + ix) * c + ci) << 2));
+      }
+      const bi: f32 = bias ? load<f32>(bias + (<usize>fo << 2)) : 0;
+      store<f32>(y + (<usize>(((b * oh + oy) * ow + ox) * f + fo) << 2), s + bi);
+    }
+  }
+}
