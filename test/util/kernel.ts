@@ -80,7 +80,7 @@ export function expectClose(a: ArrayLike<number>, ref: ArrayLike<number>, tol: n
 }
 
 /** Expect |got[i] − want[i]| ≤ rtol·max(1, max |want|) for every i; `what` names the array. */
-export function expectCloseToScale(got: ArrayLike<number>, want: ArrayLike<number>, what: string, rtol: number): void {
+export function expectCloseToScale(got: ArrayLike<number>, want: ArrayLike<number>, what: string, rtol = 1e-5): void {
   expect(got.length, what).toBe(want.length);
   let scale = 1;
   for (let i = 0; i < want.length; i++) scale = Math.max(scale, Math.abs(want[i]));
