@@ -3,7 +3,7 @@ import { Runtime } from '../src/runtime/runtime.js';
 import { Tensor } from '../src/tensor.js';
 import { ArgumentError, KernelError, ShapeError } from '../src/errors.js';
 import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward } from '../src/ops/pool.js';
-import { expectCloseToScale, mulberry32, randArr } from './util/kernel.js';
+import { centralDiff, expectCloseToScale, mulberry32, randArr } from './util/kernel.js';
 
 /** Distinct values 0.01·k in shuffled order: no ties, gaps far above a finite-difference step. */
 function distinctArr(n: number, seed: number): Float32Array {
@@ -67,6 +67,14 @@ function refAvg(g: Cfg, x: Float32Array, dy: Float32Array) {
 }
 
 
+/** Tensors of one case: x [N, H, W, C] from `xd`, dy from seed `dySeed`, and the f64 reference. */
+function poolCase(rt: Runtime, g: Cfg, xd: Float32Array, dySeed: number, ref: typeof refMax) {
+  const x = Tensor.from(xd, [g.n, g.h, g.w, g.c], rt);
+  const ys = outShape(g);
+  const dyd = randArr(ys.reduce((a, b) => a * b), -1, 1, dySeed);
+  return { x, ys, dy: Tensor.from(dyd, ys, rt), want: ref(g, xd, dyd) };
+}
+
 // C = 1, 3, 4, 5, 8, 9 (below/at/above the SIMD width, tails), overlapping and non-overlapping
 // windows, strides 1/2/3, paddings 0/1/2, window = input, asymmetric windows, batch 1 and 3.
 const CASES: Cfg[] = [
@@ -85,11 +93,7 @@ describe('max pooling', () => {
   const rt = Runtime.createSync();
   it.each(CASES.map((g) => [name(g), g] as const))('%s: SIMD = scalar twin = f64 reference, incl. ties', (_, g) => {
     for (const xd of [randArr(g.n * g.h * g.w * g.c, -1, 1, g.h * 7 + g.c), tiedArr(g.n * g.h * g.w * g.c, g.w + g.c)]) {
-      const x = Tensor.from(xd, [g.n, g.h, g.w, g.c], rt);
-      const ys = outShape(g);
-      const dyd = randArr(ys.reduce((a, b) => a * b), -1, 1, 5);
-      const dy = Tensor.from(dyd, ys, rt);
-      const want = refMax(g, xd, dyd);
+      const { x, ys, dy, want } = poolCase(rt, g, xd, 5, refMax);
       const y = maxPool2d(x, opts(g));
       expect(y.shape).toEqual(ys);
       expect(Array.from(y.toArray())).toEqual(Array.from(want.y));
@@ -116,11 +120,7 @@ describe('average pooling', () => {
   const rt = Runtime.createSync();
   it.each(CASES.map((g) => [name(g), g] as const))('%s: SIMD = scalar twin = f64 reference', (_, g) => {
     const xd = randArr(g.n * g.h * g.w * g.c, -1, 1, g.h * 5 + g.c);
-    const x = Tensor.from(xd, [g.n, g.h, g.w, g.c], rt);
-    const ys = outShape(g);
-    const dyd = randArr(ys.reduce((a, b) => a * b), -1, 1, 6);
-    const dy = Tensor.from(dyd, ys, rt);
-    const want = refAvg(g, xd, dyd);
+    const { x, ys, dy, want } = poolCase(rt, g, xd, 6, refAvg);
     const y = avgPool2d(x, opts(g));
     expectCloseToScale(y.toArray(), want.y, 'y');
     const yS = Tensor.zeros(ys, rt);
@@ -168,15 +168,7 @@ describe('pooling finite differences', () => {
         for (let i = 0; i < yv.length; i++) s += yv[i] * rd[i];
         return s;
       };
-      const eps = 1e-3;
-      const num = new Float64Array(xd.length);
-      for (let i = 0; i < xd.length; i++) {
-        const v = xd[i];
-        xd[i] = v + eps; x.set(xd); const lp = loss();
-        xd[i] = v - eps; x.set(xd); const lm = loss();
-        xd[i] = v; x.set(xd);
-        num[i] = (lp - lm) / (2 * eps);
-      }
+      const num = centralDiff(xd, (d) => x.set(d), loss, 1e-3);
       expectCloseToScale(bwd().toArray(), num, `${fwd.name} dx vs finite differences`, 2e-3);
     }
   });

@@ -86,6 +86,16 @@ export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor {
   return out;
 }
 
+/** Run a backward kernel on inputs `a`, `b` into `opts.out` (checked, or a new tensor of `outShape`). */
+function gradKernel(kind: 'conv2d_backward_data_f32_nhwc' | 'conv2d_backward_filter_f32_nhwc', rt: Runtime, g: Geom,
+  a: Tensor, b: Tensor, outShape: Shape, opts: Conv2dGradOptions): Tensor {
+  const { accumulate = false } = opts;
+  const out = rankedDestination(opts.out, accumulate, outShape, rt);
+  const col = colScratch(rt, g);
+  rt.k[kind](g.n, g.h, g.w, g.c, g.f, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, a.ptr, b.ptr, out.ptr, accumulate ? 1 : 0, col);
+  return out;
+}
+
 /**
  * Gradient of {@link conv2d} with respect to its input: dx [N, H, W, C] = ∂(Σ y⊙dy)/∂x.
  * `dy`: [N, OH, OW, F]; `w`: [KH, KW, C, F]; `xShape`: the input's shape [N, H, W, C].
@@ -97,12 +107,7 @@ export function conv2dBackwardData(dy: Tensor, w: Tensor, xShape: Shape, opts: C
   checkShapeArg('xShape', xShape, 4, '[N, H, W, C]');
   const g = geometry(xShape, w.shape, opts, 'xShape', 'w');
   checkShape('dy', dy, [g.n, g.oh, g.ow, g.f]);
-  const { accumulate = false } = opts;
-  const out = rankedDestination(opts.out, accumulate, [g.n, g.h, g.w, g.c], rt);
-  const col = colScratch(rt, g);
-  rt.k.conv2d_backward_data_f32_nhwc(g.n, g.h, g.w, g.c, g.f, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw,
-    dy.ptr, w.ptr, out.ptr, accumulate ? 1 : 0, col);
-  return out;
+  return gradKernel('conv2d_backward_data_f32_nhwc', rt, g, dy, w, [g.n, g.h, g.w, g.c], opts);
 }
 
 /**
@@ -116,12 +121,7 @@ export function conv2dBackwardFilter(x: Tensor, dy: Tensor, wShape: Shape, opts:
   checkShapeArg('wShape', wShape, 4, '[KH, KW, C, F]');
   const g = geometry(x.shape, wShape, opts, 'x', 'wShape');
   checkShape('dy', dy, [g.n, g.oh, g.ow, g.f]);
-  const { accumulate = false } = opts;
-  const out = rankedDestination(opts.out, accumulate, [g.kh, g.kw, g.c, g.f], rt);
-  const col = colScratch(rt, g);
-  rt.k.conv2d_backward_filter_f32_nhwc(g.n, g.h, g.w, g.c, g.f, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw,
-    x.ptr, dy.ptr, out.ptr, accumulate ? 1 : 0, col);
-  return out;
+  return gradKernel('conv2d_backward_filter_f32_nhwc', rt, g, x, dy, [g.kh, g.kw, g.c, g.f], opts);
 }
 
 /**

@@ -88,3 +88,20 @@ export function expectCloseToScale(got: ArrayLike<number>, want: ArrayLike<numbe
     if (!(Math.abs(got[i] - want[i]) <= rtol * scale)) throw new Error(`${what}: element ${i} is ${got[i]}, expected ${want[i]}`);
   }
 }
+
+/**
+ * Central differences (L(+h) − L(−h)) / 2h of `loss` with respect to each element of `data`:
+ * each perturbed `data` is handed to `store` (e.g. `(d) => t.set(d)`) before `loss` runs;
+ * `data` is restored (and stored) after each element.
+ */
+export function centralDiff(data: Float32Array, store: (d: Float32Array) => void, loss: () => number, h: number): Float64Array {
+  const g = new Float64Array(data.length);
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    data[i] = v + h; store(data); const lp = loss();
+    data[i] = v - h; store(data); const lm = loss();
+    data[i] = v; store(data);
+    g[i] = (lp - lm) / (2 * h);
+  }
+  return g;
+}
