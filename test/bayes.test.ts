@@ -3,7 +3,7 @@ import { Runtime } from '../src/runtime/runtime.js';
 import { Tensor } from '../src/tensor.js';
 import { klLogUniform, lrtBackward, lrtInputGrad, lrtSample, svdKl, svdLogAlpha, svdParamGrads, svdPrepare, vdParamGrads, vdPrepare } from '../src/ops/bayes.js';
 import { ShapeError } from '../src/errors.js';
-import { lcg, randomArray } from './util/gradcheck.js';
+import { lcg, randomArray } from './util/kernel.js';
 
 const rt = Runtime.createSync();
 const R = { lo: -8, hi: 8 };

@@ -3,6 +3,7 @@ import { Runtime } from '../src/runtime/runtime.js';
 import { Tensor } from '../src/tensor.js';
 import { ArgumentError, KernelError } from '../src/errors.js';
 import { Rng, bernoulli, gaussian, seedWords, uniform } from '../src/ops/noise.js';
+import { bits } from './util/kernel.js';
 
 // Every statistical test below uses fixed seeds: the numbers are the same on every run and
 // in every engine, so these tests cannot flake; their thresholds are the usual ones
@@ -27,7 +28,6 @@ function fill(kind: Kind, ptr: number, n: number, key: Key, scalar = false, p = 
   return rt.i32.slice(ptr >>> 2, (ptr >>> 2) + n) as unknown as Uint32Array;
 }
 const floats = (w: Uint32Array) => new Float32Array(w.buffer, w.byteOffset, w.length);
-const words = (x: Uint32Array | Int32Array) => Array.from(new Uint32Array(x.buffer, x.byteOffset, x.length));
 const KINDS: Kind[] = ['bits', 'uniform', 'gauss', 'bernoulli'];
 const K0: Key = { lo: 0x9e3779b9, hi: 0x7f4a7c15, stream: 3, offset: 0 };
 
@@ -43,7 +43,7 @@ describe('Threefry-2x32-20 known answers', () => {
   it('scalar core reproduces the Random123 vectors', () => {
     for (const [c0, c1, k0, k1, w0, w1] of KAT) {
       k.threefry2x32_20(c0, c1, k0, k1, a);
-      expect(words(rt.i32.subarray(a >>> 2, (a >>> 2) + 2))).toEqual([w0, w1]);
+      expect(bits(rt.i32.subarray(a >>> 2, (a >>> 2) + 2))).toEqual([w0, w1]);
     }
   });
 
@@ -55,11 +55,11 @@ describe('Threefry-2x32-20 known answers', () => {
         for (let j = 0; j < 4; j++) { ctr[j] = (c0 + j - lane) >>> 0; ctr[4 + j] = (c1 ^ (j === lane ? 0 : 0x55)) >>> 0; }
         rt.i32.set(new Int32Array(ctr.buffer), a >>> 2);
         k.threefry2x32_20_x4(a, k0, k1, b);
-        const out = words(rt.i32.subarray(b >>> 2, (b >>> 2) + 8));
+        const out = bits(rt.i32.subarray(b >>> 2, (b >>> 2) + 8));
         expect([out[lane], out[4 + lane]]).toEqual([w0, w1]);
         for (let j = 0; j < 4; j++) {
           k.threefry2x32_20(ctr[j], ctr[4 + j], k0, k1, a + 64);
-          expect([out[j], out[4 + j]]).toEqual(words(rt.i32.subarray((a + 64) >>> 2, ((a + 64) >>> 2) + 2)));
+          expect([out[j], out[4 + j]]).toEqual(bits(rt.i32.subarray((a + 64) >>> 2, ((a + 64) >>> 2) + 2)));
         }
       }
     }
@@ -70,10 +70,10 @@ describe('Threefry-2x32-20 known answers', () => {
     const expected = [0x6b200159, 0x99ba4efe, 0x508efb2c, 0xc0de3f32, 0x64a626ec, 0xfc15e573, 0xb8abc4d1, 0x0537eb86,
       0xac6dc2bb, 0xa7adb3c3, 0x5641e094, 0x0e4ab4fd, 0xa53c1ce9, 0xabcf1dba, 0x2677a25a];
     const key = { lo: 0, hi: 0, stream: 0, offset: 0 };
-    expect(words(fill('bits', a, 15, key))).toEqual(expected);
-    expect(words(fill('bits', a, 15, key, true))).toEqual(expected);
+    expect(bits(fill('bits', a, 15, key))).toEqual(expected);
+    expect(bits(fill('bits', a, 15, key, true))).toEqual(expected);
     // position 5 of the stream alone
-    expect(words(fill('bits', a, 1, { ...key, offset: 5 }))).toEqual([expected[5]]);
+    expect(bits(fill('bits', a, 1, { ...key, offset: 5 }))).toEqual([expected[5]]);
   });
 });
 
@@ -91,10 +91,10 @@ describe('SIMD kernels equal their scalar twins bit for bit', () => {
         for (let n = 0; n <= 40; n++) {
           rt.i32.fill(-7, a >>> 2, (a >>> 2) + 48);
           rt.i32.fill(-7, b >>> 2, (b >>> 2) + 48);
-          expect(words(fill(kind, a, n, key))).toEqual(words(fill(kind, b, n, key, true)));
+          expect(bits(fill(kind, a, n, key))).toEqual(bits(fill(kind, b, n, key, true)));
           expect(rt.i32[(a >>> 2) + n]).toBe(-7); // nothing written past n
         }
-        expect(words(fill(kind, a, 10007, key))).toEqual(words(fill(kind, b, 10007, key, true)));
+        expect(bits(fill(kind, a, 10007, key))).toEqual(bits(fill(kind, b, 10007, key, true)));
       }
     });
   }
@@ -107,7 +107,7 @@ describe('position determinism', () => {
       const whole = fill(kind, a, 4000, base);
       for (const [start, len] of [[0, 1], [1, 1], [1, 9], [2, 17], [5, 8], [333, 1001], [3999, 1], [1234, 2766]]) {
         const part = fill(kind, b, len, { ...base, offset: base.offset + start });
-        expect(words(part)).toEqual(words(whole.subarray(start, start + len)));
+        expect(bits(part)).toEqual(bits(whole.subarray(start, start + len)));
       }
     });
   }
@@ -279,11 +279,11 @@ describe('noise ops', () => {
     const [lo, hi] = seedWords(seed);
     expect(lo + hi * 2 ** 32).toBe(seed);
     expect(uniform(t, seed, { stream: 3, offset: 5 })).toBe(t);
-    expect(words(new Uint32Array(t.toArray().buffer))).toEqual(words(fill('uniform', a, 21, { lo, hi, stream: 3, offset: 5 })));
+    expect(bits(new Uint32Array(t.toArray().buffer))).toEqual(bits(fill('uniform', a, 21, { lo, hi, stream: 3, offset: 5 })));
     gaussian(t, BigInt(seed), { stream: 4 });
-    expect(words(new Uint32Array(t.toArray().buffer))).toEqual(words(fill('gauss', a, 21, { lo, hi, stream: 4, offset: 0 })));
+    expect(bits(new Uint32Array(t.toArray().buffer))).toEqual(bits(fill('gauss', a, 21, { lo, hi, stream: 4, offset: 0 })));
     bernoulli(t, 0.5, seed, { scale: 2 });
-    expect(words(new Uint32Array(t.toArray().buffer))).toEqual(words(fill('bernoulli', a, 21, { lo, hi, stream: 0, offset: 0 }, false, 0.5, 2)));
+    expect(bits(new Uint32Array(t.toArray().buffer))).toEqual(bits(fill('bernoulli', a, 21, { lo, hi, stream: 0, offset: 0 }, false, 0.5, 2)));
     t.dispose();
   });
 
@@ -293,7 +293,7 @@ describe('noise ops', () => {
     expect(seedWords(2 ** 53 - 1)).toEqual([0xffffffff, 0x1fffff]);
     const t = Tensor.zeros([9], rt);
     uniform(t, 0xffffffffffffffffn, { stream: 0xffffffff, offset: 0xffffffff });
-    expect(words(new Uint32Array(t.toArray().buffer))).toEqual(words(fill('uniform', a, 9, { lo: 0xffffffff, hi: 0xffffffff, stream: 0xffffffff, offset: 0xffffffff })));
+    expect(bits(new Uint32Array(t.toArray().buffer))).toEqual(bits(fill('uniform', a, 9, { lo: 0xffffffff, hi: 0xffffffff, stream: 0xffffffff, offset: 0xffffffff })));
     t.dispose();
   });
 
@@ -328,7 +328,7 @@ describe('Rng', () => {
   it('draws the wasm bit stream of its (seed, stream) in order', () => {
     const r = new Rng(77n, 9, rt);
     const got = Array.from({ length: 600 }, () => r.u32());
-    expect(got).toEqual(words(fill('bits', a, 600, { lo: 77, hi: 0, stream: 9, offset: 0 })));
+    expect(got).toEqual(bits(fill('bits', a, 600, { lo: 77, hi: 0, stream: 9, offset: 0 })));
   });
 
   it('is deterministic; forks and other seeds differ', () => {

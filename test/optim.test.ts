@@ -1,42 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { Runtime } from '../src/runtime/runtime.js';
 import { ArgumentError, ShapeError } from '../src/errors.js';
 import { Tensor } from '../src/tensor.js';
 import { adamUpdate, clipGradNorm, globalNorm, rmspropUpdate, sgdUpdate } from '../src/ops/optim.js';
+import { expectBits, expectClose, kernelRig, randArr } from './util/kernel.js';
 
-const rt = Runtime.createSync();
-const K = rt.k as unknown as Record<string, (...a: number[]) => number>;
+const { rt, K, put, get } = kernelRig();
 const SIZES = [0, 1, 3, 4, 5, 7, 8, 9, 16, 17, 33];
-
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-function randArr(n: number, lo: number, hi: number, seed: number): Float32Array {
-  const r = rng(seed), a = new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = lo + (hi - lo) * r();
-  return a;
-}
-/** Fresh memory 4 bytes past a 16-byte boundary (unaligned SIMD loads). */
-function put(a: ArrayLike<number>): number {
-  const p = rt.allocF32(a.length + 1) + 4;
-  rt.f32.set(a, p >>> 2);
-  return p;
-}
-const get = (p: number, n: number) => rt.f32.slice(p >>> 2, (p >>> 2) + n);
-function expectBits(a: Float32Array, b: Float32Array): void {
-  expect(Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length))).toEqual(Array.from(new Uint32Array(b.buffer, b.byteOffset, b.length)));
-}
-function expectClose(a: ArrayLike<number>, ref: ArrayLike<number>, tol: number): void {
-  expect(a.length).toBe(ref.length);
-  for (let i = 0; i < a.length; i++) {
-    if (!(Math.abs(a[i] - ref[i]) <= tol * (1 + Math.abs(ref[i])))) throw new Error(`index ${i}: ${a[i]} vs reference ${ref[i]}`);
-  }
-}
 
 const L1 = 0.01, L2 = 0.05;
 const reg = (p: number, g: number) => g + L2 * p + L1 * Math.sign(p);

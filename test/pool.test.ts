@@ -3,38 +3,22 @@ import { Runtime } from '../src/runtime/runtime.js';
 import { Tensor } from '../src/tensor.js';
 import { ArgumentError, KernelError, ShapeError } from '../src/errors.js';
 import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward } from '../src/ops/pool.js';
+import { centralDiff, expectCloseToScale, mulberry32, randArr } from './util/kernel.js';
 
-// Deterministic test data (mulberry32): uniform in [-1, 1).
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  };
-}
-function randArr(n: number, seed: number): Float32Array {
-  const r = rng(seed);
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = r();
-  return a;
-}
 /** Distinct values 0.01·k in shuffled order: no ties, gaps far above a finite-difference step. */
 function distinctArr(n: number, seed: number): Float32Array {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const idx = Array.from({ length: n }, (_, i) => i);
   for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(((r() + 1) / 2) * (i + 1));
+    const j = Math.floor(r() * (i + 1));
     [idx[i], idx[j]] = [idx[j], idx[i]];
   }
   return Float32Array.from(idx, (k) => (k - n / 2) * 0.01);
 }
 /** Small integers: many ties, to pin down the first-maximum rule. */
 function tiedArr(n: number, seed: number): Float32Array {
-  const r = rng(seed);
-  return Float32Array.from({ length: n }, () => Math.floor((r() + 1) * 1.5));
+  const r = mulberry32(seed);
+  return Float32Array.from({ length: n }, () => Math.floor(r() * 3));
 }
 
 interface Cfg { n: number; h: number; w: number; c: number; kh: number; kw: number; sh: number; sw: number; ph: number; pw: number }
@@ -82,13 +66,13 @@ function refAvg(g: Cfg, x: Float32Array, dy: Float32Array) {
   return { y, dx };
 }
 
-function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, what: string, rtol = 1e-5): void {
-  expect(got.length, what).toBe(want.length);
-  let scale = 1;
-  for (let i = 0; i < want.length; i++) scale = Math.max(scale, Math.abs(want[i]));
-  for (let i = 0; i < want.length; i++) {
-    if (!(Math.abs(got[i] - want[i]) <= rtol * scale)) throw new Error(`${what}: element ${i} is ${got[i]}, expected ${want[i]}`);
-  }
+
+/** Tensors of one case: x [N, H, W, C] from `xd`, dy from seed `dySeed`, and the f64 reference. */
+function poolCase(rt: Runtime, g: Cfg, xd: Float32Array, dySeed: number, ref: typeof refMax) {
+  const x = Tensor.from(xd, [g.n, g.h, g.w, g.c], rt);
+  const ys = outShape(g);
+  const dyd = randArr(ys.reduce((a, b) => a * b), -1, 1, dySeed);
+  return { x, ys, dy: Tensor.from(dyd, ys, rt), want: ref(g, xd, dyd) };
 }
 
 // C = 1, 3, 4, 5, 8, 9 (below/at/above the SIMD width, tails), overlapping and non-overlapping
@@ -108,12 +92,8 @@ const CASES: Cfg[] = [
 describe('max pooling', () => {
   const rt = Runtime.createSync();
   it.each(CASES.map((g) => [name(g), g] as const))('%s: SIMD = scalar twin = f64 reference, incl. ties', (_, g) => {
-    for (const xd of [randArr(g.n * g.h * g.w * g.c, g.h * 7 + g.c), tiedArr(g.n * g.h * g.w * g.c, g.w + g.c)]) {
-      const x = Tensor.from(xd, [g.n, g.h, g.w, g.c], rt);
-      const ys = outShape(g);
-      const dyd = randArr(ys.reduce((a, b) => a * b), 5);
-      const dy = Tensor.from(dyd, ys, rt);
-      const want = refMax(g, xd, dyd);
+    for (const xd of [randArr(g.n * g.h * g.w * g.c, -1, 1, g.h * 7 + g.c), tiedArr(g.n * g.h * g.w * g.c, g.w + g.c)]) {
+      const { x, ys, dy, want } = poolCase(rt, g, xd, 5, refMax);
       const y = maxPool2d(x, opts(g));
       expect(y.shape).toEqual(ys);
       expect(Array.from(y.toArray())).toEqual(Array.from(want.y));
@@ -122,15 +102,15 @@ describe('max pooling', () => {
       expect(Array.from(yS.toArray())).toEqual(Array.from(want.y));
 
       const dx = maxPool2dBackward(x, dy, opts(g));
-      expectClose(dx.toArray(), want.dx, 'dx');
-      const dxS = Tensor.from(randArr(x.size, 8), x.shape, rt);
+      expectCloseToScale(dx.toArray(), want.dx, 'dx');
+      const dxS = Tensor.from(randArr(x.size, -1, 1, 8), x.shape, rt);
       rt.k.max_pool2d_backward_f32_nhwc_scalar(g.n, g.h, g.w, g.c, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, x.ptr, dy.ptr, dxS.ptr, 0);
       expect(Array.from(dxS.toArray())).toEqual(Array.from(dx.toArray()));
 
-      const d0 = randArr(x.size, 9);
+      const d0 = randArr(x.size, -1, 1, 9);
       const dxA = Tensor.from(d0, x.shape, rt);
       maxPool2dBackward(x, dy, { ...opts(g), out: dxA, accumulate: true });
-      expectClose(dxA.toArray(), want.dx.map((v, i) => v + d0[i]), 'dx accumulate');
+      expectCloseToScale(dxA.toArray(), want.dx.map((v, i) => v + d0[i]), 'dx accumulate');
       for (const t of [x, dy, y, yS, dx, dxS, dxA]) t.dispose();
     }
   });
@@ -139,28 +119,24 @@ describe('max pooling', () => {
 describe('average pooling', () => {
   const rt = Runtime.createSync();
   it.each(CASES.map((g) => [name(g), g] as const))('%s: SIMD = scalar twin = f64 reference', (_, g) => {
-    const xd = randArr(g.n * g.h * g.w * g.c, g.h * 5 + g.c);
-    const x = Tensor.from(xd, [g.n, g.h, g.w, g.c], rt);
-    const ys = outShape(g);
-    const dyd = randArr(ys.reduce((a, b) => a * b), 6);
-    const dy = Tensor.from(dyd, ys, rt);
-    const want = refAvg(g, xd, dyd);
+    const xd = randArr(g.n * g.h * g.w * g.c, -1, 1, g.h * 5 + g.c);
+    const { x, ys, dy, want } = poolCase(rt, g, xd, 6, refAvg);
     const y = avgPool2d(x, opts(g));
-    expectClose(y.toArray(), want.y, 'y');
+    expectCloseToScale(y.toArray(), want.y, 'y');
     const yS = Tensor.zeros(ys, rt);
     rt.k.avg_pool2d_f32_nhwc_scalar(g.n, g.h, g.w, g.c, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, x.ptr, yS.ptr);
     expect(Array.from(yS.toArray())).toEqual(Array.from(y.toArray()));
 
     const dx = avgPool2dBackward(dy, x.shape, opts(g));
-    expectClose(dx.toArray(), want.dx, 'dx');
-    const dxS = Tensor.from(randArr(x.size, 8), x.shape, rt);
+    expectCloseToScale(dx.toArray(), want.dx, 'dx');
+    const dxS = Tensor.from(randArr(x.size, -1, 1, 8), x.shape, rt);
     rt.k.avg_pool2d_backward_f32_nhwc_scalar(g.n, g.h, g.w, g.c, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, dy.ptr, dxS.ptr, 0);
     expect(Array.from(dxS.toArray())).toEqual(Array.from(dx.toArray()));
 
-    const d0 = randArr(x.size, 9);
+    const d0 = randArr(x.size, -1, 1, 9);
     const dxA = Tensor.from(d0, x.shape, rt);
     avgPool2dBackward(dy, x.shape, { ...opts(g), out: dxA, accumulate: true });
-    expectClose(dxA.toArray(), want.dx.map((v, i) => v + d0[i]), 'dx accumulate');
+    expectCloseToScale(dxA.toArray(), want.dx.map((v, i) => v + d0[i]), 'dx accumulate');
     for (const t of [x, dy, y, yS, dx, dxS, dxA]) t.dispose();
   });
 
@@ -178,7 +154,7 @@ describe('pooling finite differences', () => {
   it.each(fdCases.map((g) => [name(g), g] as const))('%s', (_, g) => {
     const xd = distinctArr(g.n * g.h * g.w * g.c, 31);
     const ys = outShape(g);
-    const rd = randArr(ys.reduce((a, b) => a * b), 32);
+    const rd = randArr(ys.reduce((a, b) => a * b), -1, 1, 32);
     const x = Tensor.from(xd, [g.n, g.h, g.w, g.c], rt), r = Tensor.from(rd, ys, rt);
     const y = Tensor.zeros(ys, rt);
     for (const [fwd, bwd] of [
@@ -192,16 +168,8 @@ describe('pooling finite differences', () => {
         for (let i = 0; i < yv.length; i++) s += yv[i] * rd[i];
         return s;
       };
-      const eps = 1e-3;
-      const num = new Float64Array(xd.length);
-      for (let i = 0; i < xd.length; i++) {
-        const v = xd[i];
-        xd[i] = v + eps; x.set(xd); const lp = loss();
-        xd[i] = v - eps; x.set(xd); const lm = loss();
-        xd[i] = v; x.set(xd);
-        num[i] = (lp - lm) / (2 * eps);
-      }
-      expectClose(bwd().toArray(), num, `${fwd.name} dx vs finite differences`, 2e-3);
+      const num = centralDiff(xd, (d) => x.set(d), loss, 1e-3);
+      expectCloseToScale(bwd().toArray(), num, `${fwd.name} dx vs finite differences`, 2e-3);
     }
   });
 });

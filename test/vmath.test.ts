@@ -3,6 +3,7 @@ import { Runtime } from '../src/runtime/runtime.js';
 import { Tensor } from '../src/tensor.js';
 import { ShapeError, ArgumentError } from '../src/errors.js';
 import { exp, log, log1p, sigmoid, softplus, tanh } from '../src/ops/math.js';
+import { lcgWords } from './util/kernel.js';
 
 // Math.* below is the f64 reference only (tests are not a numeric path).
 const rt = Runtime.createSync();
@@ -64,8 +65,7 @@ function grid(a: number, b: number, n: number): Float32Array {
 /** Float32 values with uniformly random mantissa, sign and a biased exponent in [emin, emax] (covers subnormals with emin = 0). */
 function randomBits(n: number, emin: number, emax: number, seed: number, sign = true): Float32Array {
   const o = new Float32Array(n), u = new Uint32Array(o.buffer);
-  let s = seed >>> 0;
-  const next = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0);
+  const next = lcgWords(seed);
   for (let i = 0; i < n; i++) {
     const m = next() & 0x7fffff;
     const r = next();

@@ -1,6 +1,6 @@
 import { ArgumentError, checkNumber, describe } from '../errors.js';
 import type { Tensor } from '../tensor.js';
-import { checkShape, checkTensor, destination } from './elementwise.js';
+import { checkShape, checkTensor, destination } from './check.js';
 
 /** Pointwise activation functions. */
 export type ActivationKind = 'relu' | 'leakyRelu' | 'elu' | 'sigmoid' | 'tanh';

@@ -1,6 +1,6 @@
 import { ArgumentError, ShapeError, checkNumber, describe } from '../errors.js';
 import { Tensor, fmtShape } from '../tensor.js';
-import { checkTensor, destination, rowsCols } from './elementwise.js';
+import { checkShape, checkTensor, destination, rowsCols } from './check.js';
 
 /** Running statistics of a batch-norm layer, updated in place by training forwards. */
 export interface BatchNormStats {
@@ -122,9 +122,7 @@ export function batchNormBackward(dy: Tensor, x: Tensor, gamma: Tensor, saved: B
   opts: BatchNormBackwardOptions = {}): BatchNormGrads {
   checkTensor('x', x);
   checkTensor('dy', dy, x.rt);
-  if (dy.shape.length !== x.shape.length || dy.shape.some((d, i) => d !== x.shape[i])) {
-    throw new ShapeError('dy', fmtShape(x.shape), fmtShape(dy.shape));
-  }
+  checkShape('dy', dy, x.shape);
   const [M, C] = rowsCols('x', x);
   if (M < 1) throw new ShapeError('x', 'at least 1 row', fmtShape(x.shape));
   checkChannelVector('gamma', gamma, C, x);

@@ -1,12 +1,9 @@
 import { ShapeError } from '../errors.js';
-import { Tensor, fmtShape } from '../tensor.js';
+import { fmtShape, type Tensor } from '../tensor.js';
+import { checkSameSize } from './check.js';
 
 // Tensor-level wrappers of assembly/bayes.ts. Callers are the Bayesian layers, which own
 // their buffers; every function checks that the tensors it pairs have matching sizes.
-
-function same(name: string, t: Tensor, ref: Tensor): void {
-  if (t.size !== ref.size) throw new ShapeError(name, `${ref.size} elements (${fmtShape(ref.shape)})`, `${t.size} elements (${fmtShape(t.shape)})`);
-}
 
 /** Range of log α kept by the clamp, [lo, hi]. */
 export interface LogAlphaRange {
@@ -16,8 +13,8 @@ export interface LogAlphaRange {
 
 /** log α = clamp(logσ² − log θ², lo, hi) of Sparse VD weights, into `out`. */
 export function svdLogAlpha(theta: Tensor, logSigma2: Tensor, out: Tensor, r: LogAlphaRange): Tensor {
-  same('logSigma2', logSigma2, theta);
-  same('out', out, theta);
+  checkSameSize('logSigma2', logSigma2, theta);
+  checkSameSize('out', out, theta);
   theta.rt.k.svd_log_alpha_f32(theta.ptr, logSigma2.ptr, out.ptr, theta.size, r.lo, r.hi);
   return out;
 }
@@ -27,7 +24,7 @@ export function svdLogAlpha(theta: Tensor, logSigma2: Tensor, out: Tensor, r: Lo
  * `thetaEff` = θ where log α < threshold else 0. Returns the number of weights kept.
  */
 export function svdPrepare(theta: Tensor, logSigma2: Tensor, thetaEff: Tensor, sigma2: Tensor, logAlpha: Tensor, threshold: number, r: LogAlphaRange): number {
-  for (const [n, t] of [['logSigma2', logSigma2], ['thetaEff', thetaEff], ['sigma2', sigma2], ['logAlpha', logAlpha]] as const) same(n, t, theta);
+  for (const [n, t] of [['logSigma2', logSigma2], ['thetaEff', thetaEff], ['sigma2', sigma2], ['logAlpha', logAlpha]] as const) checkSameSize(n, t, theta);
   return theta.rt.k.svd_prepare_f32(theta.ptr, logSigma2.ptr, theta.size, thetaEff.ptr, sigma2.ptr, logAlpha.ptr, threshold, r.lo, r.hi);
 }
 
@@ -36,17 +33,17 @@ export function svdPrepare(theta: Tensor, logSigma2: Tensor, thetaEff: Tensor, s
  * {@link svdLogAlpha}); with grads, adds scale·∇KL into the θ and log σ² gradients.
  */
 export function svdKl(theta: Tensor, logAlpha: Tensor, r: LogAlphaRange, grads?: { theta: Tensor; logSigma2: Tensor; scale: number }): number {
-  same('logAlpha', logAlpha, theta);
+  checkSameSize('logAlpha', logAlpha, theta);
   if (grads) {
-    same('grads.theta', grads.theta, theta);
-    same('grads.logSigma2', grads.logSigma2, theta);
+    checkSameSize('grads.theta', grads.theta, theta);
+    checkSameSize('grads.logSigma2', grads.logSigma2, theta);
   }
   return theta.rt.k.svd_kl_f32(theta.ptr, logAlpha.ptr, theta.size, grads?.theta.ptr ?? 0, grads?.logSigma2.ptr ?? 0, grads?.scale ?? 0, r.lo, r.hi);
 }
 
 /** Sparse VD chain rule: dθ += dM where log α < threshold; dlogσ² += dS ⊙ σ². */
 export function svdParamGrads(logAlpha: Tensor, dM: Tensor, dS: Tensor, sigma2: Tensor, dTheta: Tensor, dLogSigma2: Tensor, threshold: number): void {
-  for (const [n, t] of [['dM', dM], ['dS', dS], ['sigma2', sigma2], ['dTheta', dTheta], ['dLogSigma2', dLogSigma2]] as const) same(n, t, logAlpha);
+  for (const [n, t] of [['dM', dM], ['dS', dS], ['sigma2', sigma2], ['dTheta', dTheta], ['dLogSigma2', dLogSigma2]] as const) checkSameSize(n, t, logAlpha);
   logAlpha.rt.k.svd_param_grads_f32(logAlpha.ptr, logAlpha.size, dM.ptr, dS.ptr, sigma2.ptr, dTheta.ptr, dLogSigma2.ptr, threshold);
 }
 
@@ -60,21 +57,21 @@ function alphaCount(theta: Tensor, cols: number, mode: AlphaMode): number {
 /** Variational dropout variances: σ² = exp(logα[group])·θ². `cols` = output units (last weight axis). */
 export function vdPrepare(theta: Tensor, logAlpha: Tensor, cols: number, mode: AlphaMode, sigma2: Tensor): void {
   if (logAlpha.size !== alphaCount(theta, cols, mode)) throw new ShapeError('logAlpha', `${alphaCount(theta, cols, mode)} elements`, `${logAlpha.size}`);
-  same('sigma2', sigma2, theta);
+  checkSameSize('sigma2', sigma2, theta);
   theta.rt.k.vd_prepare_f32(theta.ptr, logAlpha.ptr, theta.size, cols, mode, sigma2.ptr);
 }
 
 /** Variational dropout chain rule: dθ += dM + dS·2αθ, dlogα[group] += Σ dS·αθ². */
 export function vdParamGrads(theta: Tensor, logAlpha: Tensor, cols: number, mode: AlphaMode, dM: Tensor, dS: Tensor, dTheta: Tensor, dLogAlpha: Tensor): void {
   if (logAlpha.size !== alphaCount(theta, cols, mode)) throw new ShapeError('logAlpha', `${alphaCount(theta, cols, mode)} elements`, `${logAlpha.size}`);
-  for (const [n, t] of [['dM', dM], ['dS', dS], ['dTheta', dTheta]] as const) same(n, t, theta);
-  same('dLogAlpha', dLogAlpha, logAlpha);
+  for (const [n, t] of [['dM', dM], ['dS', dS], ['dTheta', dTheta]] as const) checkSameSize(n, t, theta);
+  checkSameSize('dLogAlpha', dLogAlpha, logAlpha);
   theta.rt.k.vd_param_grads_f32(theta.ptr, logAlpha.ptr, theta.size, cols, mode, dM.ptr, dS.ptr, dTheta.ptr, dLogAlpha.ptr);
 }
 
 /** Σ mult·KL over log α values (each shared by `mult` weights); with grads adds scale·mult·∂KL/∂logα. */
 export function klLogUniform(logAlpha: Tensor, mult: number, r: LogAlphaRange, grad?: { logAlpha: Tensor; scale: number }): number {
-  if (grad) same('grad.logAlpha', grad.logAlpha, logAlpha);
+  if (grad) checkSameSize('grad.logAlpha', grad.logAlpha, logAlpha);
   return logAlpha.rt.k.kl_log_uniform_f32(logAlpha.ptr, logAlpha.size, mult, grad?.logAlpha.ptr ?? 0, grad?.scale ?? 0, r.lo, r.hi);
 }
 
@@ -84,25 +81,25 @@ export function klLogUniform(logAlpha: Tensor, mult: number, r: LogAlphaRange, g
  */
 export function lrtSample(mu: Tensor, v: Tensor, eps: Tensor | undefined, bias: Tensor | undefined, out: Tensor, std: Tensor): void {
   const cols = mu.shape[mu.shape.length - 1];
-  same('v', v, mu);
-  same('out', out, mu);
-  same('std', std, mu);
-  if (eps) same('eps', eps, mu);
+  checkSameSize('v', v, mu);
+  checkSameSize('out', out, mu);
+  checkSameSize('std', std, mu);
+  if (eps) checkSameSize('eps', eps, mu);
   if (bias && bias.size !== cols) throw new ShapeError('bias', `[${cols}]`, fmtShape(bias.shape));
   mu.rt.k.lrt_sample_f32(mu.size / Math.max(cols, 1), cols, mu.ptr, v.ptr, eps?.ptr ?? 0, bias?.ptr ?? 0, out.ptr, std.ptr);
 }
 
 /** LRT backward through the noise: dv = dy·ε / (2·std). */
 export function lrtBackward(dy: Tensor, eps: Tensor, std: Tensor, dv: Tensor): void {
-  same('eps', eps, dy);
-  same('std', std, dy);
-  same('dv', dv, dy);
+  checkSameSize('eps', eps, dy);
+  checkSameSize('std', std, dy);
+  checkSameSize('dv', dv, dy);
   dy.rt.k.lrt_backward_f32(dy.size, dy.ptr, eps.ptr, std.ptr, dv.ptr);
 }
 
 /** dx += 2·x ⊙ t (the x² path of the LRT input gradient). */
 export function lrtInputGrad(x: Tensor, t: Tensor, dx: Tensor): void {
-  same('t', t, x);
-  same('dx', dx, x);
+  checkSameSize('t', t, x);
+  checkSameSize('dx', dx, x);
   x.rt.k.lrt_dx_f32(x.size, x.ptr, t.ptr, dx.ptr);
 }

@@ -1,48 +1,6 @@
-import { ArgumentError, ShapeError, checkNumber, describe } from '../errors.js';
-import { Tensor, fmtShape, type Shape } from '../tensor.js';
-import type { Runtime } from '../runtime/runtime.js';
-
-// ---- Argument checks shared by the op families (activation, softmax, batchnorm, optim) ----
-
-/**
- * Throw unless `t` is a live {@link Tensor} (of runtime `rt` when given).
- * @internal
- */
-export function checkTensor(name: string, t: unknown, rt?: Runtime): Tensor {
-  if (!(t instanceof Tensor)) throw new ArgumentError(name, 'a Tensor', describe(t));
-  if (t.isDisposed) throw new ArgumentError(name, 'a live tensor', 'a disposed tensor');
-  if (rt && t.rt !== rt) throw new ArgumentError(name, 'a tensor of the same runtime', 'a tensor of another runtime');
-  return t;
-}
-
-/** @internal Throw {@link ShapeError} unless `t` has exactly `shape`. */
-export function checkShape(name: string, t: Tensor, shape: Shape): void {
-  if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-    throw new ShapeError(name, fmtShape(shape), fmtShape(t.shape));
-  }
-}
-
-/**
- * Validate an optional destination of `shape` (also live and of runtime `rt`), or allocate
- * a zero-filled one. `accumulate` requires a destination.
- * @internal
- */
-export function destination(name: string, out: Tensor | undefined, shape: Shape, rt: Runtime, accumulate = false): Tensor {
-  if (out === undefined || out === null) {
-    if (accumulate) throw new ArgumentError(name, 'a destination tensor when accumulate is set', 'none');
-    return Tensor.zeros(shape, rt);
-  }
-  checkTensor(name, out, rt);
-  checkShape(name, out, shape);
-  return out;
-}
-
-/** @internal Split a tensor of rank ≥ 1 into [rows, cols] over its last dimension. */
-export function rowsCols(name: string, t: Tensor): [number, number] {
-  if (t.shape.length < 1) throw new ShapeError(name, 'a tensor of rank >= 1', fmtShape(t.shape));
-  const cols = t.shape[t.shape.length - 1];
-  return [cols === 0 ? 0 : t.size / cols, cols];
-}
+import { ShapeError, checkNumber } from '../errors.js';
+import { fmtShape, type Tensor } from '../tensor.js';
+import { checkShape, checkTensor, destination, rowsCols } from './check.js';
 
 /** Options of ops that write a tensor: where to put the result. */
 export interface OutOptions {
@@ -159,16 +117,19 @@ export function columnSums(x: Tensor, opts: ColumnSumsOptions = {}): Tensor {
 
 // ---- reductions (f64 results) -----------------------------------------------------------
 
+function reduce(kind: 'sum_f32' | 'sumsq_f32' | 'count_nonfinite_f32' | 'maxabs_f32', x: Tensor): number {
+  checkTensor('x', x);
+  return x.rt.k[kind](x.ptr, x.size);
+}
+
 /** Σ x, accumulated in float64. */
 export function sum(x: Tensor): number {
-  checkTensor('x', x);
-  return x.rt.k.sum_f32(x.ptr, x.size);
+  return reduce('sum_f32', x);
 }
 
 /** Σ x², accumulated in float64. */
 export function sumSquares(x: Tensor): number {
-  checkTensor('x', x);
-  return x.rt.k.sumsq_f32(x.ptr, x.size);
+  return reduce('sumsq_f32', x);
 }
 
 /** Σ a·b over two tensors of the same shape, accumulated in float64. */
@@ -181,12 +142,10 @@ export function dot(a: Tensor, b: Tensor): number {
 
 /** How many elements of `x` are NaN or ±Infinity (a divergence check). */
 export function countNonFinite(x: Tensor): number {
-  checkTensor('x', x);
-  return x.rt.k.count_nonfinite_f32(x.ptr, x.size);
+  return reduce('count_nonfinite_f32', x);
 }
 
 /** max |x| (0 for an empty tensor, NaN if any element is NaN). */
 export function maxAbs(x: Tensor): number {
-  checkTensor('x', x);
-  return x.rt.k.maxabs_f32(x.ptr, x.size);
+  return reduce('maxabs_f32', x);
 }

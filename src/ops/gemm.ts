@@ -1,5 +1,6 @@
 import { ArgumentError, ShapeError } from '../errors.js';
 import { Tensor, fmtShape } from '../tensor.js';
+import { checkTensor } from './check.js';
 
 /** Options of {@link matmul}. */
 export interface MatmulOptions {
@@ -15,11 +16,7 @@ export interface MatmulOptions {
   out?: Tensor;
 }
 
-function checkLive(name: string, t: Tensor, rt: Tensor['rt']): void {
-  if (!(t instanceof Tensor)) throw new ArgumentError(name, 'a Tensor', typeof t);
-  if (t.isDisposed) throw new ArgumentError(name, 'a live tensor', 'a disposed tensor');
-  if (t.rt !== rt) throw new ArgumentError(name, 'a tensor of the same runtime as a', 'another runtime');
-}
+const SAME_RUNTIME_AS_A = ['a tensor of the same runtime as a', 'another runtime'] as const;
 
 /** True when the byte ranges of two tensors intersect. */
 function overlaps(x: Tensor, y: Tensor): boolean {
@@ -34,10 +31,8 @@ function overlaps(x: Tensor, y: Tensor): boolean {
  */
 export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const { transA = false, transB = false, bias, accumulate = false } = opts;
-  if (!(a instanceof Tensor)) throw new ArgumentError('a', 'a Tensor', typeof a);
-  const rt = a.rt;
-  checkLive('a', a, rt);
-  checkLive('b', b, rt);
+  const rt = checkTensor('a', a).rt;
+  checkTensor('b', b, rt, SAME_RUNTIME_AS_A);
   if (a.shape.length !== 2) throw new ShapeError('a', 'a 2-D tensor', fmtShape(a.shape));
   if (b.shape.length !== 2) throw new ShapeError('b', 'a 2-D tensor', fmtShape(b.shape));
   if (transA && transB) throw new ShapeError('opts', 'at most one of transA, transB', 'both');
@@ -45,13 +40,13 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const [kb, n] = transB ? [b.shape[1], b.shape[0]] : [b.shape[0], b.shape[1]];
   if (kb !== k) throw new ShapeError('b', `inner dimension ${k} (a is ${fmtShape(a.shape)}${transA ? 'ᵀ' : ''})`, `${fmtShape(b.shape)}${transB ? 'ᵀ' : ''}`);
   if (bias) {
-    checkLive('bias', bias, rt);
+    checkTensor('bias', bias, rt, SAME_RUNTIME_AS_A);
     if (bias.shape.length !== 1 || bias.size !== n) throw new ShapeError('bias', `[${n}]`, fmtShape(bias.shape));
   }
   if (accumulate && !opts.out) throw new ShapeError('out', 'a destination tensor when accumulate is set', 'none');
   let out = opts.out;
   if (out) {
-    checkLive('out', out, rt);
+    checkTensor('out', out, rt, SAME_RUNTIME_AS_A);
     if (out.shape.length !== 2 || out.shape[0] !== m || out.shape[1] !== n) throw new ShapeError('out', `[${m}, ${n}]`, fmtShape(out.shape));
     for (const [name, t] of [['a', a], ['b', b], ['bias', bias]] as const) {
       if (t && overlaps(out, t)) throw new ArgumentError('out', `memory distinct from ${name}`, `a tensor overlapping ${name}`);

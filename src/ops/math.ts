@@ -1,6 +1,6 @@
-import { ArgumentError, ShapeError, describe } from '../errors.js';
-import { Tensor, fmtShape } from '../tensor.js';
+import type { Tensor } from '../tensor.js';
 import type { Kernels } from '../runtime/runtime.js';
+import { checkTensor, destination } from './check.js';
 
 /** Options of the element-wise math ops. */
 export interface UnaryOptions {
@@ -10,25 +10,11 @@ export interface UnaryOptions {
 
 type UnaryKernel = 'exp_f32' | 'log_f32' | 'log1p_f32' | 'sigmoid_f32' | 'softplus_f32' | 'tanh_f32';
 
-/** Throw {@link ArgumentError} unless `t` is a live {@link Tensor}. */
-export function checkTensor(name: string, t: unknown): Tensor {
-  if (!(t instanceof Tensor)) throw new ArgumentError(name, 'a Tensor', describe(t));
-  if (t.isDisposed) throw new ArgumentError(name, 'a live tensor', 'a disposed tensor');
-  return t;
-}
+const SAME_RUNTIME_AS_X = ['a tensor of the same runtime as x', 'another runtime'] as const;
 
 function unary(kernel: UnaryKernel, x: Tensor, opts: UnaryOptions): Tensor {
   checkTensor('x', x);
-  let out = opts.out;
-  if (out !== undefined) {
-    checkTensor('out', out);
-    if (out.rt !== x.rt) throw new ArgumentError('out', 'a tensor of the same runtime as x', 'another runtime');
-    if (out.shape.length !== x.shape.length || out.shape.some((d, i) => d !== x.shape[i])) {
-      throw new ShapeError('out', fmtShape(x.shape), fmtShape(out.shape));
-    }
-  } else {
-    out = Tensor.zeros(x.shape, x.rt);
-  }
+  const out = destination('out', opts.out, x.shape, x.rt, false, SAME_RUNTIME_AS_X);
   (x.rt.k as Kernels)[kernel](x.ptr, out.ptr, x.size);
   return out;
 }

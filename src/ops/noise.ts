@@ -1,7 +1,7 @@
 import { ArgumentError, checkInt, checkNumber, describe } from '../errors.js';
-import { Tensor } from '../tensor.js';
+import type { Tensor } from '../tensor.js';
 import { Runtime, runtime } from '../runtime/runtime.js';
-import { checkTensor } from './math.js';
+import { checkTensor } from './check.js';
 
 /**
  * Randomness in vardrop is an explicit 64-bit seed plus a counter (Threefry-2x32-20, see
@@ -46,16 +46,20 @@ function streamOffset(opts: NoiseOptions): [number, number] {
   return [stream, offset];
 }
 
+function fillNoise(kind: 'noise_uniform_f32' | 'noise_gauss_f32', out: Tensor, seed: Seed, opts: NoiseOptions): Tensor {
+  checkTensor('out', out);
+  const [lo, hi] = seedWords(seed);
+  const [stream, offset] = streamOffset(opts);
+  out.rt.k[kind](out.ptr, out.size, lo, hi, stream, offset);
+  return out;
+}
+
 /**
  * Fill `out` (any shape) with uniform numbers in [0, 1) (multiples of 2^-24). Returns `out`.
  * `seed`: see {@link Seed}; `opts`: stream and offset ({@link NoiseOptions}).
  */
 export function uniform(out: Tensor, seed: Seed, opts: NoiseOptions = {}): Tensor {
-  checkTensor('out', out);
-  const [lo, hi] = seedWords(seed);
-  const [stream, offset] = streamOffset(opts);
-  out.rt.k.noise_uniform_f32(out.ptr, out.size, lo, hi, stream, offset);
-  return out;
+  return fillNoise('noise_uniform_f32', out, seed, opts);
 }
 
 /**
@@ -63,11 +67,7 @@ export function uniform(out: Tensor, seed: Seed, opts: NoiseOptions = {}): Tenso
  * Elements 2j and 2j+1 of the stream (counted from position 0, not from `offset`) form one pair.
  */
 export function gaussian(out: Tensor, seed: Seed, opts: NoiseOptions = {}): Tensor {
-  checkTensor('out', out);
-  const [lo, hi] = seedWords(seed);
-  const [stream, offset] = streamOffset(opts);
-  out.rt.k.noise_gauss_f32(out.ptr, out.size, lo, hi, stream, offset);
-  return out;
+  return fillNoise('noise_gauss_f32', out, seed, opts);
 }
 
 /**

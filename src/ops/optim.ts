@@ -1,6 +1,6 @@
 import { ArgumentError, ShapeError, checkInt, checkNumber, describe } from '../errors.js';
 import { fmtShape, type Tensor } from '../tensor.js';
-import { checkTensor } from './elementwise.js';
+import { checkTensor } from './check.js';
 
 // In-place optimiser steps on one parameter tensor and its gradient. Every settings object
 // takes `l1` and `l2` (default 0): the gradient used is g + l2·p + l1·sign(p), i.e. L2 as
@@ -88,17 +88,21 @@ function positive(name: string, v: number): number {
   return v;
 }
 
+/** A tensor of `p`'s runtime with as many elements. */
+function checkLike(name: string, t: unknown, p: Tensor): Tensor {
+  const b = checkTensor(name, t, p.rt);
+  if (b.size !== p.size) throw new ShapeError(name, `${p.size} elements (param ${fmtShape(p.shape)})`, fmtShape(b.shape));
+  return b;
+}
+
 function checkPair(p: Tensor, g: Tensor): void {
   checkTensor('param', p);
-  checkTensor('grad', g, p.rt);
-  if (g.size !== p.size) throw new ShapeError('grad', `${p.size} elements (param ${fmtShape(p.shape)})`, fmtShape(g.shape));
+  checkLike('grad', g, p);
 }
 
 function checkBuffer(name: string, t: unknown, p: Tensor): Tensor {
   if (t === undefined || t === null) throw new ArgumentError(name, 'a state tensor', describe(t));
-  const b = checkTensor(name, t, p.rt);
-  if (b.size !== p.size) throw new ShapeError(name, `${p.size} elements (param ${fmtShape(p.shape)})`, fmtShape(b.shape));
-  return b;
+  return checkLike(name, t, p);
 }
 
 function regularization(s: Record<string, unknown>): [number, number] {

@@ -1,6 +1,7 @@
 import { ShapeError, ArgumentError, describe } from '../errors.js';
-import { Tensor, fmtShape, sizeOf, type Shape } from '../tensor.js';
-import { checkTensor, convOutDim, destination, pairOption, type Pair } from './conv.js';
+import { fmtShape, type Shape, type Tensor } from '../tensor.js';
+import { checkRankedTensor, checkShape, checkShapeArg, pairOption, rankedDestination, type Pair } from './check.js';
+import { convOutDim } from './conv.js';
 
 /** Window geometry of the pooling ops. */
 export interface Pool2dOptions {
@@ -50,18 +51,17 @@ function poolGeometry(xShape: Shape, opts: Pool2dOptions, xName: string): PoolGe
   return { n, h, w, c, kh, kw, sh: strideH, sw: strideW, ph, pw, oh, ow };
 }
 
-function checkDy(dy: Tensor, g: PoolGeom): void {
-  const want = [g.n, g.oh, g.ow, g.c];
-  if (dy.shape.some((d, i) => d !== want[i])) throw new ShapeError('dy', fmtShape(want), fmtShape(dy.shape));
+function poolForward(kind: 'max_pool2d_f32_nhwc' | 'avg_pool2d_f32_nhwc', x: Tensor, opts: Pool2dForwardOptions): Tensor {
+  checkRankedTensor('x', x, 4, '[N, H, W, C]');
+  const g = poolGeometry(x.shape, opts, 'x');
+  const out = rankedDestination(opts.out, false, [g.n, g.oh, g.ow, g.c], x.rt);
+  x.rt.k[kind](g.n, g.h, g.w, g.c, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, x.ptr, out.ptr);
+  return out;
 }
 
 /** Max pooling, NHWC: `x` [N, H, W, C] → [N, OH, OW, C], OH = floor((H + 2·pad − size) / stride) + 1. */
 export function maxPool2d(x: Tensor, opts: Pool2dForwardOptions): Tensor {
-  checkTensor('x', x, 4, '[N, H, W, C]');
-  const g = poolGeometry(x.shape, opts, 'x');
-  const out = destination(opts.out, false, [g.n, g.oh, g.ow, g.c], x.rt);
-  x.rt.k.max_pool2d_f32_nhwc(g.n, g.h, g.w, g.c, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, x.ptr, out.ptr);
-  return out;
+  return poolForward('max_pool2d_f32_nhwc', x, opts);
 }
 
 /**
@@ -69,12 +69,12 @@ export function maxPool2d(x: Tensor, opts: Pool2dForwardOptions): Tensor {
  * maximum of its window in scan order (recomputed from `x`, the forward's input).
  */
 export function maxPool2dBackward(x: Tensor, dy: Tensor, opts: Pool2dBackwardOptions): Tensor {
-  checkTensor('x', x, 4, '[N, H, W, C]');
-  checkTensor('dy', dy, 4, '[N, OH, OW, C]', x.rt);
+  checkRankedTensor('x', x, 4, '[N, H, W, C]');
+  checkRankedTensor('dy', dy, 4, '[N, OH, OW, C]', x.rt);
   const g = poolGeometry(x.shape, opts, 'x');
-  checkDy(dy, g);
+  checkShape('dy', dy, [g.n, g.oh, g.ow, g.c]);
   const { accumulate = false } = opts;
-  const out = destination(opts.out, accumulate, x.shape, x.rt);
+  const out = rankedDestination(opts.out, accumulate, x.shape, x.rt);
   x.rt.k.max_pool2d_backward_f32_nhwc(g.n, g.h, g.w, g.c, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw,
     x.ptr, dy.ptr, out.ptr, accumulate ? 1 : 0);
   return out;
@@ -82,11 +82,7 @@ export function maxPool2dBackward(x: Tensor, dy: Tensor, opts: Pool2dBackwardOpt
 
 /** Average pooling, NHWC (count_include_pad = false): `x` [N, H, W, C] → [N, OH, OW, C]. */
 export function avgPool2d(x: Tensor, opts: Pool2dForwardOptions): Tensor {
-  checkTensor('x', x, 4, '[N, H, W, C]');
-  const g = poolGeometry(x.shape, opts, 'x');
-  const out = destination(opts.out, false, [g.n, g.oh, g.ow, g.c], x.rt);
-  x.rt.k.avg_pool2d_f32_nhwc(g.n, g.h, g.w, g.c, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, x.ptr, out.ptr);
-  return out;
+  return poolForward('avg_pool2d_f32_nhwc', x, opts);
 }
 
 /**
@@ -94,15 +90,12 @@ export function avgPool2d(x: Tensor, opts: Pool2dForwardOptions): Tensor {
  * is spread evenly over the real pixels of its window.
  */
 export function avgPool2dBackward(dy: Tensor, xShape: Shape, opts: Pool2dBackwardOptions): Tensor {
-  checkTensor('dy', dy, 4, '[N, OH, OW, C]');
-  if (!Array.isArray(xShape) || xShape.length !== 4) {
-    throw new ShapeError('xShape', 'a shape [N, H, W, C]', Array.isArray(xShape) ? fmtShape(xShape) : describe(xShape));
-  }
-  sizeOf(xShape, 'xShape');
+  checkRankedTensor('dy', dy, 4, '[N, OH, OW, C]');
+  checkShapeArg('xShape', xShape, 4, '[N, H, W, C]');
   const g = poolGeometry(xShape, opts, 'xShape');
-  checkDy(dy, g);
+  checkShape('dy', dy, [g.n, g.oh, g.ow, g.c]);
   const { accumulate = false } = opts;
-  const out = destination(opts.out, accumulate, xShape, dy.rt);
+  const out = rankedDestination(opts.out, accumulate, xShape, dy.rt);
   dy.rt.k.avg_pool2d_backward_f32_nhwc(g.n, g.h, g.w, g.c, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw,
     dy.ptr, out.ptr, accumulate ? 1 : 0);
   return out;

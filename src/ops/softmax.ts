@@ -1,29 +1,29 @@
 import { ArgumentError, ShapeError, checkNumber, describe } from '../errors.js';
 import { fmtShape, type Tensor } from '../tensor.js';
-import { checkShape, checkTensor, destination, rowsCols, type OutOptions } from './elementwise.js';
+import { checkShape, checkTensor, destination, rowsCols } from './check.js';
+import type { OutOptions } from './elementwise.js';
 
 // Every op here works row by row over the last dimension: a tensor of shape [..., C] is
 // treated as [rows, C] with rows = (product of the leading dimensions).
 
 // An empty last dimension with rows is fine for the maps (nothing to do) but not for argmax.
-const rowShape = rowsCols;
+
+function rowMap(kind: 'softmax_rows_f32' | 'log_softmax_rows_f32', x: Tensor, opts: OutOptions): Tensor {
+  checkTensor('x', x);
+  const [rows, cols] = rowsCols('x', x);
+  const y = destination('options.out', opts.out, x.shape, x.rt);
+  x.rt.k[kind](x.ptr, y.ptr, rows, cols);
+  return y;
+}
 
 /** softmax over the last dimension: y = e^(x − max) / Σ e^(x − max). `x` [..., C]. */
 export function softmax(x: Tensor, opts: OutOptions = {}): Tensor {
-  checkTensor('x', x);
-  const [rows, cols] = rowShape('x', x);
-  const y = destination('options.out', opts.out, x.shape, x.rt);
-  x.rt.k.softmax_rows_f32(x.ptr, y.ptr, rows, cols);
-  return y;
+  return rowMap('softmax_rows_f32', x, opts);
 }
 
 /** log-softmax over the last dimension: y = (x − max) − log Σ e^(x − max). `x` [..., C]. */
 export function logSoftmax(x: Tensor, opts: OutOptions = {}): Tensor {
-  checkTensor('x', x);
-  const [rows, cols] = rowShape('x', x);
-  const y = destination('options.out', opts.out, x.shape, x.rt);
-  x.rt.k.log_softmax_rows_f32(x.ptr, y.ptr, rows, cols);
-  return y;
+  return rowMap('log_softmax_rows_f32', x, opts);
 }
 
 /** Options of the softmax backward ops. */
@@ -37,7 +37,7 @@ function softmaxBackwardOp(kind: 'softmax_rows_backward_f32' | 'log_softmax_rows
   checkTensor('y', y);
   checkTensor('dy', dy, y.rt);
   checkShape('dy', dy, y.shape);
-  const [rows, cols] = rowShape('y', y);
+  const [rows, cols] = rowsCols('y', y);
   const dx = destination('options.out', opts.out, y.shape, y.rt, opts.accumulate);
   y.rt.k[kind](dy.ptr, y.ptr, dx.ptr, rows, cols, opts.accumulate ? 1 : 0);
   return dx;
@@ -130,7 +130,7 @@ export function softCrossEntropy(logits: Tensor, targets: Tensor, opts: CrossEnt
 /** Index of the largest value of each row (the first one on ties). `x` [..., C] with C ≥ 1. */
 export function argmaxRows(x: Tensor): Int32Array {
   checkTensor('x', x);
-  const [rows, cols] = rowShape('x', x);
+  const [rows, cols] = rowsCols('x', x);
   if (cols === 0 && x.shape.slice(0, -1).every((dim) => dim > 0)) {
     throw new ShapeError('x', 'a last dimension of at least 1', fmtShape(x.shape));
   }

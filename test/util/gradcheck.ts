@@ -2,22 +2,9 @@ import { expect } from 'vitest';
 import { ForwardContext, Layer, ParamGroup } from '../../src/layers/layer.js';
 import { Runtime } from '../../src/runtime/runtime.js';
 import { Shape, Tensor, sizeOf } from '../../src/tensor.js';
+import { lcg, randomArray } from './kernel.js';
 
-/** Deterministic LCG in [0, 1) so failures reproduce (test data only; the library uses wasm noise). */
-export function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
-
-/** n values uniform in [lo, hi). */
-export function randomArray(n: number, rnd: () => number, lo = -1, hi = 1): Float32Array {
-  const v = new Float32Array(n);
-  for (let i = 0; i < n; i++) v[i] = lo + (hi - lo) * rnd();
-  return v;
-}
+export { lcg, randomArray };
 
 /**
  * Finite-difference check of a built layer: f = Σ r ⊙ layer(x) with fixed noise (same ctx),
