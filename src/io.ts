@@ -30,7 +30,21 @@ import { Activation, Softmax } from './layers/activation.js';
 import { Dropout, GaussianDropout } from './layers/dropout.js';
 import { AvgPool2d, MaxPool2d } from './layers/pool.js';
 import { Flatten } from './layers/reshape.js';
+import { Conv2d, Dense } from './layers/dense.js';
+import {
+  GroupSparseVDConv2d, GroupSparseVDDense, SparseVDConv2d, SparseVDDense, VariationalDropoutConv2d, VariationalDropoutDense,
+} from './layers/bayesian.js';
 import { Sequential } from './model.js';
+
+/**
+ * The built-in layer classes a model file may name. Referencing them keeps their modules (and
+ * their `registerLayer` calls) in any bundle that loads models, whatever else it tree-shakes.
+ */
+export const builtinLayers: readonly (abstract new (...args: never[]) => Layer)[] = [
+  Dense, Conv2d, SparseVDDense, SparseVDConv2d, VariationalDropoutDense, VariationalDropoutConv2d,
+  GroupSparseVDDense, GroupSparseVDConv2d, Activation, Softmax, Dropout, GaussianDropout,
+  MaxPool2d, AvgPool2d, Flatten, BatchNorm,
+];
 
 /** Bytes before the header. */
 const PREFIX = 24;
@@ -328,17 +342,8 @@ function asFormatError(field: string, e: unknown): never {
  * `init`, batch norm keeps the shape. Null for a class it does not know (the dry run stops there).
  */
 function dryRun(layer: Layer, shape: Shape): { weights: number; out: Shape } | null {
-  const withMap = layer as unknown as { makeMap?: (s: Shape) => { weightShape: Shape; outputShape: Shape } };
-  if (typeof withMap.makeMap === 'function') {
-    const m = withMap.makeMap(shape);
-    return { weights: m.weightShape.reduce((a, b) => a * b, 1), out: m.outputShape };
-  }
-  if (layer instanceof BatchNorm) return { weights: shape[shape.length - 1] ?? 0, out: shape };
-  const shapeOnly = [Activation, Softmax, Dropout, GaussianDropout, MaxPool2d, AvgPool2d, Flatten];
-  if (shapeOnly.some((c) => layer instanceof c)) {
-    return { weights: 0, out: (layer as unknown as { init(s: Shape, seed: number): Shape }).init(shape, 0) };
-  }
-  return null;
+  const p = layer.plan(shape);
+  return { weights: p.weights, out: p.outputShape };
 }
 
 /**
@@ -366,7 +371,8 @@ export function loadModel(bytes: Uint8Array, opts: LoadOptions = {}): Sequential
     const f = `header.layers[${i}]`;
     if (!isObject(e)) bad(f, 'a layer object', show(e));
     if (typeof e.className !== 'string') bad(`${f}.className`, 'a string', show(e.className));
-    const make = layerRegistry.get(e.className);
+    // (builtinLayers is read here so bundlers keep the built-in classes registered.)
+    const make = builtinLayers.length ? layerRegistry.get(e.className) : undefined;
     if (!make) bad(`${f}.className`, `a registered layer class (${[...layerRegistry.keys()].join(', ')})`, show(e.className));
     if (!isObject(e.options)) bad(`${f}.options`, 'an object', show(e.options));
     if (!Array.isArray(e.params)) bad(`${f}.params`, 'an array', show(e.params));

@@ -31,7 +31,7 @@ import { avgPool2d, maxPool2d } from './ops/pool.js';
 import { batchNorm } from './ops/batchnorm.js';
 import { argmaxRows, softmax } from './ops/softmax.js';
 import {
-  ContainerReader, MAX_ELEMENTS, PayloadWriter, SegmentRef, bad, checkShapeField, isInt, isObject, show, writeContainer,
+  ContainerReader, MAX_ELEMENTS, PayloadWriter, bad, checkShapeField, isInt, isObject, show, writeContainer,
 } from './io.js';
 
 /* ------------------------------------------------------------------ CSR matrices */
@@ -868,15 +868,15 @@ function paramValue(l: Layer, key: string): Float32Array | null {
 function inferenceWeights(l: Layer): { w: Float32Array; bias: Float32Array | null } | null {
   const bias = paramValue(l, 'bias');
   if (l instanceof Dense || l instanceof Conv2d) return { w: paramValue(l, 'kernel')!, bias };
-  // The threshold is the layer's own (protected) setting; read it rather than re-derive defaults.
-  const threshold = (l as unknown as { threshold: number }).threshold;
   if (l instanceof SparseVDDense || l instanceof SparseVDConv2d) {
+    const threshold = l.threshold;
     const th = paramValue(l, 'theta')!;
     const la = l.logAlpha();
     for (let i = 0; i < th.length; i++) if (!(la[i] < threshold)) th[i] = 0;
     return { w: th, bias };
   }
   if (l instanceof VariationalDropoutDense || l instanceof VariationalDropoutConv2d) {
+    const threshold = l.threshold;
     const th = paramValue(l, 'theta')!;
     if (threshold === Infinity) return { w: th, bias };
     const la = l.logAlpha();

@@ -40,7 +40,8 @@ export interface BayesOptions {
 export abstract class LrtLayer extends Layer {
   protected map!: LinearMap;
   protected bias?: ParamGroup;
-  protected readonly threshold: number;
+  /** Weights (or units) with log α ≥ threshold are dropped at inference and by `prune`. */
+  readonly threshold: number;
   protected readonly range: LogAlphaRange;
   protected readonly base: BayesOptions;
   private x?: Tensor;
@@ -62,6 +63,11 @@ export abstract class LrtLayer extends Layer {
   }
 
   protected abstract makeMap(inputShape: Shape): LinearMap;
+
+  plan(inputShape: Shape): { outputShape: Shape; weights: number } {
+    const m = this.makeMap(inputShape);
+    return { outputShape: m.outputShape, weights: m.weightShape.reduce((a, b) => a * b, 1) };
+  }
   /** Create θ and the variance parameters. */
   protected abstract initWeights(seed: number): void;
   /** Fill M (masked means) and S (variances) for this pass. */

@@ -36,6 +36,11 @@ export abstract class WeightLayer extends Layer {
 
   protected abstract makeMap(inputShape: Shape): LinearMap;
 
+  plan(inputShape: Shape): { outputShape: Shape; weights: number } {
+    const m = this.makeMap(inputShape);
+    return { outputShape: m.outputShape, weights: m.weightShape.reduce((a, b) => a * b, 1) };
+  }
+
   protected init(inputShape: Shape, seed: number): Shape {
     this.map = this.makeMap(inputShape);
     const w = Tensor.zeros(this.map.weightShape, this.rt);

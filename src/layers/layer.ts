@@ -68,6 +68,15 @@ export abstract class Layer {
     return this.outputShape;
   }
 
+  /**
+   * Per-sample output shape and number of weights for `inputShape`, computed without allocating
+   * (used to validate model files before building). Parameter-free layers get it from their
+   * shape-only {@link init}; layers with parameters override it.
+   */
+  plan(inputShape: Shape): { outputShape: Shape; weights: number } {
+    return { outputShape: this.init(inputShape, 0), weights: 0 };
+  }
+
   /** Subclass hook of {@link build}: create parameters, return the output shape. */
   protected abstract init(inputShape: Shape, seed: number): Shape;
 

@@ -44,6 +44,10 @@ export class BatchNorm extends Layer {
     return inputShape;
   }
 
+  plan(inputShape: Shape): { outputShape: Shape; weights: number } {
+    return { outputShape: inputShape, weights: inputShape[inputShape.length - 1] ?? 0 };
+  }
+
   forward(x: Tensor, ctx: ForwardContext): Tensor {
     this.checkInput(x);
     this.x = x;
