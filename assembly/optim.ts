@@ -10,6 +10,21 @@
   return p + (<usize>i << 2);
 }
 
+// Optimizer state (momenta, mean squares) decays geometrically wherever the gradient is zero
+// (e.g. Sparse VD weights masked out) and would sink into subnormal floats, which x86 handles
+// tens of times slower. Wasm has no flush-to-zero mode, so state below 1e-30 in magnitude is set
+// to 0 explicitly: far below anything that moves a weight (√1e-30 ≪ eps), and the same in
+// every engine.
+const TINY: f32 = 1e-30;
+
+@inline function ftz1(x: f32): f32 {
+  return Mathf.abs(x) < TINY ? 0 : x;
+}
+
+@inline function ftz4(x: v128): v128 {
+  return v128.and(x, f32x4.ge(f32x4.abs(x), f32x4.splat(TINY)));
+}
+
 @inline function regGrad4(p: v128, g: v128, l1: v128, l2: v128): v128 {
   const zero = f32x4.splat(0), one = f32x4.splat(1);
   const sign = f32x4.sub(v128.and(one, f32x4.gt(p, zero)), v128.and(one, f32x4.lt(p, zero)));
@@ -29,7 +44,7 @@
   const gp = regGrad1(w, load<f32>(at(g, i)), l1, l2);
   let step = gp;
   if (v) {
-    const vn = mu * load<f32>(at(v, i)) + gp;
+    const vn = ftz1(mu * load<f32>(at(v, i)) + gp);
     store<f32>(at(v, i), vn);
     step = nesterov ? gp + mu * vn : vn;
   }
@@ -48,7 +63,7 @@ export function sgd_f32(p: usize, g: usize, v: usize, n: i32, lr: f32, momentum:
     const gp = regGrad4(w, v128.load(at(g, i)), vl1, vl2);
     let step = gp;
     if (v) {
-      const vn = f32x4.add(f32x4.mul(vmu, v128.load(at(v, i))), gp);
+      const vn = ftz4(f32x4.add(f32x4.mul(vmu, v128.load(at(v, i))), gp));
       v128.store(at(v, i), vn);
       step = nesterov ? f32x4.add(gp, f32x4.mul(vmu, vn)) : vn;
     }
@@ -79,8 +94,8 @@ export function sgd_f32_scalar(p: usize, g: usize, v: usize, n: i32, lr: f32, mo
   stepSize: f32, invSqrtBc2: f32, eps: f32, l1: f32, l2: f32): void {
   const w = load<f32>(at(p, i));
   const gp = regGrad1(w, load<f32>(at(g, i)), l1, l2);
-  const mn = b1 * load<f32>(at(m, i)) + c1 * gp;
-  const vn = b2 * load<f32>(at(v, i)) + c2 * (gp * gp);
+  const mn = ftz1(b1 * load<f32>(at(m, i)) + c1 * gp);
+  const vn = ftz1(b2 * load<f32>(at(v, i)) + c2 * (gp * gp));
   store<f32>(at(m, i), mn);
   store<f32>(at(v, i), vn);
   store<f32>(at(p, i), w - stepSize * (mn / (Mathf.sqrt(vn) * invSqrtBc2 + eps)));
@@ -100,8 +115,8 @@ export function adam_f32(p: usize, g: usize, m: usize, v: usize, n: i32, lr: f32
   for (; i + 4 <= n; i += 4) {
     const w = v128.load(at(p, i));
     const gp = regGrad4(w, v128.load(at(g, i)), vl1, vl2);
-    const mn = f32x4.add(f32x4.mul(vb1, v128.load(at(m, i))), f32x4.mul(vc1, gp));
-    const vn = f32x4.add(f32x4.mul(vb2, v128.load(at(v, i))), f32x4.mul(vc2, f32x4.mul(gp, gp)));
+    const mn = ftz4(f32x4.add(f32x4.mul(vb1, v128.load(at(m, i))), f32x4.mul(vc1, gp)));
+    const vn = ftz4(f32x4.add(f32x4.mul(vb2, v128.load(at(v, i))), f32x4.mul(vc2, f32x4.mul(gp, gp))));
     v128.store(at(m, i), mn);
     v128.store(at(v, i), vn);
     const denom = f32x4.add(f32x4.mul(f32x4.sqrt(vn), vinv), veps);
@@ -127,11 +142,11 @@ export function adam_f32_scalar(p: usize, g: usize, m: usize, v: usize, n: i32, 
 @inline function rmsprop1(p: usize, g: usize, s: usize, b: usize, i: i32, lr: f32, rho: f32, c: f32, eps: f32, mu: f32, l1: f32, l2: f32): void {
   const w = load<f32>(at(p, i));
   const gp = regGrad1(w, load<f32>(at(g, i)), l1, l2);
-  const sn = rho * load<f32>(at(s, i)) + c * (gp * gp);
+  const sn = ftz1(rho * load<f32>(at(s, i)) + c * (gp * gp));
   store<f32>(at(s, i), sn);
   let u = gp / (Mathf.sqrt(sn) + eps);
   if (b) {
-    u = mu * load<f32>(at(b, i)) + u;
+    u = ftz1(mu * load<f32>(at(b, i)) + u);
     store<f32>(at(b, i), u);
   }
   store<f32>(at(p, i), w - lr * u);
@@ -150,11 +165,11 @@ export function rmsprop_f32(p: usize, g: usize, s: usize, b: usize, n: i32, lr: 
   for (; i + 4 <= n; i += 4) {
     const w = v128.load(at(p, i));
     const gp = regGrad4(w, v128.load(at(g, i)), vl1, vl2);
-    const sn = f32x4.add(f32x4.mul(vrho, v128.load(at(s, i))), f32x4.mul(vc, f32x4.mul(gp, gp)));
+    const sn = ftz4(f32x4.add(f32x4.mul(vrho, v128.load(at(s, i))), f32x4.mul(vc, f32x4.mul(gp, gp))));
     v128.store(at(s, i), sn);
     let u = f32x4.div(gp, f32x4.add(f32x4.sqrt(sn), veps));
     if (b) {
-      u = f32x4.add(f32x4.mul(vmu, v128.load(at(b, i))), u);
+      u = ftz4(f32x4.add(f32x4.mul(vmu, v128.load(at(b, i))), u));
       v128.store(at(b, i), u);
     }
     v128.store(at(p, i), f32x4.sub(w, f32x4.mul(vlr, u)));

@@ -156,3 +156,26 @@ describe('optimiser ops', () => {
     expectClose(p.toArray(), [0.9, -2.2, 2.7], 1e-7);
   });
 });
+
+describe('optimiser state never goes subnormal', () => {
+  it('momenta under a zero gradient flush to exactly 0 (SIMD and scalar alike)', () => {
+    const n = 7;
+    const p = Tensor.from(new Float32Array(n).fill(0.5), [n], rt);
+    const g = Tensor.from(new Float32Array(n).fill(1e-3), [n], rt);
+    const m = Tensor.zeros([n], rt), v = Tensor.zeros([n], rt), vel = Tensor.zeros([n], rt), sq = Tensor.zeros([n], rt), b = Tensor.zeros([n], rt);
+    const step = (t: number) => {
+      adamUpdate(p, g, { m, v }, { lr: 0, step: t });
+      sgdUpdate(p, g, { velocity: vel }, { lr: 0, momentum: 0.9 });
+      rmspropUpdate(p, g, { meanSquare: sq, momentumBuffer: b }, { lr: 0, rho: 0.9, momentum: 0.9 });
+    };
+    step(1);
+    g.view().fill(0);
+    const subnormal = (x: number) => x !== 0 && Math.abs(x) < 1.1754944e-38;
+    for (let t = 2; t < 1500; t++) {
+      step(t);
+      for (const s of [m, vel, sq, b]) s.view().forEach((x) => expect(subnormal(x)).toBe(false));
+    }
+    for (const s of [m, vel, sq, b]) expect(Array.from(s.view())).toEqual(new Array(n).fill(0));
+    expect(v.view()[0]).toBeGreaterThan(0); // β2 = 0.999 decays slowly: still normal here
+  });
+});
