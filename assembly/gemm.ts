@@ -77,12 +77,7 @@ function gemmBlocked(transA: bool, transB: bool, m: i32, n: i32, k: i32, a: usiz
     for (let pc = 0; pc < k; pc += kcStep) {
       const kc = min(kcStep, k - pc);
       // Pack B[pc:pc+kc, jc:jc+nc] into 8-column panels, zero-padded to a multiple of 8.
-      for (let jr = 0; jr < nc; jr += NR) {
-        const dst = packB + (<usize>(jr * kc) << 2);
-        const w = min(NR, nc - jr);
-        if (transB) packColsMajorP(dst, b + (<usize>((jc + jr) * ldb + pc) << 2), ldb, kc, w, NR);
-        else packRowsMajorJ(dst, b + (<usize>(pc * ldb + jc + jr) << 2), ldb, kc, w, NR);
-      }
+      packBBlock(transB, b + (<usize>(transB ? jc * ldb + pc : pc * ldb + jc) << 2), ldb, kc, nc);
       // The first k-block starts from C (acc) or zero, plus bias; later blocks add to C.
       const loadC = acc != 0 || pc > 0;
       const biasBlock: usize = pc == 0 && bias != 0 ? bias + (<usize>jc << 2) : 0;
@@ -94,17 +89,84 @@ function gemmBlocked(transA: bool, transB: bool, m: i32, n: i32, k: i32, a: usiz
           if (transA) packRowsMajorJ(dst, a + (<usize>(pc * lda + ic + ir) << 2), lda, kc, h, MR);
           else packColsMajorP(dst, a + (<usize>((ic + ir) * lda + pc) << 2), lda, kc, h, MR);
         }
-        for (let jr = 0; jr < nc; jr += NR) {
-          const bp = packB + (<usize>(jr * kc) << 2);
-          const nr = min(NR, nc - jr);
-          const biasp: usize = biasBlock ? biasBlock + (<usize>jr << 2) : 0;
-          for (let ir = 0; ir < mc; ir += MR) {
-            const ap = packA + (<usize>(ir * kc) << 2);
-            const cp = c + (<usize>((ic + ir) * ldc + jc + jr) << 2);
-            kernel4x8(kc, ap, bp, cp, ldc, min(MR, mc - ir), nr, loadC, biasp);
-          }
-        }
+        macroKernel(mc, nc, kc, c + (<usize>(ic * ldc + jc) << 2), ldc, loadC, biasBlock);
       }
+    }
+  }
+}
+
+/**
+ * Width of the last B panel when nc is not a multiple of NR: the leftover t columns go to the
+ * narrowest micro-kernel that holds them (2: kernel16x2, 4: kernel8x4, 8: kernel4x8), so the
+ * zero padding computed is at most one column (t = 1, 3) or three (t = 5). F = 50 (LeNet-5's
+ * second conv) leaves t = 2, which a full 8-wide tile would compute at a quarter efficiency.
+ */
+// @ts-ignore: decorator
+@inline
+function tailWidth(t: i32): i32 {
+  return t == 0 ? 0 : t <= 2 ? 2 : t <= 4 ? 4 : NR;
+}
+
+/**
+ * Pack B[0:kc, 0:nc] (nn: element (p, j) at b[p*ldb + j]; transB: at b[j*ldb + p]) into packB:
+ * full NR-column panels, then one tail panel of tailWidth(nc % NR) columns, each k-major.
+ */
+function packBBlock(transB: bool, b: usize, ldb: i32, kc: i32, nc: i32): void {
+  const full = nc & ~(NR - 1);
+  for (let jr = 0; jr < full; jr += NR) {
+    const dst = packB + (<usize>(jr * kc) << 2);
+    if (transB) packColsMajorP(dst, b + (<usize>(jr * ldb) << 2), ldb, kc, NR, NR);
+    else packRowsMajorJ(dst, b + (<usize>jr << 2), ldb, kc, NR, NR);
+  }
+  const t = nc - full;
+  if (t == 0) return;
+  const dst = packB + (<usize>(full * kc) << 2);
+  if (transB) packColsMajorP(dst, b + (<usize>(full * ldb) << 2), ldb, kc, t, tailWidth(t));
+  else packRowsMajorJ(dst, b + (<usize>full << 2), ldb, kc, t, tailWidth(t));
+}
+
+/**
+ * C[0:mc, 0:nc] from the packed A block (packA, ceil(mc/4) strips) and the packed B block
+ * (packB): every full B panel against every A strip (the panel stays in L1 while the strips
+ * stream from L2), then the tail panel with the micro-kernel of its width.
+ * loadC: start from C (else from zero); bias: bias[0:nc] or 0.
+ */
+function macroKernel(mc: i32, nc: i32, kc: i32, c: usize, ldc: i32, loadC: bool, bias: usize): void {
+  const full = nc & ~(NR - 1);
+  const stripBytes = <usize>(kc * MR) << 2;
+  const tileRowsBytes = <usize>(MR * ldc) << 2;
+  for (let jr = 0; jr < full; jr += NR) {
+    const bp = packB + (<usize>(jr * kc) << 2);
+    const biasp: usize = bias ? bias + (<usize>jr << 2) : 0;
+    let ap = packA, cp = c + (<usize>jr << 2);
+    for (let ir = 0; ir < mc; ir += MR) {
+      kernel4x8(kc, ap, bp, cp, ldc, min(MR, mc - ir), NR, loadC, biasp);
+      ap += stripBytes;
+      cp += tileRowsBytes;
+    }
+  }
+  const t = nc - full;
+  if (t == 0) return;
+  const bp = packB + (<usize>(full * kc) << 2);
+  const biasp: usize = bias ? bias + (<usize>full << 2) : 0;
+  let ap = packA, cp = c + (<usize>full << 2);
+  if (t > 4) {
+    for (let ir = 0; ir < mc; ir += MR) {
+      kernel4x8(kc, ap, bp, cp, ldc, min(MR, mc - ir), t, loadC, biasp);
+      ap += stripBytes;
+      cp += tileRowsBytes;
+    }
+  } else if (t > 2) {
+    for (let ir = 0; ir < mc; ir += 2 * MR) {
+      kernel8x4(kc, ap, stripBytes, bp, cp, ldc, min(2 * MR, mc - ir), t, loadC, biasp);
+      ap += 2 * stripBytes;
+      cp += 2 * tileRowsBytes;
+    }
+  } else {
+    for (let ir = 0; ir < mc; ir += 4 * MR) {
+      kernel16x2(kc, ap, stripBytes, bp, cp, ldc, min(4 * MR, mc - ir), t, loadC, biasp);
+      ap += 4 * stripBytes;
+      cp += 4 * tileRowsBytes;
     }
   }
 }
@@ -115,7 +177,7 @@ function gemmBlocked(transA: bool, transB: bool, m: i32, n: i32, k: i32, a: usiz
  */
 function packRowsMajorJ(dst: usize, src: usize, ld: i32, kc: i32, w: i32, W: i32): void {
   const srcStep = <usize>ld << 2;
-  if (w == W) {
+  if (w == W && W >= 4) {
     if (W == 8) {
       for (let p = 0; p < kc; p++) {
         v128.store(dst, v128.load(src));
@@ -268,16 +330,130 @@ function kernel4x8(kc: i32, ap: usize, bp: usize, c: usize, ldc: i32, mr: i32, n
   v128.store(t, acc2x4567, 80);
   v128.store(t, acc3x0123, 96);
   v128.store(t, acc3x4567, 112);
+  mergeTile(t, NR, 1, c, ldc, mr, nr, loadC, biasp);
+}
+
+/**
+ * Merge a spilled tile into C: C[i, j] = (loadC ? C[i, j] : 0) + bias[j] + t[i*rs + j*cs] for
+ * the top-left mr×nr corner, in the scalar twin's order.
+ */
+function mergeTile(t: usize, rs: i32, cs: i32, c: usize, ldc: i32, mr: i32, nr: i32, loadC: bool, biasp: usize): void {
   for (let i = 0; i < mr; i++) {
     const ci = c + (<usize>(i * ldc) << 2);
-    const ti = t + (<usize>(i * NR) << 2);
     for (let j = 0; j < nr; j++) {
       const o = <usize>j << 2;
       let prior: f32 = loadC ? load<f32>(ci + o) : 0;
       if (biasp) prior += load<f32>(biasp + o);
-      store<f32>(ci + o, prior + load<f32>(ti + o));
+      store<f32>(ci + o, prior + load<f32>(t + (<usize>(i * rs + j * cs) << 2)));
     }
   }
+}
+
+// @ts-ignore: decorator
+@inline
+function mergeRow(ci: usize, bias0123: v128, acc0123: v128, loadC: bool): void {
+  const prior = loadC ? f32x4.add(v128.load(ci), bias0123) : bias0123;
+  v128.store(ci, f32x4.add(prior, acc0123));
+}
+
+/**
+ * Tail micro-kernel for 3-4 leftover columns: an 8x4 tile of C from two packed A strips
+ * (rows 0-3 at ap, rows 4-7 at ap + stripBytes) and a 4-wide B panel. Eight accumulators,
+ * like kernel4x8, so the add latency stays covered. Writes the top-left mr×nr corner.
+ */
+function kernel8x4(kc: i32, ap: usize, stripBytes: usize, bp: usize, c: usize, ldc: i32, mr: i32, nr: i32, loadC: bool, biasp: usize): void {
+  // A missing second strip (mr <= 4) re-reads the first: its rows are computed and dropped.
+  let aq = mr > MR ? ap + stripBytes : ap;
+  let acc0x0123 = f32x4.splat(0), acc1x0123 = f32x4.splat(0), acc2x0123 = f32x4.splat(0), acc3x0123 = f32x4.splat(0);
+  let acc4x0123 = f32x4.splat(0), acc5x0123 = f32x4.splat(0), acc6x0123 = f32x4.splat(0), acc7x0123 = f32x4.splat(0);
+  const bEnd = bp + (<usize>kc << 4);
+  while (bp < bEnd) {
+    const b0123 = v128.load(bp);
+    acc0x0123 = f32x4.add(acc0x0123, f32x4.mul(v128.load32_splat(ap), b0123));
+    acc1x0123 = f32x4.add(acc1x0123, f32x4.mul(v128.load32_splat(ap, 4), b0123));
+    acc2x0123 = f32x4.add(acc2x0123, f32x4.mul(v128.load32_splat(ap, 8), b0123));
+    acc3x0123 = f32x4.add(acc3x0123, f32x4.mul(v128.load32_splat(ap, 12), b0123));
+    acc4x0123 = f32x4.add(acc4x0123, f32x4.mul(v128.load32_splat(aq), b0123));
+    acc5x0123 = f32x4.add(acc5x0123, f32x4.mul(v128.load32_splat(aq, 4), b0123));
+    acc6x0123 = f32x4.add(acc6x0123, f32x4.mul(v128.load32_splat(aq, 8), b0123));
+    acc7x0123 = f32x4.add(acc7x0123, f32x4.mul(v128.load32_splat(aq, 12), b0123));
+    ap += 16;
+    aq += 16;
+    bp += 16;
+  }
+  if (mr == 2 * MR && nr == 4) {
+    // Whole tile: C = prior + acc as vectors, prior = (loadC ? C : 0) + bias as in kernel4x8.
+    const bias0123 = biasp ? v128.load(biasp) : f32x4.splat(0);
+    const rowStep = <usize>ldc << 2;
+    let ci = c;
+    mergeRow(ci, bias0123, acc0x0123, loadC); ci += rowStep;
+    mergeRow(ci, bias0123, acc1x0123, loadC); ci += rowStep;
+    mergeRow(ci, bias0123, acc2x0123, loadC); ci += rowStep;
+    mergeRow(ci, bias0123, acc3x0123, loadC); ci += rowStep;
+    mergeRow(ci, bias0123, acc4x0123, loadC); ci += rowStep;
+    mergeRow(ci, bias0123, acc5x0123, loadC); ci += rowStep;
+    mergeRow(ci, bias0123, acc6x0123, loadC); ci += rowStep;
+    mergeRow(ci, bias0123, acc7x0123, loadC);
+    return;
+  }
+  const t = edgeTile;
+  v128.store(t, acc0x0123);
+  v128.store(t, acc1x0123, 16);
+  v128.store(t, acc2x0123, 32);
+  v128.store(t, acc3x0123, 48);
+  v128.store(t, acc4x0123, 64);
+  v128.store(t, acc5x0123, 80);
+  v128.store(t, acc6x0123, 96);
+  v128.store(t, acc7x0123, 112);
+  mergeTile(t, 4, 1, c, ldc, mr, nr, loadC, biasp);
+}
+
+/**
+ * Tail micro-kernel for 1-2 leftover columns: a 16x2 tile of C, vectorised down the rows
+ * instead of across the columns (four packed A strips give 16 rows as four f32x4 loads, each
+ * B value is broadcast), so no lane computes padding. Eight accumulators: acc0to3x0 holds
+ * rows 0-3 of column 0. Writes the top-left mr×nr corner.
+ */
+function kernel16x2(kc: i32, ap: usize, stripBytes: usize, bp: usize, c: usize, ldc: i32, mr: i32, nr: i32, loadC: bool, biasp: usize): void {
+  // Missing strips (mr <= 12) re-read the first one: their rows are computed and dropped.
+  let a1p = mr > MR ? ap + stripBytes : ap;
+  let a2p = mr > 2 * MR ? ap + 2 * stripBytes : ap;
+  let a3p = mr > 3 * MR ? ap + 3 * stripBytes : ap;
+  let acc0to3x0 = f32x4.splat(0), acc4to7x0 = f32x4.splat(0), acc8to11x0 = f32x4.splat(0), acc12to15x0 = f32x4.splat(0);
+  let acc0to3x1 = f32x4.splat(0), acc4to7x1 = f32x4.splat(0), acc8to11x1 = f32x4.splat(0), acc12to15x1 = f32x4.splat(0);
+  const bEnd = bp + (<usize>kc << 3);
+  while (bp < bEnd) {
+    const b0 = v128.load32_splat(bp);
+    const b1 = v128.load32_splat(bp, 4);
+    const a0to3 = v128.load(ap);
+    acc0to3x0 = f32x4.add(acc0to3x0, f32x4.mul(a0to3, b0));
+    acc0to3x1 = f32x4.add(acc0to3x1, f32x4.mul(a0to3, b1));
+    const a4to7 = v128.load(a1p);
+    acc4to7x0 = f32x4.add(acc4to7x0, f32x4.mul(a4to7, b0));
+    acc4to7x1 = f32x4.add(acc4to7x1, f32x4.mul(a4to7, b1));
+    const a8to11 = v128.load(a2p);
+    acc8to11x0 = f32x4.add(acc8to11x0, f32x4.mul(a8to11, b0));
+    acc8to11x1 = f32x4.add(acc8to11x1, f32x4.mul(a8to11, b1));
+    const a12to15 = v128.load(a3p);
+    acc12to15x0 = f32x4.add(acc12to15x0, f32x4.mul(a12to15, b0));
+    acc12to15x1 = f32x4.add(acc12to15x1, f32x4.mul(a12to15, b1));
+    ap += 16;
+    a1p += 16;
+    a2p += 16;
+    a3p += 16;
+    bp += 8;
+  }
+  // Column-major spill: element (i, j) at t[j*16 + i].
+  const t = edgeTile;
+  v128.store(t, acc0to3x0);
+  v128.store(t, acc4to7x0, 16);
+  v128.store(t, acc8to11x0, 32);
+  v128.store(t, acc12to15x0, 48);
+  v128.store(t, acc0to3x1, 64);
+  v128.store(t, acc4to7x1, 80);
+  v128.store(t, acc8to11x1, 96);
+  v128.store(t, acc12to15x1, 112);
+  mergeTile(t, 1, 16, c, ldc, mr, nr, loadC, biasp);
 }
 
 /** k = 0: C = (acc ? C : 0) + bias. */
