@@ -16,7 +16,11 @@
 // conv2d_col_bytes(...). The product is done in chunks of output rows so that the im2col block
 // stays in cache (about COL_CHUNK_BYTES) between being written and being read by the GEMM.
 // 1×1 kernels with stride 1 and no padding need no im2col at all: x is already col.
+// The forward pass skips `col` whenever W fits the GEMM engine's packed-B buffer: it packs W
+// once and writes each chunk's im2col straight into the engine's packed-A layout, so the
+// receptive fields are copied once instead of twice (im2col, then the GEMM's packing).
 import { gemm_f32_nn, gemm_f32_nt, gemm_f32_tn } from './gemm';
+import { MR, PACK_A_FLOATS, PACK_B_FLOATS, gemmMacro, gemmPackA, gemmPackB, packedBFloats } from './gemm_engine';
 
 /** Target size of one im2col chunk (bytes): a few hundred KB stays in L2 while the GEMM reads it. */
 const COL_CHUNK_BYTES: i32 = 256 << 10;
@@ -133,6 +137,115 @@ function im2col(r0: i32, r1: i32, h: i32, w: i32, c: i32, kh: i32, kw: i32, sh: 
   }
 }
 
+/**
+ * im2col of output rows [r0, r1) written straight into the GEMM engine's packed-A layout:
+ * strip s (rows r0+4s .. r0+4s+3) is k-major, element (row r0+4s+q, column p) at float
+ * (s·K + p)·4 + q of dst; rows of the last strip past r1 are zeros. For one ky, four output
+ * pixels read four runs of KW·C floats; a 4x4 transpose turns four run vectors into four
+ * packed rows. Runs starting one float apart (C = 1, stride 1: a grayscale first layer) need
+ * no transpose: packed row p is the four floats at run0 + p. Windows that touch the padding,
+ * and the last partial strip, are written element by element.
+ */
+function im2colPacked(r0: i32, r1: i32, h: i32, w: i32, c: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
+  oh: i32, ow: i32, x: usize, dst: usize): void {
+  const run = kw * c;
+  const ohw = oh * ow;
+  const xRowStep = <usize>(w * c) << 2; // one input row (iy -> iy + 1)
+  const stripBytes = <usize>(kh * run * MR) << 2;
+  let b = r0 / ohw, oy = (r0 - b * ohw) / ow, ox = r0 - b * ohw - oy * ow;
+  for (let r = r0; r < r1; r += MR) {
+    const b0 = b, oy0 = oy, ox0 = ox;
+    // Origins x[b, oy·sh−ph, ox·sw−pw, 0] of the four windows, and whether all lie inside x.
+    let s0: usize = 0, s1: usize = 0, s2: usize = 0, s3: usize = 0;
+    let interior = r + MR <= r1;
+    for (let q = 0; q < MR && interior; q++) {
+      const iy0 = oy * sh - ph, ix0 = ox * sw - pw;
+      if (iy0 < 0 || iy0 + kh > h || ix0 < 0 || ix0 + kw > w) interior = false;
+      const s = x + (<usize>(((b * h + iy0) * w + ix0) * c) << 2);
+      if (q == 0) s0 = s; else if (q == 1) s1 = s; else if (q == 2) s2 = s; else s3 = s;
+      if (++ox == ow) { ox = 0; if (++oy == oh) { oy = 0; b++; } }
+    }
+    if (interior) {
+      let d = dst;
+      if (s1 - s0 == 4 && s2 - s1 == 4 && s3 - s2 == 4) {
+        for (let ky = 0; ky < kh; ky++) {
+          for (let p = 0; p < run; p++) v128.store(d + (<usize>p << 4), v128.load(s0 + (<usize>p << 2)));
+          d += <usize>run << 4;
+          s0 += xRowStep;
+        }
+      } else {
+        for (let ky = 0; ky < kh; ky++) {
+          transposeRuns(s0, s1, s2, s3, run, d);
+          d += <usize>run << 4;
+          s0 += xRowStep; s1 += xRowStep; s2 += xRowStep; s3 += xRowStep;
+        }
+      }
+    } else {
+      b = b0; oy = oy0; ox = ox0;
+      for (let q = 0; q < MR; q++) {
+        if (r + q < r1) {
+          im2colColumn(dst + (<usize>q << 2), b, oy * sh - ph, ox * sw - pw, h, w, c, kh, kw, x);
+          if (++ox == ow) { ox = 0; if (++oy == oh) { oy = 0; b++; } }
+        } else {
+          zeroColumn(dst + (<usize>q << 2), kh * run);
+        }
+      }
+    }
+    dst += stripBytes;
+  }
+}
+
+/** Packed rows p..p+3 from four runs: dst[(p + i)·4 + q] = run_q[p + i]. */
+// @ts-ignore: decorator
+@inline function transposeRuns(s0: usize, s1: usize, s2: usize, s3: usize, run: i32, dst: usize): void {
+  let p = 0;
+  for (; p + 4 <= run; p += 4) {
+    const o = <usize>p << 2;
+    const r0 = v128.load(s0 + o), r1 = v128.load(s1 + o), r2 = v128.load(s2 + o), r3 = v128.load(s3 + o);
+    const t01lo = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5);
+    const t01hi = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
+    const t23lo = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
+    const t23hi = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+    const d = dst + (<usize>p << 4);
+    v128.store(d, v128.shuffle<f32>(t01lo, t23lo, 0, 1, 4, 5));
+    v128.store(d, v128.shuffle<f32>(t01lo, t23lo, 2, 3, 6, 7), 16);
+    v128.store(d, v128.shuffle<f32>(t01hi, t23hi, 0, 1, 4, 5), 32);
+    v128.store(d, v128.shuffle<f32>(t01hi, t23hi, 2, 3, 6, 7), 48);
+  }
+  for (; p < run; p++) {
+    const o = <usize>p << 2;
+    const d = dst + (<usize>p << 4);
+    store<f32>(d, load<f32>(s0 + o));
+    store<f32>(d, load<f32>(s1 + o), 4);
+    store<f32>(d, load<f32>(s2 + o), 8);
+    store<f32>(d, load<f32>(s3 + o), 12);
+  }
+}
+
+/**
+ * One window (pixel b, top-left input corner iy0, ix0, possibly in the padding) as packed
+ * column q: element p at d + 16·p, zeros where the window leaves x.
+ */
+function im2colColumn(d: usize, b: i32, iy0: i32, ix0: i32, h: i32, w: i32, c: i32, kh: i32, kw: i32, x: usize): void {
+  for (let ky = 0; ky < kh; ky++) {
+    const iy = iy0 + ky;
+    for (let kx = 0; kx < kw; kx++) {
+      const ix = ix0 + kx;
+      if (iy < 0 || iy >= h || ix < 0 || ix >= w) {
+        for (let ci = 0; ci < c; ci++) { store<f32>(d, 0); d += 16; }
+      } else {
+        const src = x + (<usize>(((b * h + iy) * w + ix) * c) << 2);
+        for (let ci = 0; ci < c; ci++) { store<f32>(d, load<f32>(src + (<usize>ci << 2))); d += 16; }
+      }
+    }
+  }
+}
+
+/** Packed column q of a strip set to zero (rows past the end of the last strip). */
+function zeroColumn(d: usize, k: i32): void {
+  for (let p = 0; p < k; p++) store<f32>(d + (<usize>p << 4), 0);
+}
+
 /** col2im of output rows [r0, r1): dx[b, iy, ix, :] += dcol[r, (ky, kx, :)] (padding dropped). */
 function col2imAdd(r0: i32, r1: i32, h: i32, w: i32, c: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
   oh: i32, ow: i32, col: usize, dx: usize): void {
@@ -178,6 +291,21 @@ export function conv2d_f32_nhwc(n: i32, h: i32, w: i32, c: i32, f: i32, kh: i32,
   const m = n * oh * ow, k = kh * kw * c;
   if (isPointwise(kh, kw, sh, sw, ph, pw)) {
     gemm_f32_nn(m, f, c, x, c, wgt, f, y, f, bias, acc);
+    return;
+  }
+  if (packedBFloats(k, f) <= PACK_B_FLOATS && k * 16 <= PACK_A_FLOATS) {
+    // W packed once; each chunk of rows (as many as the packed-A buffer holds, a multiple of
+    // 16) is im2col'ed into packed A and multiplied in one k-block: every output is summed in
+    // p order, as in the scalar twin.
+    gemmPackB(wgt, f, k, f);
+    const packA = gemmPackA();
+    let rows = (PACK_A_FLOATS / k) & ~15;
+    if (rows > m) rows = m;
+    for (let r0 = 0; r0 < m; r0 += rows) {
+      const r1 = r0 + rows < m ? r0 + rows : m;
+      im2colPacked(r0, r1, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow, x, packA);
+      gemmMacro(r1 - r0, f, k, y + (<usize>(r0 * f) << 2), f, acc != 0, bias);
+    }
     return;
   }
   assert(col != 0, 'conv2d: col scratch required');
