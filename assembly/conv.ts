@@ -20,7 +20,7 @@
 // once and writes each chunk's im2col straight into the engine's packed-A layout, so the
 // receptive fields are copied once instead of twice (im2col, then the GEMM's packing).
 import { gemm_f32_nn, gemm_f32_nt, gemm_f32_tn } from './gemm';
-import { MR, PACK_A_FLOATS, PACK_B_FLOATS, gemmMacro, gemmPackA, gemmPackB, packedBFloats } from './gemm_engine';
+import { MACRO_KC_MAX, MR, PACK_A_FLOATS, PACK_B_FLOATS, gemmMacro, gemmPackA, gemmPackB, packedBFloats } from './gemm_engine';
 
 /** Target size of one im2col chunk (bytes): a few hundred KB stays in L2 while the GEMM reads it. */
 const COL_CHUNK_BYTES: i32 = 256 << 10;
@@ -282,7 +282,8 @@ function col2imAdd(r0: i32, r1: i32, h: i32, w: i32, c: i32, kh: i32, kw: i32, s
 /**
  * y[N, OH, OW, F] (=|+=) conv2d(x[N, H, W, C], wgt[KH, KW, C, F]) + bias[F].
  * bias 0 = none; acc 0 overwrites y, 1 adds to it. `col` is scratch of conv2d_col_bytes(...)
- * bytes (may be 0 for 1×1 / stride 1 / no padding).
+ * bytes (may be 0 for 1×1 / stride 1 / no padding; unused, but pass it anyway, when
+ * K = KH·KW·C <= 512 and W fits the GEMM's packed-B buffer: then im2col goes to packed A).
  */
 export function conv2d_f32_nhwc(n: i32, h: i32, w: i32, c: i32, f: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
   x: usize, wgt: usize, bias: usize, y: usize, acc: i32, col: usize): void {
@@ -293,7 +294,7 @@ export function conv2d_f32_nhwc(n: i32, h: i32, w: i32, c: i32, f: i32, kh: i32,
     gemm_f32_nn(m, f, c, x, c, wgt, f, y, f, bias, acc);
     return;
   }
-  if (packedBFloats(k, f) <= PACK_B_FLOATS && k * 16 <= PACK_A_FLOATS) {
+  if (k <= MACRO_KC_MAX && packedBFloats(k, f) <= PACK_B_FLOATS) {
     // W packed once; each chunk of rows (as many as the packed-A buffer holds, a multiple of
     // 16) is im2col'ed into packed A and multiplied in one k-block: every output is summed in
     // p order, as in the scalar twin.

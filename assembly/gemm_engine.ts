@@ -7,7 +7,9 @@
 // NR = 8 columns and each MC×KC block of A into strips of MR = 4 rows, both k-major, so the
 // 4x8 micro-kernel reads two contiguous streams whatever the layout (nn, nt, tn): only the
 // packing routines know the layout. Eight f32x4 accumulators + two B vectors + one broadcast
-// A value fit V8's 15 usable xmm registers; larger tiles spilled (see TOOLCHAIN.md).
+// A value fit V8's 15 usable xmm registers; larger tiles spilled (see TOOLCHAIN.md). When n is
+// not a multiple of 8, the last 1-2 or 3-4 columns go to 16x2 / 8x4 tail kernels (also eight
+// accumulators) instead of a zero-padded 4x8 tile (see tailWidth).
 // Within one k-block every output is summed in plain p order, as in the scalar twins; across
 // k-blocks the partial sums are added to C, so results are deterministic but may differ from
 // the scalar twin in the last bits when k > KC.
@@ -28,6 +30,11 @@ const MC = 128;
 /** n-block: the packed B block (KC×NC floats = 512 KiB). */
 const NC = 512;
 
+/**
+ * Largest k-block a gemmMacro caller should use: a 16 KiB B panel plus an 8 KiB A strip
+ * still sit in L1 (measured: KC = 512 ran as fast as 256 on the MLP shapes).
+ */
+export const MACRO_KC_MAX = 2 * KC;
 /** Capacity of the packed-A buffer in floats (strips of MR rows × kc, any kc). */
 export const PACK_A_FLOATS = MC * KC;
 /** Capacity of the packed-B buffer in floats (kc × nc rounded up to whole panels). */

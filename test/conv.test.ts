@@ -95,7 +95,7 @@ const CASES: Cfg[] = [
   cfg(2, 28, 28, 1, 20, 5, 5),
   cfg(2, 12, 12, 20, 50, 5, 5),
   cfg(2, 11, 11, 1, 6, 5, 5),
-  // W too large for the GEMM's packed-B buffer (K·F > 131072 floats): the im2col + GEMM path.
+  // K = 576 > 512 and K·F > 131072 floats (the GEMM's packed-B buffer): the im2col + GEMM path.
   cfg(1, 5, 5, 64, 240, 3, 3, 1, 1, 1),
 ];
 const name = (g: Cfg) => `${g.n}x${g.h}x${g.w}x${g.c} * ${g.kh}x${g.kw}x${g.f} s${g.sh},${g.sw} p${g.ph},${g.pw}`;
