@@ -137,21 +137,25 @@ function im2col(r0: i32, r1: i32, h: i32, w: i32, c: i32, kh: i32, kw: i32, sh: 
   }
 }
 
+/** Four im2col rows (K <= MACRO_KC_MAX floats each) of a strip that touches the padding. */
+const stripRows: usize = memory.data(MR * MACRO_KC_MAX * 4, 16);
+
 /**
  * im2col of output rows [r0, r1) written straight into the GEMM engine's packed-A layout:
  * strip s (rows r0+4s .. r0+4s+3) is k-major, element (row r0+4s+q, column p) at float
  * (s·K + p)·4 + q of dst; rows of the last strip past r1 are zeros. For one ky, four output
  * pixels read four runs of KW·C floats; a 4x4 transpose turns four run vectors into four
  * packed rows. Runs starting one float apart (C = 1, stride 1: a grayscale first layer) need
- * no transpose: packed row p is the four floats at run0 + p. Windows that touch the padding,
- * and the last partial strip, are written element by element.
+ * no transpose: packed row p is the four floats at run0 + p. Strips with a window touching
+ * the padding, and the last partial strip, are im2col'ed into stripRows first. K <= MACRO_KC_MAX.
  */
 function im2colPacked(r0: i32, r1: i32, h: i32, w: i32, c: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
   oh: i32, ow: i32, x: usize, dst: usize): void {
   const run = kw * c;
+  const k = kh * run;
   const ohw = oh * ow;
   const xRowStep = <usize>(w * c) << 2; // one input row (iy -> iy + 1)
-  const stripBytes = <usize>(kh * run * MR) << 2;
+  const stripBytes = <usize>(k * MR) << 2;
   let b = r0 / ohw, oy = (r0 - b * ohw) / ow, ox = r0 - b * ohw - oy * ow;
   for (let r = r0; r < r1; r += MR) {
     const b0 = b, oy0 = oy, ox0 = ox;
@@ -181,15 +185,15 @@ function im2colPacked(r0: i32, r1: i32, h: i32, w: i32, c: i32, kh: i32, kw: i32
         }
       }
     } else {
+      // Windows touching the padding (or a last partial strip): the four rows go through the
+      // plain im2col into stripRows (rows past r1 zero), then one transpose into the strip.
+      const rows = r1 - r < MR ? r1 - r : MR;
+      im2col(r, r + rows, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow, x, stripRows);
+      if (rows < MR) zeroF32(stripRows + (<usize>(rows * k) << 2), (MR - rows) * k);
+      const rowBytes = <usize>k << 2;
+      transposeRuns(stripRows, stripRows + rowBytes, stripRows + 2 * rowBytes, stripRows + 3 * rowBytes, k, dst);
       b = b0; oy = oy0; ox = ox0;
-      for (let q = 0; q < MR; q++) {
-        if (r + q < r1) {
-          im2colColumn(dst + (<usize>q << 2), b, oy * sh - ph, ox * sw - pw, h, w, c, kh, kw, x);
-          if (++ox == ow) { ox = 0; if (++oy == oh) { oy = 0; b++; } }
-        } else {
-          zeroColumn(dst + (<usize>q << 2), kh * run);
-        }
-      }
+      for (let q = 0; q < rows; q++) if (++ox == ow) { ox = 0; if (++oy == oh) { oy = 0; b++; } }
     }
     dst += stripBytes;
   }
@@ -220,30 +224,6 @@ function im2colPacked(r0: i32, r1: i32, h: i32, w: i32, c: i32, kh: i32, kw: i32
     store<f32>(d, load<f32>(s2 + o), 8);
     store<f32>(d, load<f32>(s3 + o), 12);
   }
-}
-
-/**
- * One window (pixel b, top-left input corner iy0, ix0, possibly in the padding) as packed
- * column q: element p at d + 16·p, zeros where the window leaves x.
- */
-function im2colColumn(d: usize, b: i32, iy0: i32, ix0: i32, h: i32, w: i32, c: i32, kh: i32, kw: i32, x: usize): void {
-  for (let ky = 0; ky < kh; ky++) {
-    const iy = iy0 + ky;
-    for (let kx = 0; kx < kw; kx++) {
-      const ix = ix0 + kx;
-      if (iy < 0 || iy >= h || ix < 0 || ix >= w) {
-        for (let ci = 0; ci < c; ci++) { store<f32>(d, 0); d += 16; }
-      } else {
-        const src = x + (<usize>(((b * h + iy) * w + ix) * c) << 2);
-        for (let ci = 0; ci < c; ci++) { store<f32>(d, load<f32>(src + (<usize>ci << 2))); d += 16; }
-      }
-    }
-  }
-}
-
-/** Packed column q of a strip set to zero (rows past the end of the last strip). */
-function zeroColumn(d: usize, k: i32): void {
-  for (let p = 0; p < k; p++) store<f32>(d + (<usize>p << 4), 0);
 }
 
 /** col2im of output rows [r0, r1): dx[b, iy, ix, :] += dcol[r, (ky, kx, :)] (padding dropped). */
