@@ -20,7 +20,7 @@
 // once and writes each chunk's im2col straight into the engine's packed-A layout, so the
 // receptive fields are copied once instead of twice (im2col, then the GEMM's packing).
 import { gemm_f32_nn, gemm_f32_nt, gemm_f32_tn } from './gemm';
-import { MACRO_KC_MAX, MR, PACK_A_FLOATS, PACK_B_FLOATS, gemmMacro, gemmPackA, gemmPackB, packedBFloats } from './gemm_engine';
+import { MACRO_KC_MAX, MR, PACK_A_FLOATS, PACK_B_FLOATS, gemmMacro, gemmPackA, gemmPackB, packedBFloats, storeTransposed4x4 } from './gemm_engine';
 
 /** Target size of one im2col chunk (bytes): a few hundred KB stays in L2 while the GEMM reads it. */
 const COL_CHUNK_BYTES: i32 = 256 << 10;
@@ -205,16 +205,7 @@ function im2colPacked(r0: i32, r1: i32, h: i32, w: i32, c: i32, kh: i32, kw: i32
   let p = 0;
   for (; p + 4 <= run; p += 4) {
     const o = <usize>p << 2;
-    const r0 = v128.load(s0 + o), r1 = v128.load(s1 + o), r2 = v128.load(s2 + o), r3 = v128.load(s3 + o);
-    const t01lo = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5);
-    const t01hi = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
-    const t23lo = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
-    const t23hi = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
-    const d = dst + (<usize>p << 4);
-    v128.store(d, v128.shuffle<f32>(t01lo, t23lo, 0, 1, 4, 5));
-    v128.store(d, v128.shuffle<f32>(t01lo, t23lo, 2, 3, 6, 7), 16);
-    v128.store(d, v128.shuffle<f32>(t01hi, t23hi, 0, 1, 4, 5), 32);
-    v128.store(d, v128.shuffle<f32>(t01hi, t23hi, 2, 3, 6, 7), 48);
+    storeTransposed4x4(dst + (<usize>p << 4), 16, v128.load(s0 + o), v128.load(s1 + o), v128.load(s2 + o), v128.load(s3 + o));
   }
   for (; p < run; p++) {
     const o = <usize>p << 2;

@@ -219,6 +219,20 @@ function packRowsMajorJ(dst: usize, src: usize, ld: i32, kc: i32, w: i32, W: i32
   }
 }
 
+/** Store the 4x4 transpose of rows r0..r3: column q (lanes q of r0..r3) goes to d + q·step. */
+// @ts-ignore: decorator
+@inline
+export function storeTransposed4x4(d: usize, step: usize, r0: v128, r1: v128, r2: v128, r3: v128): void {
+  const t01lo = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5);
+  const t01hi = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
+  const t23lo = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
+  const t23hi = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+  v128.store(d, v128.shuffle<f32>(t01lo, t23lo, 0, 1, 4, 5));
+  v128.store(d + step, v128.shuffle<f32>(t01lo, t23lo, 2, 3, 6, 7));
+  v128.store(d + 2 * step, v128.shuffle<f32>(t01hi, t23hi, 0, 1, 4, 5));
+  v128.store(d + 3 * step, v128.shuffle<f32>(t01hi, t23hi, 2, 3, 6, 7));
+}
+
 /**
  * Pack a kc×w block whose element (p, j) sits at src[j*ld + p] (contiguous along p) into
  * dst[p*W + j], zero-filling columns w..W-1. Full groups of four j go through a 4x4 transpose.
@@ -234,17 +248,9 @@ function packColsMajorP(dst: usize, src: usize, ld: i32, kc: i32, w: i32, W: i32
     let p = 0;
     for (; p + 4 <= kc; p += 4) {
       const o = <usize>p << 2;
-      const r0 = v128.load(s0 + o), r1 = v128.load(s1 + o), r2 = v128.load(s2 + o), r3 = v128.load(s3 + o);
-      // 4x4 transpose: column q of (r0..r3) becomes packed row p+q.
-      const t01lo = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5);
-      const t01hi = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
-      const t23lo = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
-      const t23hi = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
-      const dp = d + dstStep * <usize>p;
-      v128.store(dp, v128.shuffle<f32>(t01lo, t23lo, 0, 1, 4, 5));
-      v128.store(dp + dstStep, v128.shuffle<f32>(t01lo, t23lo, 2, 3, 6, 7));
-      v128.store(dp + 2 * dstStep, v128.shuffle<f32>(t01hi, t23hi, 0, 1, 4, 5));
-      v128.store(dp + 3 * dstStep, v128.shuffle<f32>(t01hi, t23hi, 2, 3, 6, 7));
+      // Column q of the four loaded rows becomes packed row p+q.
+      storeTransposed4x4(d + dstStep * <usize>p, dstStep,
+        v128.load(s0 + o), v128.load(s1 + o), v128.load(s2 + o), v128.load(s3 + o));
     }
     for (; p < kc; p++) {
       const o = <usize>p << 2;
