@@ -97,6 +97,8 @@ const CASES: Cfg[] = [
   cfg(2, 11, 11, 1, 6, 5, 5),
   // K = 576 > 512 and K·F > 131072 floats (the GEMM's packed-B buffer): the im2col + GEMM path.
   cfg(1, 5, 5, 64, 240, 3, 3, 1, 1, 1),
+  // K = 9 but 9 × 14600 floats > 131072: W alone overflows packed B, also the im2col path.
+  cfg(1, 3, 3, 1, 14600, 3, 3),
 ];
 const name = (g: Cfg) => `${g.n}x${g.h}x${g.w}x${g.c} * ${g.kh}x${g.kw}x${g.f} s${g.sh},${g.sw} p${g.ph},${g.pw}`;
 
