@@ -16,7 +16,11 @@
 // conv2d_col_bytes(...). The product is done in chunks of output rows so that the im2col block
 // stays in cache (about COL_CHUNK_BYTES) between being written and being read by the GEMM.
 // 1×1 kernels with stride 1 and no padding need no im2col at all: x is already col.
+// The forward pass skips `col` whenever W fits the GEMM engine's packed-B buffer: it packs W
+// once and writes each chunk's im2col straight into the engine's packed-A layout, so the
+// receptive fields are copied once instead of twice (im2col, then the GEMM's packing).
 import { gemm_f32_nn, gemm_f32_nt, gemm_f32_tn } from './gemm';
+import { MACRO_KC_MAX, MR, PACK_A_FLOATS, PACK_B_FLOATS, gemmMacro, gemmPackA, gemmPackB, packedBFloats, storeTransposed4x4 } from './gemm_engine';
 
 /** Target size of one im2col chunk (bytes): a few hundred KB stays in L2 while the GEMM reads it. */
 const COL_CHUNK_BYTES: i32 = 256 << 10;
@@ -133,6 +137,86 @@ function im2col(r0: i32, r1: i32, h: i32, w: i32, c: i32, kh: i32, kw: i32, sh: 
   }
 }
 
+/** Four im2col rows (K <= MACRO_KC_MAX floats each) of a strip that touches the padding. */
+const stripRows: usize = memory.data(MR * MACRO_KC_MAX * 4, 16);
+
+/**
+ * im2col of output rows [r0, r1) written straight into the GEMM engine's packed-A layout:
+ * strip s (rows r0+4s .. r0+4s+3) is k-major, element (row r0+4s+q, column p) at float
+ * (s·K + p)·4 + q of dst; rows of the last strip past r1 are zeros. For one ky, four output
+ * pixels read four runs of KW·C floats; a 4x4 transpose turns four run vectors into four
+ * packed rows. Runs starting one float apart (C = 1, stride 1: a grayscale first layer) need
+ * no transpose: packed row p is the four floats at run0 + p. Strips with a window touching
+ * the padding, and the last partial strip, are im2col'ed into stripRows first. K <= MACRO_KC_MAX.
+ */
+function im2colPacked(r0: i32, r1: i32, h: i32, w: i32, c: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
+  oh: i32, ow: i32, x: usize, dst: usize): void {
+  const run = kw * c;
+  const k = kh * run;
+  const ohw = oh * ow;
+  const xRowStep = <usize>(w * c) << 2; // one input row (iy -> iy + 1)
+  const stripBytes = <usize>(k * MR) << 2;
+  let b = r0 / ohw, oy = (r0 - b * ohw) / ow, ox = r0 - b * ohw - oy * ow;
+  for (let r = r0; r < r1; r += MR) {
+    const b0 = b, oy0 = oy, ox0 = ox;
+    // Origins x[b, oy·sh−ph, ox·sw−pw, 0] of the four windows, and whether all lie inside x.
+    let s0: usize = 0, s1: usize = 0, s2: usize = 0, s3: usize = 0;
+    let interior = r + MR <= r1;
+    for (let q = 0; q < MR && interior; q++) {
+      const iy0 = oy * sh - ph, ix0 = ox * sw - pw;
+      if (iy0 < 0 || iy0 + kh > h || ix0 < 0 || ix0 + kw > w) interior = false;
+      const s = x + (<usize>(((b * h + iy0) * w + ix0) * c) << 2);
+      if (q == 0) s0 = s; else if (q == 1) s1 = s; else if (q == 2) s2 = s; else s3 = s;
+      if (++ox == ow) { ox = 0; if (++oy == oh) { oy = 0; b++; } }
+    }
+    if (interior) {
+      let d = dst;
+      if (s1 - s0 == 4 && s2 - s1 == 4 && s3 - s2 == 4) {
+        for (let ky = 0; ky < kh; ky++) {
+          for (let p = 0; p < run; p++) v128.store(d + (<usize>p << 4), v128.load(s0 + (<usize>p << 2)));
+          d += <usize>run << 4;
+          s0 += xRowStep;
+        }
+      } else {
+        for (let ky = 0; ky < kh; ky++) {
+          transposeRuns(s0, s1, s2, s3, run, d);
+          d += <usize>run << 4;
+          s0 += xRowStep; s1 += xRowStep; s2 += xRowStep; s3 += xRowStep;
+        }
+      }
+    } else {
+      // Windows touching the padding (or a last partial strip): the four rows go through the
+      // plain im2col into stripRows (rows past r1 zero), then one transpose into the strip.
+      const rows = r1 - r < MR ? r1 - r : MR;
+      im2col(r, r + rows, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow, x, stripRows);
+      if (rows < MR) zeroF32(stripRows + (<usize>(rows * k) << 2), (MR - rows) * k);
+      const rowBytes = <usize>k << 2;
+      transposeRuns(stripRows, stripRows + rowBytes, stripRows + 2 * rowBytes, stripRows + 3 * rowBytes, k, dst);
+      b = b0; oy = oy0; ox = ox0;
+      for (let q = 0; q < rows; q++) if (++ox == ow) { ox = 0; if (++oy == oh) { oy = 0; b++; } }
+    }
+    dst += stripBytes;
+  }
+}
+
+/** Packed rows p..p+3 from four runs: dst[(p + i)·4 + q] = run_q[p + i]. */
+// @ts-ignore: decorator
+@inline function transposeRuns(s0: usize, s1: usize, s2: usize, s3: usize, run: i32, dst: usize): void {
+  let p = 0;
+  for (; p + 4 <= run; p += 4) {
+    const o = <usize>p << 2;
+    storeTransposed4x4(dst + (<usize>p << 4), 16, v128.load(s0 + o), v128.load(s1 + o), v128.load(s2 + o), v128.load(s3 + o));
+  }
+  for (; p < run; p++) {
+    const o = <usize>p << 2;
+    const d = dst + (<usize>p << 4);
+    store<f32>(d, load<f32>(s0 + o));
+    store<f32>(d, load<f32>(s1 + o), 4);
+    store<f32>(d, load<f32>(s2 + o), 8);
+    store<f32>(d, load<f32>(s3 + o), 12);
+  }
+}
+
 /** col2im of output rows [r0, r1): dx[b, iy, ix, :] += dcol[r, (ky, kx, :)] (padding dropped). */
 function col2imAdd(r0: i32, r1: i32, h: i32, w: i32, c: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
   oh: i32, ow: i32, col: usize, dx: usize): void {
@@ -169,7 +253,8 @@ function col2imAdd(r0: i32, r1: i32, h: i32, w: i32, c: i32, kh: i32, kw: i32, s
 /**
  * y[N, OH, OW, F] (=|+=) conv2d(x[N, H, W, C], wgt[KH, KW, C, F]) + bias[F].
  * bias 0 = none; acc 0 overwrites y, 1 adds to it. `col` is scratch of conv2d_col_bytes(...)
- * bytes (may be 0 for 1×1 / stride 1 / no padding).
+ * bytes (may be 0 for 1×1 / stride 1 / no padding; unused, but pass it anyway, when
+ * K = KH·KW·C <= 512 and W fits the GEMM's packed-B buffer: then im2col goes to packed A).
  */
 export function conv2d_f32_nhwc(n: i32, h: i32, w: i32, c: i32, f: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
   x: usize, wgt: usize, bias: usize, y: usize, acc: i32, col: usize): void {
@@ -178,6 +263,21 @@ export function conv2d_f32_nhwc(n: i32, h: i32, w: i32, c: i32, f: i32, kh: i32,
   const m = n * oh * ow, k = kh * kw * c;
   if (isPointwise(kh, kw, sh, sw, ph, pw)) {
     gemm_f32_nn(m, f, c, x, c, wgt, f, y, f, bias, acc);
+    return;
+  }
+  if (k <= MACRO_KC_MAX && packedBFloats(k, f) <= PACK_B_FLOATS) {
+    // W packed once; each chunk of rows (as many as the packed-A buffer holds, a multiple of
+    // 16) is im2col'ed into packed A and multiplied in one k-block: every output is summed in
+    // p order, as in the scalar twin.
+    gemmPackB(wgt, f, k, f);
+    const packA = gemmPackA();
+    let rows = (PACK_A_FLOATS / k) & ~15;
+    if (rows > m) rows = m;
+    for (let r0 = 0; r0 < m; r0 += rows) {
+      const r1 = r0 + rows < m ? r0 + rows : m;
+      im2colPacked(r0, r1, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow, x, packA);
+      gemmMacro(r1 - r0, f, k, y + (<usize>(r0 * f) << 2), f, acc != 0, bias);
+    }
     return;
   }
   assert(col != 0, 'conv2d: col scratch required');

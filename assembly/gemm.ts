@@ -2,36 +2,13 @@
 // dimensions (lda, ldb, ldc) are in elements. bias (length n, added to every row) is optional:
 // pass 0 for none. acc = 0 overwrites C, acc = 1 adds to it. C must not overlap A, B or bias.
 //
-// Structure (GotoBLAS / BLIS): the k dimension is cut into blocks of at most KC, n into blocks
-// of at most NC and m into blocks of at most MC. Each KC×NC block of B is packed into panels of
-// NR = 8 columns and each MC×KC block of A into strips of MR = 4 rows, both k-major, so the
-// 4x8 micro-kernel reads two contiguous streams whatever the layout (nn, nt, tn): only the
-// packing routines know the layout. Eight f32x4 accumulators + two B vectors + one broadcast
-// A value fit V8's 15 usable xmm registers; larger tiles spilled (see TOOLCHAIN.md).
-// Within one k-block every output is summed in plain p order, as in the scalar twins; across
-// k-blocks the partial sums are added to C, so results are deterministic but may differ from
-// the scalar twin in the last bits when k > KC.
-//
-// The packing buffers are static (memory.data, below __heap_base), which makes these kernels
-// non-reentrant; wasm here is single-threaded, so that is fine.
-
-const MR = 4;
-const NR = 8;
-/** k-block: a packed 8-column B panel (KC×8 floats = 8 KiB) stays in L1 while A streams. */
-const KC = 256;
-/** m-block: the packed A block (MC×KC floats = 128 KiB) stays in L2. */
-const MC = 128;
-/** n-block: the packed B block (KC×NC floats = 512 KiB). */
-const NC = 512;
-
-const packA: usize = memory.data(MC * KC * 4, 16);
-const packB: usize = memory.data(KC * NC * 4, 16);
-/** One MR×NR tile for edge tiles, written whole and then merged into C element by element. */
-const edgeTile: usize = memory.data(MR * NR * 4, 16);
+// The blocked engine (packing, micro-kernels; GotoBLAS / BLIS structure) is in gemm_engine.ts;
+// this file holds the exported kernels, the m = 1 streaming path and the scalar twins.
+import { gemmBlocked, gemmScratchBytes } from './gemm_engine';
 
 /** Bytes of static scratch the GEMM kernels reserve (informational: nothing to pass). */
 export function gemm_f32_scratch_bytes(): i32 {
-  return (MC * KC + KC * NC + MR * NR) * 4;
+  return gemmScratchBytes() + GEMV_COLS * 4;
 }
 
 /** C[m×n] (=|+=) A[m×k] · B[k×n] (+ bias). */
@@ -61,250 +38,20 @@ function checkArgs(m: i32, n: i32, k: i32, lda: i32, rowA: i32, ldb: i32, rowB: 
   assert(lda >= rowA && ldb >= rowB && ldc >= n, 'gemm: leading dimension shorter than a row');
 }
 
-/** Loop nest of the blocked product; transA / transB select the packing routines. */
-function gemmBlocked(transA: bool, transB: bool, m: i32, n: i32, k: i32, a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32, bias: usize, acc: i32): void {
-  if (m == 0 || n == 0) return;
-  if (k == 0) {
-    initOnly(m, n, c, ldc, bias, acc);
-    return;
-  }
-  // Equal k-blocks (784 -> 4 × 196 rather than 3 × 256 + 16): a short last block would pay
-  // the C load/store of every tile for little work.
-  const kBlocks = (k + KC - 1) / KC;
-  const kcStep = (k + kBlocks - 1) / kBlocks;
-  for (let jc = 0; jc < n; jc += NC) {
-    const nc = min(NC, n - jc);
-    for (let pc = 0; pc < k; pc += kcStep) {
-      const kc = min(kcStep, k - pc);
-      // Pack B[pc:pc+kc, jc:jc+nc] into 8-column panels, zero-padded to a multiple of 8.
-      for (let jr = 0; jr < nc; jr += NR) {
-        const dst = packB + (<usize>(jr * kc) << 2);
-        const w = min(NR, nc - jr);
-        if (transB) packColsMajorP(dst, b + (<usize>((jc + jr) * ldb + pc) << 2), ldb, kc, w, NR);
-        else packRowsMajorJ(dst, b + (<usize>(pc * ldb + jc + jr) << 2), ldb, kc, w, NR);
-      }
-      // The first k-block starts from C (acc) or zero, plus bias; later blocks add to C.
-      const loadC = acc != 0 || pc > 0;
-      const biasBlock: usize = pc == 0 && bias != 0 ? bias + (<usize>jc << 2) : 0;
-      for (let ic = 0; ic < m; ic += MC) {
-        const mc = min(MC, m - ic);
-        for (let ir = 0; ir < mc; ir += MR) {
-          const dst = packA + (<usize>(ir * kc) << 2);
-          const h = min(MR, mc - ir);
-          if (transA) packRowsMajorJ(dst, a + (<usize>(pc * lda + ic + ir) << 2), lda, kc, h, MR);
-          else packColsMajorP(dst, a + (<usize>((ic + ir) * lda + pc) << 2), lda, kc, h, MR);
-        }
-        for (let jr = 0; jr < nc; jr += NR) {
-          const bp = packB + (<usize>(jr * kc) << 2);
-          const nr = min(NR, nc - jr);
-          const biasp: usize = biasBlock ? biasBlock + (<usize>jr << 2) : 0;
-          for (let ir = 0; ir < mc; ir += MR) {
-            const ap = packA + (<usize>(ir * kc) << 2);
-            const cp = c + (<usize>((ic + ir) * ldc + jc + jr) << 2);
-            kernel4x8(kc, ap, bp, cp, ldc, min(MR, mc - ir), nr, loadC, biasp);
-          }
-        }
-      }
-    }
-  }
-}
-
-/**
- * Pack a kc×w block whose element (p, j) sits at src[p*ld + j] (contiguous along j) into
- * dst[p*W + j], zero-filling columns w..W-1.
- */
-function packRowsMajorJ(dst: usize, src: usize, ld: i32, kc: i32, w: i32, W: i32): void {
-  const srcStep = <usize>ld << 2;
-  if (w == W) {
-    if (W == 8) {
-      for (let p = 0; p < kc; p++) {
-        v128.store(dst, v128.load(src));
-        v128.store(dst, v128.load(src, 16), 16);
-        src += srcStep;
-        dst += 32;
-      }
-    } else {
-      for (let p = 0; p < kc; p++) {
-        v128.store(dst, v128.load(src));
-        src += srcStep;
-        dst += 16;
-      }
-    }
-    return;
-  }
-  for (let p = 0; p < kc; p++) {
-    let j = 0;
-    for (; j < w; j++) store<f32>(dst + (<usize>j << 2), load<f32>(src + (<usize>j << 2)));
-    for (; j < W; j++) store<f32>(dst + (<usize>j << 2), 0);
-    src += srcStep;
-    dst += <usize>W << 2;
-  }
-}
-
-/**
- * Pack a kc×w block whose element (p, j) sits at src[j*ld + p] (contiguous along p) into
- * dst[p*W + j], zero-filling columns w..W-1. Full groups of four j go through a 4x4 transpose.
- */
-function packColsMajorP(dst: usize, src: usize, ld: i32, kc: i32, w: i32, W: i32): void {
-  const rowStep = <usize>ld << 2;
-  const dstStep = <usize>W << 2;
-  let j = 0;
-  for (; j + 4 <= w; j += 4) {
-    const s0 = src + rowStep * <usize>j;
-    const s1 = s0 + rowStep, s2 = s1 + rowStep, s3 = s2 + rowStep;
-    const d = dst + (<usize>j << 2);
-    let p = 0;
-    for (; p + 4 <= kc; p += 4) {
-      const o = <usize>p << 2;
-      const r0 = v128.load(s0 + o), r1 = v128.load(s1 + o), r2 = v128.load(s2 + o), r3 = v128.load(s3 + o);
-      // 4x4 transpose: column q of (r0..r3) becomes packed row p+q.
-      const t01lo = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5);
-      const t01hi = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
-      const t23lo = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
-      const t23hi = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
-      const dp = d + dstStep * <usize>p;
-      v128.store(dp, v128.shuffle<f32>(t01lo, t23lo, 0, 1, 4, 5));
-      v128.store(dp + dstStep, v128.shuffle<f32>(t01lo, t23lo, 2, 3, 6, 7));
-      v128.store(dp + 2 * dstStep, v128.shuffle<f32>(t01hi, t23hi, 0, 1, 4, 5));
-      v128.store(dp + 3 * dstStep, v128.shuffle<f32>(t01hi, t23hi, 2, 3, 6, 7));
-    }
-    for (; p < kc; p++) {
-      const o = <usize>p << 2;
-      const dp = d + dstStep * <usize>p;
-      store<f32>(dp, load<f32>(s0 + o));
-      store<f32>(dp, load<f32>(s1 + o), 4);
-      store<f32>(dp, load<f32>(s2 + o), 8);
-      store<f32>(dp, load<f32>(s3 + o), 12);
-    }
-  }
-  // Leftover columns (w not a multiple of 4) and zero padding up to W.
-  for (; j < W; j++) {
-    const s = src + rowStep * <usize>j;
-    const d = dst + (<usize>j << 2);
-    if (j < w) {
-      for (let p = 0; p < kc; p++) store<f32>(d + dstStep * <usize>p, load<f32>(s + (<usize>p << 2)));
-    } else {
-      for (let p = 0; p < kc; p++) store<f32>(d + dstStep * <usize>p, 0);
-    }
-  }
-}
-
-/**
- * The micro-kernel: a 4x8 tile of C from kc steps of packed A (4 floats per step) and packed
- * B (8 floats per step). Writes C = prior + A·B where prior = (loadC ? C : 0) + bias. Only
- * the top-left mr×nr corner is written (edge tiles go through edgeTile).
- */
-function kernel4x8(kc: i32, ap: usize, bp: usize, c: usize, ldc: i32, mr: i32, nr: i32, loadC: bool, biasp: usize): void {
-  let acc0x0123 = f32x4.splat(0), acc0x4567 = f32x4.splat(0);
-  let acc1x0123 = f32x4.splat(0), acc1x4567 = f32x4.splat(0);
-  let acc2x0123 = f32x4.splat(0), acc2x4567 = f32x4.splat(0);
-  let acc3x0123 = f32x4.splat(0), acc3x4567 = f32x4.splat(0);
-  const aEnd = ap + (<usize>kc << 4);
-  while (ap < aEnd) {
-    const b0123 = v128.load(bp);
-    const b4567 = v128.load(bp, 16);
-    const a0 = v128.load32_splat(ap);
-    acc0x0123 = f32x4.add(acc0x0123, f32x4.mul(a0, b0123));
-    acc0x4567 = f32x4.add(acc0x4567, f32x4.mul(a0, b4567));
-    const a1 = v128.load32_splat(ap, 4);
-    acc1x0123 = f32x4.add(acc1x0123, f32x4.mul(a1, b0123));
-    acc1x4567 = f32x4.add(acc1x4567, f32x4.mul(a1, b4567));
-    const a2 = v128.load32_splat(ap, 8);
-    acc2x0123 = f32x4.add(acc2x0123, f32x4.mul(a2, b0123));
-    acc2x4567 = f32x4.add(acc2x4567, f32x4.mul(a2, b4567));
-    const a3 = v128.load32_splat(ap, 12);
-    acc3x0123 = f32x4.add(acc3x0123, f32x4.mul(a3, b0123));
-    acc3x4567 = f32x4.add(acc3x4567, f32x4.mul(a3, b4567));
-    ap += 16;
-    bp += 32;
-  }
-  if (mr == MR && nr == NR) {
-    const rowStep = <usize>ldc << 2;
-    const c0 = c, c1 = c0 + rowStep, c2 = c1 + rowStep, c3 = c2 + rowStep;
-    if (loadC || biasp) {
-      let prior0123 = f32x4.splat(0), prior4567 = f32x4.splat(0);
-      if (biasp) {
-        prior0123 = v128.load(biasp);
-        prior4567 = v128.load(biasp, 16);
-      }
-      if (loadC) {
-        // prior = C + bias, in the scalar twin's order.
-        acc0x0123 = f32x4.add(f32x4.add(v128.load(c0), prior0123), acc0x0123);
-        acc0x4567 = f32x4.add(f32x4.add(v128.load(c0, 16), prior4567), acc0x4567);
-        acc1x0123 = f32x4.add(f32x4.add(v128.load(c1), prior0123), acc1x0123);
-        acc1x4567 = f32x4.add(f32x4.add(v128.load(c1, 16), prior4567), acc1x4567);
-        acc2x0123 = f32x4.add(f32x4.add(v128.load(c2), prior0123), acc2x0123);
-        acc2x4567 = f32x4.add(f32x4.add(v128.load(c2, 16), prior4567), acc2x4567);
-        acc3x0123 = f32x4.add(f32x4.add(v128.load(c3), prior0123), acc3x0123);
-        acc3x4567 = f32x4.add(f32x4.add(v128.load(c3, 16), prior4567), acc3x4567);
-      } else {
-        acc0x0123 = f32x4.add(prior0123, acc0x0123);
-        acc0x4567 = f32x4.add(prior4567, acc0x4567);
-        acc1x0123 = f32x4.add(prior0123, acc1x0123);
-        acc1x4567 = f32x4.add(prior4567, acc1x4567);
-        acc2x0123 = f32x4.add(prior0123, acc2x0123);
-        acc2x4567 = f32x4.add(prior4567, acc2x4567);
-        acc3x0123 = f32x4.add(prior0123, acc3x0123);
-        acc3x4567 = f32x4.add(prior4567, acc3x4567);
-      }
-    }
-    v128.store(c0, acc0x0123);
-    v128.store(c0, acc0x4567, 16);
-    v128.store(c1, acc1x0123);
-    v128.store(c1, acc1x4567, 16);
-    v128.store(c2, acc2x0123);
-    v128.store(c2, acc2x4567, 16);
-    v128.store(c3, acc3x0123);
-    v128.store(c3, acc3x4567, 16);
-    return;
-  }
-  // Edge tile: spill the whole tile, then merge only the valid mr×nr corner.
-  const t = edgeTile;
-  v128.store(t, acc0x0123);
-  v128.store(t, acc0x4567, 16);
-  v128.store(t, acc1x0123, 32);
-  v128.store(t, acc1x4567, 48);
-  v128.store(t, acc2x0123, 64);
-  v128.store(t, acc2x4567, 80);
-  v128.store(t, acc3x0123, 96);
-  v128.store(t, acc3x4567, 112);
-  for (let i = 0; i < mr; i++) {
-    const ci = c + (<usize>(i * ldc) << 2);
-    const ti = t + (<usize>(i * NR) << 2);
-    for (let j = 0; j < nr; j++) {
-      const o = <usize>j << 2;
-      let prior: f32 = loadC ? load<f32>(ci + o) : 0;
-      if (biasp) prior += load<f32>(biasp + o);
-      store<f32>(ci + o, prior + load<f32>(ti + o));
-    }
-  }
-}
-
-/** k = 0: C = (acc ? C : 0) + bias. */
-function initOnly(m: i32, n: i32, c: usize, ldc: i32, bias: usize, acc: i32): void {
-  for (let i = 0; i < m; i++) {
-    const ci = c + (<usize>(i * ldc) << 2);
-    for (let j = 0; j < n; j++) {
-      const o = <usize>j << 2;
-      let s: f32 = acc ? load<f32>(ci + o) : 0;
-      if (bias) s += load<f32>(bias + o);
-      store<f32>(ci + o, s);
-    }
-  }
-}
 
 /** Columns per chunk of the streaming GEMV: its partial sums (4 KiB) stay in L1. */
 const GEMV_COLS = 1024;
+const gemvSums: usize = memory.data(GEMV_COLS * 4, 16);
 
 /**
  * m = 1 (a row vector times B[k×n]): packing cannot pay off since B is read once, and the
  * product is bound by how fast B streams in. So walk B row by row (contiguous), four rows per
- * pass, adding into partial sums d[j] kept in the packB scratch; then C = prior + d. Each d[j]
+ * pass, adding into partial sums d[j] kept in gemvSums; then C = prior + d. Each d[j]
  * is still summed in p order. x[p] sits at x[p*incx]. Measured 1x784x300: 31-35 GFLOP/s,
  * against 24 for a column-block form with register accumulators and strided rows.
  */
 function gemvRowStream(n: i32, k: i32, x: usize, incx: i32, b: usize, ldb: i32, c: usize, bias: usize, acc: i32): void {
-  const d = packB;
+  const d = gemvSums;
   const xStep = <usize>incx << 2;
   const bStep = <usize>ldb << 2;
   for (let j0 = 0; j0 < n; j0 += GEMV_COLS) {

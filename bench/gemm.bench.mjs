@@ -82,5 +82,10 @@ for (const cs of ['128x784x300', '128x300x100', '1x784x300', '256x256x256', '512
 }
 runCase(128, 784, 300, 'nt');
 runCase(128, 784, 300, 'tn');
+// One Sparse VD MLP training step (batch 100, 784 -> 300): forward x·W (nn), weight gradient
+// xᵀ·dy (tn) and input gradient dy·Wᵀ (nt).
+runCase(100, 784, 300, 'nn');
+runCase(784, 100, 300, 'tn');
+runCase(100, 300, 784, 'nt');
 report({ bench: 'gemm', case: 'peak', unit: 'GFLOP/s', ours: round(peak) });
 for (const [name, g] of fractions) report({ bench: 'gemm', case: name, unit: 'fraction-of-peak', ours: round(g / peak, 3), peak: round(peak) });

@@ -75,7 +75,7 @@ const cfg = (n: number, h: number, w: number, c: number, f: number, kh: number, 
 
 // Edge cases: 1×1 (pointwise fast path and strided), kernel = input, strides 1/2/3, paddings 0/1/2,
 // C = 1, 3, 4, 5, F = 1, 4, 7, 8, 9, batch 1 and 3, odd sizes, asymmetric kernels/strides/pads,
-// and one case with more output rows than an im2col chunk (1728 rows > 1456 per chunk).
+// and one case with more output rows than a chunk (1728 rows; 720 per packed-A chunk).
 const CASES: Cfg[] = [
   cfg(1, 5, 7, 3, 4, 1, 1),
   cfg(3, 5, 5, 5, 9, 1, 1, 2),
@@ -90,6 +90,15 @@ const CASES: Cfg[] = [
   cfg(1, 1, 1, 5, 9, 1, 1),
   cfg(1, 3, 3, 4, 4, 3, 3, 3, 3, 1),
   cfg(3, 24, 24, 5, 8, 3, 3, 1, 1, 1),
+  // LeNet-5 shapes, shrunk in batch: C = 1 / stride 1 (packed rows are plain loads) and F = 50
+  // (2 leftover columns); one odd output width so strips straddle output rows.
+  cfg(2, 28, 28, 1, 20, 5, 5),
+  cfg(2, 12, 12, 20, 50, 5, 5),
+  cfg(2, 11, 11, 1, 6, 5, 5),
+  // K = 576 > 512 and K·F > 131072 floats (the GEMM's packed-B buffer): the im2col + GEMM path.
+  cfg(1, 5, 5, 64, 240, 3, 3, 1, 1, 1),
+  // K = 9 but 9 × 14600 floats > 131072: W alone overflows packed B, also the im2col path.
+  cfg(1, 3, 3, 1, 14600, 3, 3),
 ];
 const name = (g: Cfg) => `${g.n}x${g.h}x${g.w}x${g.c} * ${g.kh}x${g.kw}x${g.f} s${g.sh},${g.sw} p${g.ph},${g.pw}`;
 

@@ -181,6 +181,23 @@ describe('gemm kernels (SIMD vs scalar twin vs f64 reference)', () => {
     }
   });
 
+  it('n-tail micro-kernels: n % 8 = 1..7 (16x2, 8x4 and padded 4x8 tiles) over partial row groups', () => {
+    // t = 1, 2 go to the 16-row column kernel, t = 3, 4 to the 8x4 kernel, t = 5..7 to the 4x8
+    // kernel; m values cut the 16- and 8-row groups short. k = 300 spans two k-blocks (the
+    // tail kernels then start from C).
+    let seed = 700;
+    for (const layout of LAYOUTS) {
+      for (let t = 1; t <= 7; t++) {
+        for (const m of [2, 5, 8, 12, 16, 17, 30, 45]) {
+          for (const k of [6, 300]) {
+            runCase(rt, { layout, m, n: 16 + t, k, bias: seed % 2 === 0, acc: seed % 3 === 0, padA: seed % 3, padB: 1, padC: seed % 4 }, seed);
+            seed++;
+          }
+        }
+      }
+    }
+  });
+
   it('MLP shapes with real-valued data stay within f32 round-off', () => {
     let seed = 900;
     for (const layout of LAYOUTS) {
