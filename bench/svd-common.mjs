@@ -162,7 +162,7 @@ function save(bench, model) {
  * XNNPACK, one thread): Adam, batch 100, softmax cross-entropy, on the same training images.
  * Times `steps` steps after 10 warm-up steps and scales to 600.
  */
-async function tfjsDenseEpoch(arch, train, steps) {
+export async function tfjsDenseEpoch(arch, train, steps) {
   const tf = await loadTfjsWasm();
   if (!tf) return null;
   const bs = 100;
@@ -270,7 +270,7 @@ export function tfjsLenet5(tf) {
  * once with OpenBLAS as installed and, where the CPU has AVX-512, once with
  * OPENBLAS_CORETYPE=SkylakeX. Empty when python3 or torch is missing.
  */
-function torchEpoch(arch, steps) {
+export function torchEpoch(arch, steps) {
   const py = '/usr/bin/python3';
   if (!fs.existsSync(py)) return [];
   const probe = spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8' });
