@@ -6,7 +6,10 @@
 // μ and v live in gemm.ts / conv.ts; the element-wise work around them lives here, fused.
 // Pointers are byte offsets; n, rows, cols are element counts.
 
-import { kl_lu, dkl_lu, exp_s, log_s, v_kl_lu, v_dkl_lu } from './bayes_math';
+import { kl_lu, dkl_lu, exp_s, log_s, v_kl_and_grad, v_kl_lu } from './bayes_math';
+
+/** One v128 of scratch for the KL lane sums (static data: kernels never allocate). */
+const KL_ACC = memory.data(16, 16);
 import { v_exp, v_log } from './vmath';
 
 /** Variance floor inside sqrt(v): keeps the LRT gradient finite where x = 0 or σ² → 0. */
@@ -79,41 +82,46 @@ export function svd_prepare_f32(theta: usize, logSigma2: usize, n: i32, thetaEff
 }
 
 /**
- * Σ KL(q(w) ‖ log-uniform) over n Sparse VD weights (Molchanov et al. 2017, eq. 14) from their
- * clamped log α (as written by svd_prepare_f32 for the current θ, log σ²), and, when dTheta ≠ 0,
- * adds scale·∂KL/∂θ and scale·∂KL/∂logσ² into dTheta and dLogSigma2. The gradient through
- * the clamp is zero where log α sits on a bound.
+ * KL(q(w) ‖ log-uniform) of n Sparse VD weights (Molchanov et al. 2017, eq. 14) from their
+ * clamped log α (as written by svd_prepare_f32 for the current θ, log σ²). When dTheta ≠ 0,
+ * adds scale·∂KL/∂θ and scale·∂KL/∂logσ² into dTheta and dLogSigma2 (zero where log α sits on
+ * a clamp bound). Returns Σ KL when wantValue ≠ 0, else 0 (the value costs a log1p per weight,
+ * which a training step does not need).
  */
-export function svd_kl_f32(theta: usize, logAlpha: usize, n: i32, dTheta: usize, dLogSigma2: usize, scale: f32, lo: f32, hi: f32): f64 {
+export function svd_kl_f32(theta: usize, logAlpha: usize, n: i32, dTheta: usize, dLogSigma2: usize, scale: f32, lo: f32, hi: f32, wantValue: i32): f64 {
   assert(n >= 0, 'n must be >= 0');
+  assert(dTheta != 0 || wantValue != 0, 'svd_kl_f32: nothing to compute');
   let sum: f64 = 0;
   const vlo = f32x4.splat(lo), vhi = f32x4.splat(hi), vscale = f32x4.splat(scale);
   const veps = f32x4.splat(THETA2_EPS), vm2 = f32x4.splat(-2);
+  const acc = changetype<usize>(KL_ACC);
   let i = 0;
   while (i + 4 <= n) {
     // f32 lane sums, flushed to f64 every 256 weights.
-    let acc = f32x4.splat(0);
+    v128.store(acc, f32x4.splat(0));
     const end = min(n & ~3, i + 256);
     for (; i < end; i += 4) {
       const o = <usize>i << 2;
       const la = v128.load(logAlpha + o);
-      acc = f32x4.add(acc, v_kl_lu(la));
-      if (dTheta) {
-        const inside = v128.and(f32x4.gt(la, vlo), f32x4.lt(la, vhi));
-        const g = v128.and(f32x4.mul(v_dkl_lu(la), vscale), inside);
-        const t = v128.load(theta + o);
-        // ∂logα/∂logσ² = 1, ∂logα/∂θ = −2θ / (θ² + eps)
-        v128.store(dLogSigma2 + o, f32x4.add(v128.load(dLogSigma2 + o), g));
-        const dt = f32x4.div(f32x4.mul(f32x4.mul(g, vm2), t), f32x4.add(f32x4.mul(t, t), veps));
-        v128.store(dTheta + o, f32x4.add(v128.load(dTheta + o), dt));
+      if (!dTheta) {
+        v128.store(acc, f32x4.add(v128.load(acc), v_kl_lu(la)));
+        continue;
       }
+      const inside = v128.and(f32x4.gt(la, vlo), f32x4.lt(la, vhi));
+      const g = v128.and(f32x4.mul(v_kl_and_grad(la, wantValue ? acc : 0), vscale), inside);
+      const t = v128.load(theta + o);
+      // ∂logα/∂logσ² = 1, ∂logα/∂θ = −2θ / (θ² + eps)
+      v128.store(dLogSigma2 + o, f32x4.add(v128.load(dLogSigma2 + o), g));
+      const dt = f32x4.div(f32x4.mul(f32x4.mul(g, vm2), t), f32x4.add(f32x4.mul(t, t), veps));
+      v128.store(dTheta + o, f32x4.add(v128.load(dTheta + o), dt));
     }
-    sum += <f64>f32x4.extract_lane(acc, 0) + <f64>f32x4.extract_lane(acc, 1) + <f64>f32x4.extract_lane(acc, 2) + <f64>f32x4.extract_lane(acc, 3);
+    const a = v128.load(acc);
+    sum += <f64>f32x4.extract_lane(a, 0) + <f64>f32x4.extract_lane(a, 1) + <f64>f32x4.extract_lane(a, 2) + <f64>f32x4.extract_lane(a, 3);
   }
   for (; i < n; i++) {
     const o = <usize>i << 2;
     const la = load<f32>(logAlpha + o);
-    sum += <f64>kl_lu(la);
+    if (wantValue) sum += <f64>kl_lu(la);
     if (dTheta) {
       const g: f32 = la > lo && la < hi ? dkl_lu(la) * scale : 0;
       const t = load<f32>(theta + o);
@@ -121,7 +129,7 @@ export function svd_kl_f32(theta: usize, logAlpha: usize, n: i32, dTheta: usize,
       store<f32>(dTheta + o, load<f32>(dTheta + o) + g * -2 * t / (t * t + THETA2_EPS));
     }
   }
-  return sum;
+  return wantValue ? sum : 0;
 }
 
 /**

@@ -109,10 +109,13 @@ export class Sequential {
     for (let i = this.layers.length - 1; i >= 0 && g; i--) g = this.layers[i].backward(g);
   }
 
-  /** Σ KL of every Bayesian layer; with `gradScale` adds gradScale·∇KL into the gradients. */
-  kl(gradScale?: number): number {
+  /**
+   * Σ KL of every Bayesian layer; with `gradScale` adds gradScale·∇KL into the gradients
+   * (right after this step's forward and backward). `value` false may skip the value (0).
+   */
+  kl(gradScale?: number, value = true): number {
     let s = 0;
-    for (const l of this.layers) s += l.kl(gradScale);
+    for (const l of this.layers) s += l.kl(gradScale, value);
     return s;
   }
 

@@ -25,7 +25,7 @@ export type Targets = Int32Array | Uint8Array | number[] | Float32Array;
 export interface EpochLog {
   /** 1-based epoch number. */
   epoch: number;
-  /** Mean training objective per sample: data loss + β·KL/N. */
+  /** Training objective per sample at the end of the epoch: mean data loss + β·KL/N. */
   loss: number;
   /** Mean data loss per sample on the training batches (stochastic forward). */
   dataLoss: number;
@@ -98,7 +98,7 @@ export interface FitOptions {
   earlyStopping?: EarlyStopping;
   /** Called after every epoch with its log; return `false` to stop training. */
   onEpochEnd?: (log: EpochLog) => void | boolean;
-  /** Called after every step with its index in the epoch and the batch loss. */
+  /** Called after every step with its index in the epoch and the batch objective (data loss + β·KL/N, KL as of the last epoch end). */
   onBatchEnd?: (batch: number, loss: number) => void;
   /** Progress bar on a Node TTY (default true; never in browsers or when not a TTY). */
   progress?: boolean;
@@ -243,12 +243,14 @@ export function fit(model: Sequential, x: Float32Array, y: Targets, opts: FitOpt
   const bar = new ProgressBar(opts.progress ?? true);
   const stepsPerEpoch = Math.ceil(train.n / bs);
   let step = 0;
+  // KL of the whole model, refreshed at the end of every epoch (the steps only need its gradient).
+  let klKnown = model.kl();
 
   try {
     for (let e = 0; e < epochs; e++) {
       const t0 = now();
       if (opts.shuffle ?? true) rng.shuffle(order);
-      let lossSum = 0, dataSum = 0, correct = 0, lr = 0, beta = 0;
+      let dataSum = 0, correct = 0, lr = 0, beta = 0;
       for (let b = 0; b < stepsPerEpoch; b++) {
         const frac = b / stepsPerEpoch;
         lr = opts.lr === undefined ? optimizer.lr : evalSchedule('lr', opts.lr, e, frac);
@@ -264,8 +266,9 @@ export function fit(model: Sequential, x: Float32Array, y: Targets, opts: FitOpt
         const r = dataLoss(kind, out, train, rows, tBuf, dOut.t, 1 / B);
         for (const p of params) p.grad.view().fill(0);
         model.backward(dOut.t);
-        const kl = model.kl(beta / N);
-        const batchLoss = r.sum / B + (beta * kl) / N;
+        // KL gradients only (its value costs a pass the step does not need); none while β = 0.
+        if (beta > 0) model.kl(beta / N, false);
+        const batchLoss = r.sum / B + (beta * klKnown) / N;
         if (!Number.isFinite(batchLoss)) {
           throw new DivergenceError('loss', 'a finite training loss', `${batchLoss} at epoch ${e + 1}, step ${b + 1}; weights kept at the last good step`);
         }
@@ -277,18 +280,18 @@ export function fit(model: Sequential, x: Float32Array, y: Targets, opts: FitOpt
         if (clip) clipGradNorm(params.map((p) => p.grad), clip);
         optimizer.step(params, lr);
         for (const l of model.layers) l.constrain();
-        lossSum += batchLoss * B;
         dataSum += r.sum;
         correct += r.correct;
         opts.onBatchEnd?.(b, batchLoss);
-        bar.update(e + 1, epochs, (b + 1) / stepsPerEpoch, lossSum / Math.min((b + 1) * bs, train.n));
+        bar.update(e + 1, epochs, (b + 1) / stepsPerEpoch, dataSum / Math.min((b + 1) * bs, train.n));
       }
       const seconds = (now() - t0) / 1000;
+      klKnown = model.kl();
       const log: EpochLog = {
         epoch: e + 1,
-        loss: lossSum / train.n,
+        loss: dataSum / train.n + (beta * klKnown) / N,
         dataLoss: dataSum / train.n,
-        kl: model.kl(),
+        kl: klKnown,
         lr,
         beta,
         sparsity: model.sparsity(),

@@ -77,6 +77,20 @@ describe('KL of the log-uniform prior', () => {
     }
   });
 
+  it('svd_kl without the value gives the same gradients and returns 0', () => {
+    const rnd = lcg(4);
+    const n = 23;
+    const th = Tensor.from(randomArray(n, rnd, -1, 1), [n], rt);
+    const la = svdLogAlpha(th, Tensor.from(randomArray(n, rnd, -9, 2), [n], rt), Tensor.zeros([n], rt), R);
+    const g1 = { theta: Tensor.zeros([n], rt), logSigma2: Tensor.zeros([n], rt), scale: 0.3 };
+    const g2 = { theta: Tensor.zeros([n], rt), logSigma2: Tensor.zeros([n], rt), scale: 0.3 };
+    expect(svdKl(th, la, R, g1)).toBeGreaterThan(0);
+    expect(svdKl(th, la, R, g2, false)).toBe(0);
+    expect(Array.from(g2.theta.view())).toEqual(Array.from(g1.theta.view()));
+    expect(Array.from(g2.logSigma2.view())).toEqual(Array.from(g1.logSigma2.view()));
+    expect(svdKl(th, la, R)).toBeCloseTo(svdKl(th, la, R, g1), 6);
+  });
+
   it('clamps log α to [lo, hi] and gives zero gradient outside', () => {
     const th = Tensor.from([1e-6, 1, 0.5], [3], rt), ls = Tensor.from([0, -20, -1], [3], rt);
     const laT = svdLogAlpha(th, ls, Tensor.zeros([3], rt), R);

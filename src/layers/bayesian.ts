@@ -196,13 +196,13 @@ abstract class SparseVD extends LrtLayer {
    * Σ KL of the weights. With `gradScale` (the training step, right after this step's
    * forward/backward) it reuses the log α of that forward; without, it recomputes log α.
    */
-  kl(gradScale?: number): number {
+  kl(gradScale?: number, value = true): number {
     const la = this.buffer('logAlpha', this.map.weightShape);
     if (gradScale === undefined) {
       svdLogAlpha(this.theta.value, this.logSigma2.value, la, this.range);
       return svdKl(this.theta.value, la, this.range);
     }
-    return svdKl(this.theta.value, la, this.range, { theta: this.theta.grad, logSigma2: this.logSigma2.grad, scale: gradScale });
+    return svdKl(this.theta.value, la, this.range, { theta: this.theta.grad, logSigma2: this.logSigma2.grad, scale: gradScale }, value);
   }
 
   /** log α of every weight (clamped), same shape as θ. */

@@ -101,8 +101,11 @@ export abstract class Layer {
     return [];
   }
 
-  /** Σ KL(q ‖ prior) of a Bayesian layer (0 for others); with `gradScale` adds gradScale·∇KL to the parameter grads. */
-  kl(_gradScale?: number): number {
+  /**
+   * Σ KL(q ‖ prior) of a Bayesian layer (0 for others); with `gradScale` adds gradScale·∇KL to
+   * the parameter grads. `value` false skips the value where that is cheaper (returns 0 then).
+   */
+  kl(_gradScale?: number, _value = true): number {
     return 0;
   }
 
