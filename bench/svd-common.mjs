@@ -5,7 +5,8 @@
 // Recipe: batch 100, Adam lr 1e-3 (LeNet-300-100: constant to epoch 100 then linear to 0 at 200;
 // LeNet-5: linear to 0 over 200), θ ~ N(0, 0.01²), log σ² = −10, log α clamped to [−8, 8],
 // β = 0 for epochs 0–4 then linear to 1 at epoch 20, θ masked where log α ≥ 3 during training.
-// BENCH_EPOCHS=K runs the first K epochs of that same 200-epoch recipe (schedules unchanged).
+// BENCH_EPOCHS=K runs the recipe compressed to K epochs: every schedule epoch is scaled by K/200
+// (so a shorter run still warms β up and decays the learning rate to 0 by its last epoch).
 //
 // Output contract (issue #3), one JSON object a line:
 //   {"bench":B,"epoch":K,"testError":PCT,"compression":X,"secPerEpoch":S, ...extras}
@@ -62,7 +63,7 @@ export const architectures = {
       new SparseVDDense({ units: 100, ...svdOpts }), new ReLU(),
       new SparseVDDense({ units: 10, ...svdOpts }),
     ],
-    lr: schedules.linearDecay(1e-3, { start: 100, end: 200 }),
+    lr: (f) => schedules.linearDecay(1e-3, { start: 100 * f, end: 200 * f }),
   },
   lenet5: {
     inputShape: [28, 28, 1],
@@ -73,7 +74,7 @@ export const architectures = {
       new SparseVDDense({ units: 500, ...svdOpts }), new ReLU(),
       new SparseVDDense({ units: 10, ...svdOpts }),
     ],
-    lr: schedules.linearDecay(1e-3, { start: 0, end: 200 }),
+    lr: (f) => schedules.linearDecay(1e-3, { start: 0, end: 200 * f }),
   },
 };
 
@@ -91,8 +92,8 @@ export async function runSvdBench(bench, arch, { peerSteps = Number(process.env.
     epochs,
     batchSize: 100,
     optimizer: new Adam({ lr: 1e-3 }),
-    lr: a.lr,
-    klWeight: schedules.linear({ start: 5, end: 20 }),
+    lr: a.lr(epochs / FULL_EPOCHS),
+    klWeight: schedules.linear({ start: (5 * epochs) / FULL_EPOCHS, end: (20 * epochs) / FULL_EPOCHS }),
     progress: false,
     onEpochEnd(log) {
       secs.push(log.seconds);
