@@ -47,8 +47,9 @@ export function svd_log_alpha_f32(theta: usize, logSigma2: usize, out: usize, n:
 
 /**
  * Sparse VD weights for one pass, in one sweep: logAlpha = clamp(logσ² − log θ², lo, hi)
- * (kept for the KL and the backward of this step), sigma2 = exp(logσ²), and thetaEff = θ where
- * log α < threshold, else 0 (threshold = +Inf keeps all). Returns how many weights are kept.
+ * (kept for the KL and the backward of this step), sigma2 = exp(logσ²) (skipped when sigma2 = 0,
+ * as deterministic inference needs no variances), and thetaEff = θ where log α < threshold, else 0
+ * (threshold = +Inf keeps all). Returns how many weights are kept.
  */
 export function svd_prepare_f32(theta: usize, logSigma2: usize, n: i32, thetaEff: usize, sigma2: usize, logAlpha: usize, threshold: f32, lo: f32, hi: f32): i32 {
   assert(n >= 0, 'n must be >= 0');
@@ -64,7 +65,7 @@ export function svd_prepare_f32(theta: usize, logSigma2: usize, n: i32, thetaEff
     keptV = i32x4.sub(keptV, keep); // a true lane is −1
     v128.store(logAlpha + o, la);
     v128.store(thetaEff + o, v128.and(t, keep));
-    v128.store(sigma2 + o, v_exp(ls));
+    if (sigma2) v128.store(sigma2 + o, v_exp(ls));
   }
   let kept = i32x4.extract_lane(keptV, 0) + i32x4.extract_lane(keptV, 1) + i32x4.extract_lane(keptV, 2) + i32x4.extract_lane(keptV, 3);
   for (; i < n; i++) {
@@ -76,7 +77,7 @@ export function svd_prepare_f32(theta: usize, logSigma2: usize, n: i32, thetaEff
     kept += <i32>keep;
     store<f32>(logAlpha + o, la);
     store<f32>(thetaEff + o, keep ? t : 0);
-    store<f32>(sigma2 + o, exp_s(ls));
+    if (sigma2) store<f32>(sigma2 + o, exp_s(ls));
   }
   return kept;
 }

@@ -1,4 +1,4 @@
-import { ArgumentError, checkNumber, describe } from '../errors.js';
+import { ArgumentError, checkInt, checkNumber, describe } from '../errors.js';
 import { columnSums, square } from '../ops/elementwise.js';
 import { gaussian } from '../ops/noise.js';
 import {
@@ -70,8 +70,8 @@ export abstract class LrtLayer extends Layer {
   }
   /** Create θ and the variance parameters. */
   protected abstract initWeights(seed: number): void;
-  /** Fill M (masked means) and S (variances) for this pass. */
-  protected abstract prepare(M: Tensor, S: Tensor): void;
+  /** Fill M (masked means) and, unless null (deterministic passes), S (variances) for this pass. */
+  protected abstract prepare(M: Tensor, S: Tensor | null): void;
   /** Chain rule from dM, dS to the parameter gradients. */
   protected abstract paramGrads(dM: Tensor, dS: Tensor, S: Tensor): void;
 
@@ -94,11 +94,11 @@ export abstract class LrtLayer extends Layer {
     const n = this.checkInput(x);
     this.x = x;
     const ws = this.map.weightShape;
+    this.stochastic = ctx.training || ctx.sample;
     const M = this.buffer('M', ws), S = this.buffer('S', ws);
-    this.prepare(M, S);
+    this.prepare(M, this.stochastic ? S : null);
     const yShape = [n, ...this.outputShape];
     const y = this.buffer('y', yShape);
-    this.stochastic = ctx.training || ctx.sample;
     if (!this.stochastic) {
       this.map.forward(x, M, this.bias?.value, y);
       return y;
@@ -184,7 +184,7 @@ abstract class SparseVD extends LrtLayer {
     return this.training && !(this.opts.maskInTraining ?? true) ? Infinity : this.threshold;
   }
 
-  protected prepare(M: Tensor, S: Tensor): void {
+  protected prepare(M: Tensor, S: Tensor | null): void {
     svdPrepare(this.theta.value, this.logSigma2.value, M, S, this.buffer('logAlpha', M.shape), this.maskThreshold, this.range);
   }
 
@@ -233,7 +233,7 @@ export class SparseVDDense extends SparseVD {
   readonly unitsOut: number;
   constructor(opts: SparseVDDenseOptions) {
     super(opts);
-    this.unitsOut = checkUnits('units', opts.units);
+    this.unitsOut = checkInt('units', opts.units, 1);
   }
   protected makeMap(inputShape: Shape): LinearMap {
     return new DenseMap(inputShape, this.unitsOut);
@@ -253,7 +253,7 @@ export class SparseVDConv2d extends SparseVD {
   readonly filters: number;
   constructor(opts: SparseVDConv2dOptions) {
     super(opts);
-    this.filters = checkUnits('filters', opts.filters);
+    this.filters = checkInt('filters', opts.filters, 1);
   }
   protected makeMap(inputShape: Shape): LinearMap {
     return new ConvMap(inputShape, this.filters, this.opts as SparseVDConv2dOptions);
@@ -316,8 +316,8 @@ abstract class VariationalDropout extends LrtLayer {
     return this.theta.value.size / this.logAlphaP.value.size;
   }
 
-  protected prepare(M: Tensor, S: Tensor): void {
-    vdPrepare(this.theta.value, this.logAlphaP.value, this.units, this.mode, S);
+  protected prepare(M: Tensor, S: Tensor | null): void {
+    if (S) vdPrepare(this.theta.value, this.logAlphaP.value, this.units, this.mode, S);
     const th = this.theta.value.view(), m = M.view();
     if (this.threshold === Infinity) {
       m.set(th);
@@ -396,7 +396,7 @@ export class VariationalDropoutDense extends VariationalDropout {
   readonly unitsOut: number;
   constructor(opts: VariationalDropoutDenseOptions, defaults?: Partial<BayesOptions>) {
     super(opts, defaults);
-    this.unitsOut = checkUnits('units', opts.units);
+    this.unitsOut = checkInt('units', opts.units, 1);
   }
   protected makeMap(inputShape: Shape): LinearMap {
     return new DenseMap(inputShape, this.unitsOut);
@@ -416,7 +416,7 @@ export class VariationalDropoutConv2d extends VariationalDropout {
   readonly filters: number;
   constructor(opts: VariationalDropoutConv2dOptions, defaults?: Partial<BayesOptions>) {
     super(opts, defaults);
-    this.filters = checkUnits('filters', opts.filters);
+    this.filters = checkInt('filters', opts.filters, 1);
   }
   protected makeMap(inputShape: Shape): LinearMap {
     return new ConvMap(inputShape, this.filters, this.opts as VariationalDropoutConv2dOptions);
@@ -454,10 +454,6 @@ export class GroupSparseVDConv2d extends VariationalDropoutConv2d {
   }
 }
 
-function checkUnits(name: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new ArgumentError(name, 'a positive integer', describe(v));
-  return v;
-}
 
 registerLayer('SparseVDDense', (o) => new SparseVDDense(o as unknown as SparseVDDenseOptions));
 registerLayer('SparseVDConv2d', (o) => new SparseVDConv2d(o as unknown as SparseVDConv2dOptions));

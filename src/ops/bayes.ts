@@ -20,12 +20,13 @@ export function svdLogAlpha(theta: Tensor, logSigma2: Tensor, out: Tensor, r: Lo
 }
 
 /**
- * Sparse VD weights of one pass: `logAlpha` = clamp(logσ² − log θ², lo, hi), `sigma2` = exp(logσ²),
+ * Sparse VD weights of one pass: `logAlpha` = clamp(logσ² − log θ², lo, hi), `sigma2` = exp(logσ²) (unless null),
  * `thetaEff` = θ where log α < threshold else 0. Returns the number of weights kept.
  */
-export function svdPrepare(theta: Tensor, logSigma2: Tensor, thetaEff: Tensor, sigma2: Tensor, logAlpha: Tensor, threshold: number, r: LogAlphaRange): number {
-  for (const [n, t] of [['logSigma2', logSigma2], ['thetaEff', thetaEff], ['sigma2', sigma2], ['logAlpha', logAlpha]] as const) checkSameSize(n, t, theta);
-  return theta.rt.k.svd_prepare_f32(theta.ptr, logSigma2.ptr, theta.size, thetaEff.ptr, sigma2.ptr, logAlpha.ptr, threshold, r.lo, r.hi);
+export function svdPrepare(theta: Tensor, logSigma2: Tensor, thetaEff: Tensor, sigma2: Tensor | null, logAlpha: Tensor, threshold: number, r: LogAlphaRange): number {
+  for (const [n, t] of [['logSigma2', logSigma2], ['thetaEff', thetaEff], ['logAlpha', logAlpha]] as const) checkSameSize(n, t, theta);
+  if (sigma2) checkSameSize('sigma2', sigma2, theta);
+  return theta.rt.k.svd_prepare_f32(theta.ptr, logSigma2.ptr, theta.size, thetaEff.ptr, sigma2?.ptr ?? 0, logAlpha.ptr, threshold, r.lo, r.hi);
 }
 
 /**
