@@ -118,21 +118,21 @@ export abstract class LrtLayer extends Layer {
     const ws = this.map.weightShape;
     const M = this.buffer('M', ws), S = this.buffer('S', ws);
     const dM = this.buffer('dM', ws), dS = this.buffer('dS', ws);
-    dM.view().fill(0);
-    dS.view().fill(0);
     if (this.bias) columnSums(dy, { out: this.bias.grad, accumulate: true });
-    this.map.backwardFilter(x, dy, dM);
+    this.map.backwardFilter(x, dy, dM, false);
     const dx = this.inputGrad ? this.buffer('dx', x.shape) : null;
     if (dx) this.map.backwardData(dy, M, dx, false);
     if (this.stochastic) {
       const dv = this.buffer('dv', dy.shape);
       lrtBackward(dy, this.buffer('eps', dy.shape), this.buffer('std', dy.shape), dv);
-      this.map.backwardFilter(this.buffer('x2', x.shape), dv, dS);
+      this.map.backwardFilter(this.buffer('x2', x.shape), dv, dS, false);
       if (dx) {
         const t = this.buffer('t', x.shape);
         this.map.backwardData(dv, S, t, false);
         lrtInputGrad(x, t, dx);
       }
+    } else {
+      dS.view().fill(0);
     }
     this.paramGrads(dM, dS, S);
     return dx;

@@ -65,7 +65,7 @@ export abstract class WeightLayer extends Layer {
 
   backward(dy: Tensor): Tensor | null {
     const x = this.x!;
-    this.map.backwardFilter(x, dy, this.w.grad);
+    this.map.backwardFilter(x, dy, this.w.grad, true);
     if (this.b) columnSums(dy, { out: this.b.grad, accumulate: true });
     if (!this.inputGrad) return null;
     const dx = this.buffer('dx', x.shape);

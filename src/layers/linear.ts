@@ -21,8 +21,8 @@ export interface LinearMap {
   forward(x: Tensor, w: Tensor, bias: Tensor | undefined, out: Tensor): void;
   /** dx (=|+=) dy ⊛ᵀ w. */
   backwardData(dy: Tensor, w: Tensor, dx: Tensor, accumulate: boolean): void;
-  /** dw += x ⋆ dy. */
-  backwardFilter(x: Tensor, dy: Tensor, dw: Tensor): void;
+  /** dw (=|+=) x ⋆ dy. */
+  backwardFilter(x: Tensor, dy: Tensor, dw: Tensor, accumulate: boolean): void;
   config(): Record<string, unknown>;
 }
 
@@ -49,8 +49,8 @@ export class DenseMap implements LinearMap {
     matmul(dy, w, { transB: true, out: dx, accumulate });
   }
 
-  backwardFilter(x: Tensor, dy: Tensor, dw: Tensor): void {
-    matmul(x, dy, { transA: true, out: dw, accumulate: true });
+  backwardFilter(x: Tensor, dy: Tensor, dw: Tensor, accumulate: boolean): void {
+    matmul(x, dy, { transA: true, out: dw, accumulate });
   }
 
   config(): Record<string, unknown> {
@@ -117,8 +117,8 @@ export class ConvMap implements LinearMap {
     conv2dBackwardData(dy, w, dx.shape, { stride: this.stride, pad: this.pad, out: dx, accumulate });
   }
 
-  backwardFilter(x: Tensor, dy: Tensor, dw: Tensor): void {
-    conv2dBackwardFilter(x, dy, dw.shape, { stride: this.stride, pad: this.pad, out: dw, accumulate: true });
+  backwardFilter(x: Tensor, dy: Tensor, dw: Tensor, accumulate: boolean): void {
+    conv2dBackwardFilter(x, dy, dw.shape, { stride: this.stride, pad: this.pad, out: dw, accumulate });
   }
 
   config(): Record<string, unknown> {
