@@ -79,3 +79,19 @@ const NK1K3: f32 = -K1 * K3;
   const a = f32x4.mul(f32x4.mul(f32x4.splat(NK1K3), s), f32x4.sub(f32x4.splat(1), s));
   return f32x4.sub(a, f32x4.mul(f32x4.splat(0.5), v_sigmoidFrom(f32x4.neg(la), e)));
 }
+
+/**
+ * ∂KL/∂la given e = exp(−|la|) from elsewhere (the training step derives it from α = σ²/θ²,
+ * saving an exponential per weight). Lane-identical to {@link dkl_lu_e}.
+ */
+@inline export function v_dkl_lu_e(la: v128, e: v128): v128 {
+  const s = v_sOf(la);
+  const a = f32x4.mul(f32x4.mul(f32x4.splat(NK1K3), s), f32x4.sub(f32x4.splat(1), s));
+  return f32x4.sub(a, f32x4.mul(f32x4.splat(0.5), v_sigmoidFrom(f32x4.neg(la), e)));
+}
+
+/** Scalar twin of {@link v_dkl_lu_e}. */
+@inline export function dkl_lu_e(la: f32, e: f32): f32 {
+  const s = sOf(la);
+  return NK1K3 * s * (1 - s) - 0.5 * sigmoidFrom(-la, e);
+}

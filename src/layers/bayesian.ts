@@ -47,6 +47,11 @@ export abstract class LrtLayer extends Layer {
   private x?: Tensor;
   private stochastic = false;
 
+  /** Whether the last forward sampled (so its σ² buffer `S` is current). */
+  protected get stochasticPass(): boolean {
+    return this.stochastic;
+  }
+
   constructor(opts: BayesOptions) {
     super();
     this.base = opts;
@@ -202,7 +207,8 @@ abstract class SparseVD extends LrtLayer {
       svdLogAlpha(this.theta.value, this.logSigma2.value, la, this.range);
       return svdKl(this.theta.value, la, this.range);
     }
-    return svdKl(this.theta.value, la, this.range, { theta: this.theta.grad, logSigma2: this.logSigma2.grad, scale: gradScale }, value);
+    const sigma2 = this.stochasticPass ? this.buffer('S', this.map.weightShape) : undefined;
+    return svdKl(this.theta.value, la, this.range, { theta: this.theta.grad, logSigma2: this.logSigma2.grad, scale: gradScale, sigma2 }, value);
   }
 
   /** log α of every weight (clamped), same shape as θ. */
