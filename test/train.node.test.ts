@@ -10,6 +10,8 @@ import { fit, evaluate } from '../src/train.js';
 import { Adam, SGD } from '../src/optim.js';
 import { schedules } from '../src/schedule.js';
 import { Rng } from '../src/ops/noise.js';
+import { prune } from '../src/sparse.js';
+import { saveModel } from '../src/io.js';
 import { MnistSplit, fitStandardizer, loadMnist, parseCsv, standardize } from '../src/data.js';
 import { ArgumentError, DivergenceError, NonFiniteError, ShapeError } from '../src/errors.js';
 
@@ -64,6 +66,12 @@ describe('MNIST', () => {
     md.mutualInformation.forEach((v) => expect(v).toBeGreaterThanOrEqual(0));
     // The MC mean is a probability distribution per sample.
     for (let i = 0; i < 5; i++) expect(md.mean.subarray(i * 10, i * 10 + 10).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+    // Pruned into a sparse model: the same predictions, a much smaller file.
+    const xs = test.images.subarray(0, 3000 * 784);
+    const sparse = prune(model);
+    const dense = model.predictClasses(xs);
+    expect(Array.from(sparse.predictClasses(xs))).toEqual(Array.from(dense));
+    expect(sparse.save().length * 8).toBeLessThan(saveModel(model).length);
     model.dispose();
   });
 
