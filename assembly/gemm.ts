@@ -177,41 +177,33 @@ export function simd_peak_f32(iters: i32): f32 {
   return f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1) + f32x4.extract_lane(s, 2) + f32x4.extract_lane(s, 3);
 }
 
-/** Scalar twin of {@link gemm_f32_nn}: the test oracle. */
-export function gemm_f32_nn_scalar(m: i32, n: i32, k: i32, a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32, bias: usize, acc: i32): void {
+/**
+ * The three scalar twins share one naive loop over strided operands:
+ * A[i, p] = a[i·ai + p·ap], B[p, j] = b[p·bp + j·bj] (strides in elements).
+ */
+@inline function gemmScalar(m: i32, n: i32, k: i32, a: usize, ai: i32, ap: i32, b: usize, bp: i32, bj: i32, c: usize, ldc: i32, bias: usize, acc: i32): void {
   for (let i = 0; i < m; i++) {
     for (let j = 0; j < n; j++) {
       let s: f32 = acc ? load<f32>(c + (<usize>(i * ldc + j) << 2)) : 0;
       if (bias) s += load<f32>(bias + (<usize>j << 2));
       let d: f32 = 0;
-      for (let p = 0; p < k; p++) d += load<f32>(a + (<usize>(i * lda + p) << 2)) * load<f32>(b + (<usize>(p * ldb + j) << 2));
+      for (let p = 0; p < k; p++) d += load<f32>(a + (<usize>(i * ai + p * ap) << 2)) * load<f32>(b + (<usize>(p * bp + j * bj) << 2));
       store<f32>(c + (<usize>(i * ldc + j) << 2), s + d);
     }
   }
+}
+
+/** Scalar twin of {@link gemm_f32_nn}: the test oracle. */
+export function gemm_f32_nn_scalar(m: i32, n: i32, k: i32, a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32, bias: usize, acc: i32): void {
+  gemmScalar(m, n, k, a, lda, 1, b, ldb, 1, c, ldc, bias, acc);
 }
 
 /** Scalar twin of {@link gemm_f32_nt}. */
 export function gemm_f32_nt_scalar(m: i32, n: i32, k: i32, a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32, bias: usize, acc: i32): void {
-  for (let i = 0; i < m; i++) {
-    for (let j = 0; j < n; j++) {
-      let s: f32 = acc ? load<f32>(c + (<usize>(i * ldc + j) << 2)) : 0;
-      if (bias) s += load<f32>(bias + (<usize>j << 2));
-      let d: f32 = 0;
-      for (let p = 0; p < k; p++) d += load<f32>(a + (<usize>(i * lda + p) << 2)) * load<f32>(b + (<usize>(j * ldb + p) << 2));
-      store<f32>(c + (<usize>(i * ldc + j) << 2), s + d);
-    }
-  }
+  gemmScalar(m, n, k, a, lda, 1, b, 1, ldb, c, ldc, bias, acc);
 }
 
 /** Scalar twin of {@link gemm_f32_tn}. */
 export function gemm_f32_tn_scalar(m: i32, n: i32, k: i32, a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32, bias: usize, acc: i32): void {
-  for (let i = 0; i < m; i++) {
-    for (let j = 0; j < n; j++) {
-      let s: f32 = acc ? load<f32>(c + (<usize>(i * ldc + j) << 2)) : 0;
-      if (bias) s += load<f32>(bias + (<usize>j << 2));
-      let d: f32 = 0;
-      for (let p = 0; p < k; p++) d += load<f32>(a + (<usize>(p * lda + i) << 2)) * load<f32>(b + (<usize>(p * ldb + j) << 2));
-      store<f32>(c + (<usize>(i * ldc + j) << 2), s + d);
-    }
-  }
+  gemmScalar(m, n, k, a, 1, lda, b, ldb, 1, c, ldc, bias, acc);
 }

@@ -1,5 +1,6 @@
-import { ArgumentError, ShapeError, describe } from '../errors.js';
+import { ArgumentError, ShapeError } from '../errors.js';
 import { matmul } from '../ops/gemm.js';
+import { pairOption } from '../ops/check.js';
 import { conv2d, conv2dBackwardData, conv2dBackwardFilter } from '../ops/conv.js';
 import { Shape, Tensor, fmtShape } from '../tensor.js';
 
@@ -68,14 +69,6 @@ export interface ConvGeometry {
   padding?: number | [number, number] | 'same';
 }
 
-function pair(name: string, v: unknown, min: number): [number, number] {
-  const p = typeof v === 'number' ? [v, v] : v;
-  if (!Array.isArray(p) || p.length !== 2 || !p.every((d) => Number.isInteger(d) && d >= min)) {
-    throw new ArgumentError(name, `an integer >= ${min} or a pair of them`, describe(v));
-  }
-  return [p[0], p[1]];
-}
-
 /** y[b, oh, ow, f] = Σ x[b, ih, iw, c]·W[kh, kw, c, f] (NHWC). */
 export class ConvMap implements LinearMap {
   readonly weightShape: Shape;
@@ -89,15 +82,16 @@ export class ConvMap implements LinearMap {
   constructor(inputShape: Shape, filters: number, g: ConvGeometry) {
     if (inputShape.length !== 3) throw new ShapeError('inputShape', '[height, width, channels]', fmtShape(inputShape));
     const [h, w, c] = inputShape;
-    const [kh, kw] = pair('kernelSize', g.kernelSize, 1);
-    this.stride = pair('stride', g.stride ?? 1, 1);
+    if (g.kernelSize === undefined) throw new ArgumentError('kernelSize', 'an integer ≥ 1 or [h, w] of them', 'undefined');
+    const [kh, kw] = pairOption('kernelSize', g.kernelSize, 1, 1);
+    this.stride = pairOption('stride', g.stride, 1, 1);
     if (g.padding === 'same') {
       if (kh % 2 === 0 || kw % 2 === 0 || this.stride[0] !== 1 || this.stride[1] !== 1) {
         throw new ArgumentError('padding', "'same' only with odd kernels and stride 1", `kernel ${kh}x${kw}, stride ${this.stride}`);
       }
       this.pad = [(kh - 1) / 2, (kw - 1) / 2];
     } else {
-      this.pad = pair('padding', g.padding ?? 0, 0);
+      this.pad = pairOption('padding', g.padding, 0, 0);
     }
     const oh = Math.floor((h + 2 * this.pad[0] - kh) / this.stride[0]) + 1;
     const ow = Math.floor((w + 2 * this.pad[1] - kw) / this.stride[1]) + 1;

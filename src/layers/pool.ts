@@ -1,4 +1,5 @@
-import { ArgumentError, ShapeError, describe } from '../errors.js';
+import { ShapeError } from '../errors.js';
+import { pairOption } from '../ops/check.js';
 import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward } from '../ops/pool.js';
 import { Shape, Tensor, fmtShape } from '../tensor.js';
 import { ForwardContext, Layer, LayerConfig, registerLayer } from './layer.js';
@@ -13,14 +14,6 @@ export interface PoolOptions {
   padding?: number | [number, number];
 }
 
-function pair(name: string, v: unknown): [number, number] {
-  const p = typeof v === 'number' ? [v, v] : v;
-  if (!Array.isArray(p) || p.length !== 2 || !p.every((d) => Number.isInteger(d) && d >= 0)) {
-    throw new ArgumentError(name, 'a non-negative integer or a pair of them', describe(v));
-  }
-  return [p[0], p[1]];
-}
-
 abstract class Pool2d extends Layer {
   protected readonly size: [number, number];
   protected readonly stride: [number, number];
@@ -29,10 +22,9 @@ abstract class Pool2d extends Layer {
 
   constructor(opts: PoolOptions = {}) {
     super();
-    this.size = pair('poolSize', opts.poolSize ?? 2);
-    this.stride = pair('stride', opts.stride ?? this.size);
-    this.pad = pair('padding', opts.padding ?? 0);
-    if (this.size.some((d) => d < 1) || this.stride.some((d) => d < 1)) throw new ArgumentError('poolSize', 'windows and strides >= 1', `${this.size} / ${this.stride}`);
+    this.size = pairOption('poolSize', opts.poolSize, 2, 1);
+    this.stride = pairOption('stride', opts.stride ?? this.size, 1, 1);
+    this.pad = pairOption('padding', opts.padding, 0, 0);
   }
 
   protected init(inputShape: Shape): Shape {
