@@ -19,3 +19,4 @@ export * from './bayes';
 export * from './loss';
 export * from './scalar';
 export * from './sparse';
+export * from './gather';

@@ -94,6 +94,17 @@ export class Tensor {
     return new Tensor(this.rt, shape, this.ptr, n);
   }
 
+  /**
+   * Same memory, its first prod(shape) elements (at most `size`) as `shape`: a view into
+   * scratch sized for the largest case. Invalid once this tensor is disposed.
+   */
+  prefix(shape: Shape): Tensor {
+    this.check();
+    const n = sizeOf(shape);
+    if (n > this.size) throw new ShapeError('shape', `at most ${this.size} elements`, `${fmtShape(shape)} (${n} elements)`);
+    return new Tensor(this.rt, shape, this.ptr, n);
+  }
+
   /** Free the memory. Any reshaped alias becomes invalid too. */
   dispose(): void {
     if (this.disposed) return;
