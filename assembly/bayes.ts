@@ -6,7 +6,7 @@
 // μ and v live in gemm.ts / conv.ts; the element-wise work around them lives here, fused.
 // Pointers are byte offsets; n, rows, cols are element counts.
 
-import { kl_lu, dkl_lu, dkl_lu_e, exp_s, log_s, v_dkl_lu_e, v_kl_and_grad, v_kl_lu } from './bayes_math';
+import { kl_lu, dkl_lu, dkl_lu_e, dkl_lu_ratio, exp_s, log_s, v_dkl_lu_e, v_dkl_lu_ratio, v_kl_and_grad, v_kl_lu } from './bayes_math';
 
 /** One v128 of scratch for the KL lane sums (static data: kernels never allocate). */
 const KL_ACC = memory.data(16, 16);
@@ -26,8 +26,12 @@ const THETA2_EPS: f32 = 1e-8;
 }
 
 @inline function v_svdLogAlpha(theta: v128, logSigma2: v128, lo: v128, hi: v128): v128 {
-  const t2 = f32x4.add(f32x4.mul(theta, theta), f32x4.splat(THETA2_EPS));
-  return f32x4.min(f32x4.max(f32x4.sub(logSigma2, v_log(t2)), lo), hi);
+  return v_svdLogAlphaT2(f32x4.add(f32x4.mul(theta, theta), f32x4.splat(THETA2_EPS)), logSigma2, lo, hi);
+}
+
+/** log α from t2 = θ² + 1e-8; pmax/pmin clamp (one instruction each; NaN stays NaN). */
+@inline function v_svdLogAlphaT2(t2: v128, logSigma2: v128, lo: v128, hi: v128): v128 {
+  return f32x4.pmin(f32x4.pmax(f32x4.sub(logSigma2, v_log(t2)), lo), hi);
 }
 
 /** out[i] = clamp(logσ²[i] − log(θ[i]² + 1e-8), lo, hi): log α of Sparse VD weights. */
@@ -47,37 +51,64 @@ export function svd_log_alpha_f32(theta: usize, logSigma2: usize, out: usize, n:
 
 /**
  * Sparse VD weights for one pass, in one sweep: logAlpha = clamp(logσ² − log θ², lo, hi)
- * (kept for the KL and the backward of this step), sigma2 = exp(logσ²) (skipped when sigma2 = 0,
- * as deterministic inference needs no variances), and thetaEff = θ where log α < threshold, else 0
+ * (kept for the backward of this step), sigma2 = exp(logσ²) (skipped when sigma2 = 0, as
+ * deterministic inference needs no variances), and thetaEff = θ where log α < threshold, else 0
  * (threshold = +Inf keeps all). Returns how many weights are kept.
+ *
+ * A training step passes dTheta ≠ 0 (and sigma2 ≠ 0): the same sweep then adds the KL gradient
+ * scale·∂KL/∂θ into dTheta and scale·∂KL/∂logσ² into dLogSigma2 (zero where log α sits on a clamp
+ * bound), from the θ², σ² it already holds (see dkl_lu_ratio), instead of a second pass over
+ * log α after the backward.
  */
-export function svd_prepare_f32(theta: usize, logSigma2: usize, n: i32, thetaEff: usize, sigma2: usize, logAlpha: usize, threshold: f32, lo: f32, hi: f32): i32 {
+export function svd_prepare_f32(theta: usize, logSigma2: usize, n: i32, thetaEff: usize, sigma2: usize, logAlpha: usize, threshold: f32, lo: f32, hi: f32, dTheta: usize, dLogSigma2: usize, scale: f32): i32 {
   assert(n >= 0, 'n must be >= 0');
+  assert(dTheta == 0 || (sigma2 != 0 && dLogSigma2 != 0), 'svd_prepare_f32: KL gradients need sigma2 and dLogSigma2');
   const vlo = f32x4.splat(lo), vhi = f32x4.splat(hi), vthr = f32x4.splat(threshold);
+  const veps = f32x4.splat(THETA2_EPS), vscale = f32x4.splat(scale), vm2 = f32x4.splat(-2);
   let keptV = i32x4.splat(0);
   let i = 0;
   for (; i + 4 <= n; i += 4) {
     const o = <usize>i << 2;
     const t = v128.load(theta + o);
     const ls = v128.load(logSigma2 + o);
-    const la = v_svdLogAlpha(t, ls, vlo, vhi);
+    const t2 = f32x4.add(f32x4.mul(t, t), veps);
+    const la = v_svdLogAlphaT2(t2, ls, vlo, vhi);
     const keep = f32x4.lt(la, vthr);
     keptV = i32x4.sub(keptV, keep); // a true lane is −1
     v128.store(logAlpha + o, la);
     v128.store(thetaEff + o, v128.and(t, keep));
-    if (sigma2) v128.store(sigma2 + o, v_exp(ls));
+    if (sigma2) {
+      const s2 = v_exp(ls);
+      v128.store(sigma2 + o, s2);
+      if (dTheta) {
+        const inside = v128.and(f32x4.gt(la, vlo), f32x4.lt(la, vhi));
+        const g = v128.and(f32x4.mul(v_dkl_lu_ratio(la, t2, s2), vscale), inside);
+        // ∂logα/∂logσ² = 1, ∂logα/∂θ = −2θ / (θ² + eps)
+        v128.store(dLogSigma2 + o, f32x4.add(v128.load(dLogSigma2 + o), g));
+        v128.store(dTheta + o, f32x4.add(v128.load(dTheta + o), f32x4.div(f32x4.mul(f32x4.mul(g, vm2), t), t2)));
+      }
+    }
   }
   let kept = i32x4.extract_lane(keptV, 0) + i32x4.extract_lane(keptV, 1) + i32x4.extract_lane(keptV, 2) + i32x4.extract_lane(keptV, 3);
   for (; i < n; i++) {
     const o = <usize>i << 2;
     const t = load<f32>(theta + o);
     const ls = load<f32>(logSigma2 + o);
-    const la = svdLogAlpha(t, ls, lo, hi);
+    const t2 = t * t + THETA2_EPS;
+    const la = clampf(ls - log_s(t2), lo, hi);
     const keep = la < threshold;
     kept += <i32>keep;
     store<f32>(logAlpha + o, la);
     store<f32>(thetaEff + o, keep ? t : 0);
-    if (sigma2) store<f32>(sigma2 + o, exp_s(ls));
+    if (sigma2) {
+      const s2 = exp_s(ls);
+      store<f32>(sigma2 + o, s2);
+      if (dTheta) {
+        const g: f32 = la > lo && la < hi ? dkl_lu_ratio(la, t2, s2) * scale : 0;
+        store<f32>(dLogSigma2 + o, load<f32>(dLogSigma2 + o) + g);
+        store<f32>(dTheta + o, load<f32>(dTheta + o) + g * -2 * t / t2);
+      }
+    }
   }
   return kept;
 }

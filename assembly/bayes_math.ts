@@ -95,3 +95,23 @@ const NK1K3: f32 = -K1 * K3;
   const s = sOf(la);
   return NK1K3 * s * (1 - s) - 0.5 * sigmoidFrom(-la, e);
 }
+
+/**
+ * ∂KL/∂la for the training step, from the step's own t2 = θ² + 1e-8 and σ² (so α = σ²/t2):
+ *   ∂KL/∂la = −k1·k3·s·(1 − s) − 0.5·t2/(t2 + σ²),  s = 1/(1 + exp(−(k2 + k3·la)))
+ * using σ(−log α) = 1/(1 + α) = t2/(t2 + σ²): one exponential and two divisions, no select.
+ * Stable for every clamped la (exp(−z) stays finite for la > −60) and every σ², t2 > 0.
+ */
+@inline export function dkl_lu_ratio(la: f32, t2: f32, s2: f32): f32 {
+  const s: f32 = 1 / (1 + s_exp(-(K2 + K3 * la)));
+  return NK1K3 * s * (1 - s) - 0.5 * (t2 / (t2 + s2));
+}
+
+/** {@link dkl_lu_ratio} on four lanes, lane-identical. */
+@inline export function v_dkl_lu_ratio(la: v128, t2: v128, s2: v128): v128 {
+  const one = f32x4.splat(1);
+  const z = f32x4.add(f32x4.splat(K2), f32x4.mul(f32x4.splat(K3), la));
+  const s = f32x4.div(one, f32x4.add(one, v_exp(f32x4.neg(z))));
+  const a = f32x4.mul(f32x4.mul(f32x4.splat(NK1K3), s), f32x4.sub(one, s));
+  return f32x4.sub(a, f32x4.mul(f32x4.splat(0.5), f32x4.div(t2, f32x4.add(t2, s2))));
+}

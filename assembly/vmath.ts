@@ -4,7 +4,7 @@
 //
 // Algorithms: Cody–Waite range reduction + the Cephes single-precision polynomials
 // (S. L. Moshier, Cephes Math Library, expf.c / logf.c / tanhf.c / sinf.c). Only IEEE
-// add/sub/mul/div/sqrt/min/max/nearest and bit operations are used, never FMA or relaxed
+// add/sub/mul/div/sqrt/min/max/pmin/pmax/nearest and bit operations are used, never FMA or relaxed
 // SIMD, so results are the same in every engine. Max errors measured against f64 Math.* on
 // dense grids and random bit patterns incl. subnormals (test/vmath.test.ts asserts the
 // bound in brackets): exp 0.96 [1] ulp, log 0.80 [1], log1p 2.21 [2.5], sigmoid 2.26 [2.5],
@@ -28,6 +28,8 @@ const LN2_LO: f32 = -2.12194440e-4;
 // the final scaling overflow/underflow naturally.
 const EXP_LO: f32 = -104.0;
 const EXP_HI: f32 = 89.0;
+// 1.5·2^23: for |v| < 2^22, v + ROUND_MAGIC lands in [2^23, 2^24), where the f32 spacing is 1.
+const ROUND_MAGIC: f32 = 12582912.0;
 // Cephes expf polynomial: e^r ≈ 1 + r + r²·P(r) on |r| ≤ ln2/2.
 const EP0: f32 = 1.9875691500e-4;
 const EP1: f32 = 1.3981999507e-3;
@@ -81,8 +83,12 @@ const SIGN: i32 = 0x80000000;
 /** e^x on four lanes. Overflow gives +Inf, underflow 0 (through subnormals), NaN stays NaN. */
 // @ts-ignore: decorator
 @inline export function v_exp(x: v128): v128 {
-  x = f32x4.min(f32x4.max(x, f32x4.splat(EXP_LO)), f32x4.splat(EXP_HI));
-  const n = f32x4.nearest(f32x4.mul(x, f32x4.splat(LOG2E)));
+  // pmax/pmin clamp in one instruction each (a NaN x stays NaN: it fails both compares).
+  x = f32x4.pmin(f32x4.pmax(x, f32x4.splat(EXP_LO)), f32x4.splat(EXP_HI));
+  // n = nearest(x·log2 e) by the 1.5·2^23 trick: adding the magic rounds to an integer (ties to
+  // even, as nearest does) and its low mantissa bits are then n, so no float→int conversion.
+  const t = f32x4.add(f32x4.mul(x, f32x4.splat(LOG2E)), f32x4.splat(ROUND_MAGIC));
+  const n = f32x4.sub(t, f32x4.splat(ROUND_MAGIC));
   let r = f32x4.sub(x, f32x4.mul(n, f32x4.splat(LN2_HI)));
   r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(LN2_LO)));
   const z = f32x4.mul(r, r);
@@ -94,7 +100,7 @@ const SIGN: i32 = 0x80000000;
   p = f32x4.add(f32x4.add(f32x4.mul(p, z), r), f32x4.splat(1.0));
   // 2^n = 2^n1 · 2^n2 with both halves normal: p·2^n1 is exact, the second product
   // rounds once (into a subnormal or to Inf when the true result does).
-  const ni = i32x4.trunc_sat_f32x4_s(n);
+  const ni = i32x4.sub(t, f32x4.splat(ROUND_MAGIC));
   const n1 = i32x4.shr_s(ni, 1);
   const n2 = i32x4.sub(ni, n1);
   const s1 = i32x4.shl(i32x4.add(n1, i32x4.splat(127)), 23);

@@ -257,17 +257,19 @@ export function fit(model: Sequential, x: Float32Array, y: Targets, opts: FitOpt
         beta = evalSchedule('klWeight', opts.klWeight ?? 1, e, frac);
         const rows = order.subarray(b * bs, Math.min((b + 1) * bs, train.n));
         const B = rows.length;
-        const ctx: ForwardContext = { training: true, sample: false, seed, step: step++ };
+        for (const p of params) p.grad.view().fill(0);
+        // KL gradients only (its value costs a pass the step does not need); none while β = 0.
+        // Layers that can fuse them into the forward do so (ctx.klGradScale).
+        const klScale = beta > 0 ? beta / N : undefined;
+        const ctx: ForwardContext = { training: true, sample: false, seed, step: step++, klGradScale: klScale };
         const out = model.forward(model.loadBatch(train.x, rows), ctx);
         if (!dOut.t || dOut.t.shape[0] !== out.shape[0]) {
           dOut.t?.dispose();
           dOut.t = Tensor.zeros(out.shape, model.rt);
         }
         const r = dataLoss(kind, out, train, rows, tBuf, dOut.t, 1 / B);
-        for (const p of params) p.grad.view().fill(0);
         model.backward(dOut.t);
-        // KL gradients only (its value costs a pass the step does not need); none while β = 0.
-        if (beta > 0) model.kl(beta / N, false);
+        if (klScale !== undefined) model.kl(klScale, false);
         const batchLoss = r.sum / B + (beta * klKnown) / N;
         if (!Number.isFinite(batchLoss)) {
           throw new DivergenceError('loss', 'a finite training loss', `${batchLoss} at epoch ${e + 1}, step ${b + 1}; weights kept at the last good step`);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Runtime } from '../src/runtime/runtime.js';
 import { Tensor } from '../src/tensor.js';
 import { klLogUniform, lrtBackward, lrtInputGrad, lrtSample, svdKl, svdLogAlpha, svdParamGrads, svdPrepare, vdParamGrads, vdPrepare } from '../src/ops/bayes.js';
-import { ShapeError } from '../src/errors.js';
+import { ArgumentError, ShapeError } from '../src/errors.js';
 import { lcg, randomArray } from './util/kernel.js';
 
 const rt = Runtime.createSync();
@@ -107,6 +107,35 @@ describe('KL of the log-uniform prior', () => {
         expect(b.theta.view()[i] / (Math.abs(a.theta.view()[i]) + 1e-6)).toBeCloseTo(a.theta.view()[i] / (Math.abs(a.theta.view()[i]) + 1e-6), 4);
       }
     }
+  });
+
+  it('svd_prepare with klGrads adds the same KL gradients as svd_kl, over odd tails and the clamps', () => {
+    const rnd = lcg(12);
+    for (const n of [1, 3, 4, 7, 8, 33]) {
+      const thA = randomArray(n, rnd, -1, 1), lsA = randomArray(n, rnd, -12, 3);
+      thA[0] = 1e-6; // log α clamped at hi: zero gradient
+      if (n > 1) lsA[1] = -30; // clamped at lo
+      const th = Tensor.from(thA, [n], rt), ls = Tensor.from(lsA, [n], rt);
+      const M = Tensor.zeros([n], rt), S = Tensor.zeros([n], rt), la = Tensor.zeros([n], rt);
+      const fused = { theta: Tensor.from(new Array(n).fill(0.25), [n], rt), logSigma2: Tensor.from(new Array(n).fill(-0.5), [n], rt), scale: 0.7 };
+      const kept = svdPrepare(th, ls, M, S, la, 3, R, fused);
+      const M2 = Tensor.zeros([n], rt), S2 = Tensor.zeros([n], rt), la2 = Tensor.zeros([n], rt);
+      expect(svdPrepare(th, ls, M2, S2, la2, 3, R)).toBe(kept);
+      expect(Array.from(la.view())).toEqual(Array.from(la2.view()));
+      expect(Array.from(S.view())).toEqual(Array.from(S2.view()));
+      const ref = { theta: Tensor.from(new Array(n).fill(0.25), [n], rt), logSigma2: Tensor.from(new Array(n).fill(-0.5), [n], rt), scale: 0.7 };
+      svdKl(th, la2, R, ref);
+      for (let i = 0; i < n; i++) {
+        expect(fused.logSigma2.view()[i]).toBeCloseTo(ref.logSigma2.view()[i], 5);
+        const r = ref.theta.view()[i];
+        expect(Math.abs(fused.theta.view()[i] - r)).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(r)));
+      }
+      expect(fused.logSigma2.view()[0]).toBe(-0.5);
+      if (n > 1) expect(fused.logSigma2.view()[1]).toBe(-0.5);
+    }
+    const t = Tensor.zeros([2], rt);
+    expect(() => svdPrepare(t, t, t, null, t, 3, R, { theta: t, logSigma2: t, scale: 1 })).toThrow(ArgumentError);
+    expect(() => svdPrepare(t, t, t, t, t, 3, R, { theta: Tensor.zeros([3], rt), logSigma2: t, scale: 1 })).toThrow(ShapeError);
   });
 
   it('clamps log α to [lo, hi] and gives zero gradient outside', () => {

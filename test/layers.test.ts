@@ -46,6 +46,8 @@ describe('finite-difference gradient checks of every layer', () => {
   // plus their KL. log σ² starts at −2 so the variance path carries real gradient.
   const svd = { initialLogSigma2: -2, maskInTraining: false } as const;
   it('SparseVDDense: θ, log σ², bias and KL', () => gradCheck(built(new SparseVDDense({ units: 6, ...svd }), [9]), rt, [4, 9], { withKl: true, h: 1e-3 }));
+  it('SparseVDDense with all-zero input columns skipped and the KL gradient fused into the forward', () => gradCheck(
+    built(new SparseVDDense({ units: 6, ...svd }), [9]), rt, [4, 9], { withKl: true, h: 1e-3, zeroColumns: [0, 4, 5, 8], ctx: { klGradScale: 1 } }));
   it('SparseVDDense in sampling inference mode', () => gradCheck(built(new SparseVDDense({ units: 4, ...svd }), [5]), rt, [3, 5], { ctx: { training: false, sample: true } }));
   it('SparseVDConv2d: conv variance conv(x², σ²)', () => gradCheck(built(new SparseVDConv2d({ filters: 3, kernelSize: 3, padding: 1, ...svd }), [5, 5, 2]), rt, [2, 5, 5, 2], { withKl: true, h: 1e-3 }));
   for (const alpha of ['layer', 'unit', 'weight'] as const) {

@@ -8,7 +8,7 @@ import {
 import { Initializer, initialize } from '../init.js';
 import { Shape, Tensor } from '../tensor.js';
 import { ForwardContext, Layer, LayerConfig, ParamGroup, param, registerLayer } from './layer.js';
-import { ConvGeometry, ConvMap, DenseMap, LinearMap } from './linear.js';
+import { ConvGeometry, ConvMap, DenseColumnSkip, DenseMap, LinearMap } from './linear.js';
 
 /** The noise key of one pass: the model seed in the low word, the pass counter in the high word. */
 export function passSeed(ctx: ForwardContext): bigint {
@@ -46,6 +46,13 @@ export abstract class LrtLayer extends Layer {
   protected readonly base: BayesOptions;
   private x?: Tensor;
   private stochastic = false;
+  /** Zero-column skipping of dense maps (none for convolutions). */
+  private skip?: DenseColumnSkip;
+  /** What the last sampled pass multiplied: the map, or the map over x's live columns. */
+  private lin!: Pick<LinearMap, 'forward' | 'backwardFilter'>;
+  /** The sampled pass's input and its square, packed to the live columns when skipping. */
+  private xin?: Tensor;
+  private x2in?: Tensor;
 
   /** Whether the last forward sampled (so its σ² buffer `S` is current). */
   protected get stochasticPass(): boolean {
@@ -75,13 +82,18 @@ export abstract class LrtLayer extends Layer {
   }
   /** Create θ and the variance parameters. */
   protected abstract initWeights(seed: number): void;
-  /** Fill M (masked means) and, unless null (deterministic passes), S (variances) for this pass. */
-  protected abstract prepare(M: Tensor, S: Tensor | null): void;
+  /**
+   * Fill M (masked means) and, unless null (deterministic passes), S (variances) for this pass;
+   * `ctx` is the pass's context (see {@link ForwardContext.klGradScale}).
+   */
+  protected abstract prepare(M: Tensor, S: Tensor | null, ctx: ForwardContext): void;
   /** Chain rule from dM, dS to the parameter gradients. */
   protected abstract paramGrads(dM: Tensor, dS: Tensor, S: Tensor): void;
 
   protected init(inputShape: Shape, seed: number): Shape {
     this.map = this.makeMap(inputShape);
+    this.lin = this.map;
+    if (this.map instanceof DenseMap) this.skip = new DenseColumnSkip(this.map, (k, s) => this.buffer(k, s));
     this.initWeights(seed);
     if (this.base.useBias ?? true) {
       const units = this.map.weightShape[this.map.weightShape.length - 1];
@@ -101,7 +113,7 @@ export abstract class LrtLayer extends Layer {
     const ws = this.map.weightShape;
     this.stochastic = ctx.training || ctx.sample;
     const M = this.buffer('M', ws), S = this.buffer('S', ws);
-    this.prepare(M, this.stochastic ? S : null);
+    this.prepare(M, this.stochastic ? S : null, ctx);
     const yShape = [n, ...this.outputShape];
     const y = this.buffer('y', yShape);
     if (!this.stochastic) {
@@ -109,9 +121,13 @@ export abstract class LrtLayer extends Layer {
       return y;
     }
     const mu = this.buffer('mu', yShape), v = this.buffer('v', yShape);
-    const x2 = this.buffer('x2', x.shape);
-    this.map.forward(x, M, undefined, mu);
-    this.map.forward(square(x, { out: x2 }), S, undefined, v);
+    // Dense maps multiply only the input columns that are not all zero in this batch.
+    const xc = this.skip?.begin(x) ?? null;
+    this.lin = xc ? this.skip! : this.map;
+    this.xin = xc ?? x;
+    this.x2in = square(this.xin, { out: this.buffer('x2', x.shape).prefix(this.xin.shape) });
+    this.lin.forward(this.xin, M, undefined, mu);
+    this.lin.forward(this.x2in, S, undefined, v);
     const eps = this.buffer('eps', yShape);
     gaussian(eps, passSeed(ctx), { stream: this.index });
     lrtSample(mu, v, eps, this.bias?.value, y, this.buffer('std', yShape));
@@ -124,13 +140,15 @@ export abstract class LrtLayer extends Layer {
     const M = this.buffer('M', ws), S = this.buffer('S', ws);
     const dM = this.buffer('dM', ws), dS = this.buffer('dS', ws);
     if (this.bias) columnSums(dy, { out: this.bias.grad, accumulate: true });
-    this.map.backwardFilter(x, dy, dM, false);
+    // A sampled pass may have skipped the input's all-zero columns (see forward).
+    const lin = this.stochastic ? this.lin : this.map;
+    lin.backwardFilter(this.stochastic ? this.xin! : x, dy, dM, false);
     const dx = this.inputGrad ? this.buffer('dx', x.shape) : null;
     if (dx) this.map.backwardData(dy, M, dx, false);
     if (this.stochastic) {
       const dv = this.buffer('dv', dy.shape);
       lrtBackward(dy, this.buffer('eps', dy.shape), this.buffer('std', dy.shape), dv);
-      this.map.backwardFilter(this.buffer('x2', x.shape), dv, dS, false);
+      lin.backwardFilter(this.x2in!, dv, dS, false);
       if (dx) {
         const t = this.buffer('t', x.shape);
         this.map.backwardData(dv, S, t, false);
@@ -164,6 +182,8 @@ abstract class SparseVD extends LrtLayer {
   protected logSigma2!: ParamGroup;
   protected readonly opts: SparseVDOptions;
   private training = true;
+  /** Scale of the KL gradient the last forward added (fused), until `kl` takes note of it. */
+  private klAddedScale?: number;
 
   constructor(opts: SparseVDOptions) {
     super(opts);
@@ -189,8 +209,12 @@ abstract class SparseVD extends LrtLayer {
     return this.training && !(this.opts.maskInTraining ?? true) ? Infinity : this.threshold;
   }
 
-  protected prepare(M: Tensor, S: Tensor | null): void {
-    svdPrepare(this.theta.value, this.logSigma2.value, M, S, this.buffer('logAlpha', M.shape), this.maskThreshold, this.range);
+  protected prepare(M: Tensor, S: Tensor | null, ctx: ForwardContext): void {
+    // A training step's KL gradient is fused into this sweep (it needs only θ, log σ² and σ²).
+    const fuse = S !== null && ctx.training && ctx.klGradScale !== undefined;
+    const klGrads = fuse ? { theta: this.theta.grad, logSigma2: this.logSigma2.grad, scale: ctx.klGradScale! } : undefined;
+    svdPrepare(this.theta.value, this.logSigma2.value, M, S, this.buffer('logAlpha', M.shape), this.maskThreshold, this.range, klGrads);
+    this.klAddedScale = fuse ? ctx.klGradScale : undefined;
   }
 
   protected paramGrads(dM: Tensor, dS: Tensor, S: Tensor): void {
@@ -203,6 +227,10 @@ abstract class SparseVD extends LrtLayer {
    */
   kl(gradScale?: number, value = true): number {
     const la = this.buffer('logAlpha', this.map.weightShape);
+    // The forward of this step already added the gradient at this scale: only the value is left.
+    const added = gradScale !== undefined && gradScale === this.klAddedScale;
+    this.klAddedScale = undefined;
+    if (added) return value ? svdKl(this.theta.value, la, this.range) : 0;
     if (gradScale === undefined) {
       svdLogAlpha(this.theta.value, this.logSigma2.value, la, this.range);
       return svdKl(this.theta.value, la, this.range);

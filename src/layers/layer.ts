@@ -17,6 +17,13 @@ export interface ForwardContext {
   seed: number;
   /** Counter of this pass (training step or Monte-Carlo sample index): a new noise draw each value. */
   step: number;
+  /**
+   * Training steps with a KL term (β > 0): the scale of its gradient, β / N. A layer may add
+   * klGradScale·∇KL into its parameter gradients during this forward pass when it can fuse that
+   * with the pass's own work (the trainer clears gradients before the forward); its
+   * `kl(klGradScale, false)` afterwards then adds nothing more.
+   */
+  klGradScale?: number;
 }
 
 /**

@@ -2,6 +2,7 @@ import { ArgumentError, ShapeError } from '../errors.js';
 import { matmul } from '../ops/gemm.js';
 import { pairOption } from '../ops/check.js';
 import { conv2d, conv2dBackwardData, conv2dBackwardFilter } from '../ops/conv.js';
+import { gatherColumns, gatherRows, nonzeroColumns, scatterRows } from '../ops/gather.js';
 import { Shape, Tensor, fmtShape } from '../tensor.js';
 
 /**
@@ -56,6 +57,54 @@ export class DenseMap implements LinearMap {
 
   config(): Record<string, unknown> {
     return {};
+  }
+}
+
+/**
+ * Dense products skip input columns that are zero in every row of the batch (an MNIST batch of
+ * 100 has about a third of its 784 pixels at 0 throughout): when at most this fraction of the
+ * columns is live, the layer multiplies the live ones only. Above it the gathers cost more than
+ * the multiply-adds they save.
+ */
+export const LIVE_COLUMN_LIMIT = 0.875;
+
+/**
+ * Zero-column skipping for a {@link DenseMap} in one pass: `begin(x)` finds the columns of x
+ * [batch, in] that are not all zero (indices idx, k of them) and packs them into xc [batch, k];
+ * `forward` and `backwardFilter` then take xc (or any [batch, k] input over the same columns,
+ * such as xc ⊙ xc) and give the results of the full product bit-for-bit up to the order of the
+ * sums: y = xc·W[idx], dW[idx] = xcᵀ·dy and dW = 0 on the other rows. Scratch comes from the
+ * owning layer's buffers (`buf`).
+ */
+export class DenseColumnSkip {
+  private k = 0;
+
+  constructor(private readonly map: DenseMap, private readonly buf: (key: string, shape: Shape) => Tensor) {}
+
+  /** The packed live columns of x, or null when too many columns are live to pay off. */
+  begin(x: Tensor): Tensor | null {
+    const [inDim, units] = this.map.weightShape;
+    const idx = this.buf('skip/idx', [inDim]);
+    const k = nonzeroColumns(x, idx);
+    if (k > LIVE_COLUMN_LIMIT * inDim) return null;
+    this.k = k;
+    // Room for the weight rows and the filter gradient, reused by every product of the pass.
+    this.buf('skip/w', [inDim, units]);
+    return gatherColumns(x, idx, k, this.buf('skip/x', x.shape).prefix([x.shape[0], k]));
+  }
+
+  /** out = xc·W[idx] (+ bias), xc [batch, k] from {@link begin} (or a map of it). */
+  forward(xc: Tensor, w: Tensor, bias: Tensor | undefined, out: Tensor): void {
+    const [inDim, units] = this.map.weightShape;
+    const wc = gatherRows(w, this.buf('skip/idx', [inDim]), this.k, this.buf('skip/w', [inDim, units]).prefix([this.k, units]));
+    matmul(xc, wc, { bias, out });
+  }
+
+  /** dw (=|+=) xcᵀ·dy on the live rows; without `accumulate` the other rows become 0. */
+  backwardFilter(xc: Tensor, dy: Tensor, dw: Tensor, accumulate: boolean): void {
+    const [inDim, units] = this.map.weightShape;
+    const dwc = matmul(xc, dy, { transA: true, out: this.buf('skip/w', [inDim, units]).prefix([this.k, units]) });
+    scatterRows(dwc, this.buf('skip/idx', [inDim]), this.k, dw, accumulate);
   }
 }
 

@@ -1,4 +1,4 @@
-import { ShapeError } from '../errors.js';
+import { ArgumentError, ShapeError } from '../errors.js';
 import { fmtShape, type Tensor } from '../tensor.js';
 import { checkSameSize } from './check.js';
 
@@ -22,11 +22,25 @@ export function svdLogAlpha(theta: Tensor, logSigma2: Tensor, out: Tensor, r: Lo
 /**
  * Sparse VD weights of one pass: `logAlpha` = clamp(logσ² − log θ², lo, hi), `sigma2` = exp(logσ²) (unless null),
  * `thetaEff` = θ where log α < threshold else 0. Returns the number of weights kept.
+ * With `klGrads` (a training step; needs `sigma2`), the same sweep adds scale·∂KL/∂θ and
+ * scale·∂KL/∂logσ² of the log-uniform prior's KL into `klGrads.theta` and `klGrads.logSigma2`.
  */
-export function svdPrepare(theta: Tensor, logSigma2: Tensor, thetaEff: Tensor, sigma2: Tensor | null, logAlpha: Tensor, threshold: number, r: LogAlphaRange): number {
+export function svdPrepare(
+  theta: Tensor, logSigma2: Tensor, thetaEff: Tensor, sigma2: Tensor | null, logAlpha: Tensor, threshold: number, r: LogAlphaRange,
+  klGrads?: { theta: Tensor; logSigma2: Tensor; scale: number },
+): number {
   for (const [n, t] of [['logSigma2', logSigma2], ['thetaEff', thetaEff], ['logAlpha', logAlpha]] as const) checkSameSize(n, t, theta);
   if (sigma2) checkSameSize('sigma2', sigma2, theta);
-  return theta.rt.k.svd_prepare_f32(theta.ptr, logSigma2.ptr, theta.size, thetaEff.ptr, sigma2?.ptr ?? 0, logAlpha.ptr, threshold, r.lo, r.hi);
+  if (klGrads) {
+    if (!sigma2) throw new ArgumentError('sigma2', 'a tensor when klGrads is given (the KL gradient uses σ²)', 'null');
+    checkSameSize('klGrads.theta', klGrads.theta, theta);
+    checkSameSize('klGrads.logSigma2', klGrads.logSigma2, theta);
+    if (!Number.isFinite(klGrads.scale)) throw new ArgumentError('klGrads.scale', 'a finite number', String(klGrads.scale));
+  }
+  return theta.rt.k.svd_prepare_f32(
+    theta.ptr, logSigma2.ptr, theta.size, thetaEff.ptr, sigma2?.ptr ?? 0, logAlpha.ptr, threshold, r.lo, r.hi,
+    klGrads?.theta.ptr ?? 0, klGrads?.logSigma2.ptr ?? 0, klGrads?.scale ?? 0,
+  );
 }
 
 /**

@@ -15,12 +15,17 @@ export { lcg, randomArray };
 export function gradCheck(layer: Layer, rt: Runtime, batchShape: Shape, opts: {
   ctx?: Partial<ForwardContext>; seed?: number; h?: number; tol?: number; probes?: number; xRange?: [number, number];
   skipParams?: string[]; withKl?: boolean;
+  /** Columns (last axis) of x set to 0 in every row, e.g. to exercise zero-column skipping. */
+  zeroColumns?: number[];
 } = {}): void {
   const rnd = lcg(opts.seed ?? 7);
   const ctx: ForwardContext = { training: true, sample: false, seed: 11, step: 3, ...opts.ctx };
   const h = opts.h ?? 1e-2, tol = opts.tol ?? 2e-2, probes = opts.probes ?? 24;
   const [lo, hi] = opts.xRange ?? [-1, 1];
-  const x = Tensor.from(randomArray(sizeOf(batchShape), rnd, lo, hi), batchShape, rt);
+  const xa = randomArray(sizeOf(batchShape), rnd, lo, hi);
+  const last = batchShape[batchShape.length - 1];
+  for (const c of opts.zeroColumns ?? []) for (let i = c; i < xa.length; i += last) xa[i] = 0;
+  const x = Tensor.from(xa, batchShape, rt);
   const y0 = layer.forward(x, ctx);
   const r = Tensor.from(randomArray(y0.size, rnd), y0.shape, rt);
   const loss = (): number => {
