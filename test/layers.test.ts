@@ -25,6 +25,7 @@ function built<L extends Layer>(l: L, inputShape: number[], name = 'l', index = 
 
 describe('finite-difference gradient checks of every layer', () => {
   it('Dense', () => gradCheck(built(new Dense({ units: 5 }), [7]), rt, [3, 7]));
+  it('Dense with all-zero input columns skipped', () => gradCheck(built(new Dense({ units: 5 }), [7]), rt, [3, 7], { zeroColumns: [1, 2, 6] }));
   it('Dense without bias, odd sizes', () => gradCheck(built(new Dense({ units: 9, useBias: false }), [13]), rt, [5, 13]));
   it('Conv2d (stride 2, padding 1)', () => gradCheck(built(new Conv2d({ filters: 3, kernelSize: 3, stride: 2, padding: 1 }), [6, 5, 2]), rt, [2, 6, 5, 2]));
   it('Conv2d (5x5 valid, LeNet-like)', () => gradCheck(built(new Conv2d({ filters: 4, kernelSize: 5 }), [8, 8, 1]), rt, [2, 8, 8, 1]));

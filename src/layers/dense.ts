@@ -3,7 +3,7 @@ import { columnSums } from '../ops/elementwise.js';
 import { Initializer, initialize } from '../init.js';
 import { Shape, Tensor } from '../tensor.js';
 import { ForwardContext, Layer, LayerConfig, ParamGroup, param, registerLayer } from './layer.js';
-import { ConvGeometry, ConvMap, DenseMap, LinearMap } from './linear.js';
+import { ConvGeometry, ConvMap, DenseColumnSkip, DenseMap, LinearMap } from './linear.js';
 
 /** Options shared by weight layers. */
 export interface WeightOptions {
@@ -26,6 +26,10 @@ export abstract class WeightLayer extends Layer {
   protected b?: ParamGroup;
   private x?: Tensor;
   protected readonly opts: WeightOptions;
+  /** Zero-column skipping of dense maps (none for convolutions). */
+  private skip?: DenseColumnSkip;
+  /** The last forward's input packed to its live columns, when it skipped any. */
+  private xc: Tensor | null = null;
 
   constructor(opts: WeightOptions) {
     super();
@@ -43,6 +47,7 @@ export abstract class WeightLayer extends Layer {
 
   protected init(inputShape: Shape, seed: number): Shape {
     this.map = this.makeMap(inputShape);
+    if (this.map instanceof DenseMap) this.skip = new DenseColumnSkip(this.map, (k, s) => this.buffer(k, s));
     const w = Tensor.zeros(this.map.weightShape, this.rt);
     initialize(w, this.opts.kernelInitializer ?? 'glorotUniform', this.map.fanIn, this.map.fanOut, seed, 0);
     this.w = param(`${this.name}/kernel`, w, this.opts.l1 ?? 0, this.opts.l2 ?? 0);
@@ -59,13 +64,17 @@ export abstract class WeightLayer extends Layer {
     const n = this.checkInput(x);
     this.x = x;
     const y = this.buffer('y', [n, ...this.outputShape]);
-    this.map.forward(x, this.w.value, this.b?.value, y);
+    // Dense maps multiply only the input columns that are not all zero in this batch.
+    this.xc = this.skip?.begin(x) ?? null;
+    if (this.xc) this.skip!.forward(this.xc, this.w.value, this.b?.value, y);
+    else this.map.forward(x, this.w.value, this.b?.value, y);
     return y;
   }
 
   backward(dy: Tensor): Tensor | null {
     const x = this.x!;
-    this.map.backwardFilter(x, dy, this.w.grad, true);
+    if (this.xc) this.skip!.backwardFilter(this.xc, dy, this.w.grad, true);
+    else this.map.backwardFilter(x, dy, this.w.grad, true);
     if (this.b) columnSums(dy, { out: this.b.grad, accumulate: true });
     if (!this.inputGrad) return null;
     const dx = this.buffer('dx', x.shape);
