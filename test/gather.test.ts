@@ -71,6 +71,16 @@ describe('zero-column skipping kernels (naive references, SIMD width 4: below, a
     expect(idx.view()[0]).toBe(5);
   });
 
+  it('Tensor.prefix views the leading elements of scratch and refuses to reach past it', () => {
+    const t = Tensor.from([1, 2, 3, 4, 5, 6], [2, 3], rt);
+    const p = t.prefix([2, 2]);
+    expect(p.ptr).toBe(t.ptr);
+    expect(Array.from(p.view())).toEqual([1, 2, 3, 4]);
+    expect(() => t.prefix([7])).toThrow(ShapeError);
+    t.dispose();
+    expect(() => t.prefix([1])).toThrow(ArgumentError);
+  });
+
   it('rejects bad sizes with typed errors', () => {
     const x = Tensor.zeros([2, 5], rt), idx = Tensor.zeros([5], rt);
     expect(() => nonzeroColumns(x, Tensor.zeros([4], rt))).toThrow(ShapeError);
