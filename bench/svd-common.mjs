@@ -90,12 +90,17 @@ export async function runSvdBench(bench, arch, { peerSteps = Number(process.env.
   const epochs = benchEpochs();
   const a = architectures[arch];
   const { train, test } = await loadMnistNode();
-  const model = new Sequential({ inputShape: a.inputShape, seed: 1, layers: a.layers() });
+  // BENCH_SEED: the model seed (initialisation and every noise draw; default 1).
+  // BENCH_ADAM_EPS: Adam's ε (default 1e-8). Our loss is per sample, the authors' is N·mean CE +
+  // β·KL, so their ε = 1e-8 corresponds to 1e-8 / 60000 ≈ 1.67e-13 here.
+  const seed = Number(process.env.BENCH_SEED ?? 1);
+  const adamEps = Number(process.env.BENCH_ADAM_EPS ?? 1e-8);
+  const model = new Sequential({ inputShape: a.inputShape, seed, layers: a.layers() });
   const secs = [];
   fit(model, train.images, train.labels, {
     epochs,
     batchSize: 100,
-    optimizer: new Adam({ lr: 1e-3 }),
+    optimizer: new Adam({ lr: 1e-3, eps: adamEps }),
     lr: a.lr(epochs / FULL_EPOCHS),
     klWeight: schedules.linear({ start: (5 * epochs) / FULL_EPOCHS, end: (20 * epochs) / FULL_EPOCHS }),
     progress: false,
