@@ -75,5 +75,12 @@ export function parityWorkload(rt: Runtime): string {
   const mc = model.predictMC(xs.subarray(0, 5 * 36), { samples: 3, seed: 1 });
   for (const arr of [mc.mean, mc.predictiveEntropy, mc.mutualInformation]) h = hashF32(h, arr);
   model.dispose();
+  // Dense Sparse VD on inputs with all-zero columns: the zero-column skipping path.
+  const xz = uniform(Tensor.zeros([40, 12], rt), 9).toArray();
+  for (let i = 0; i < xz.length; i++) if ([0, 5, 6, 11].includes(i % 12)) xz[i] = 0;
+  const dense = new Sequential({ inputShape: [12], seed: 6, runtime: rt, layers: [new SparseVDDense({ units: 8 }), new ReLU(), new SparseVDDense({ units: 4 })] });
+  fit(dense, xz, ys, { epochs: 2, batchSize: 16, progress: false });
+  for (const p of dense.params()) take(p.value);
+  dense.dispose();
   return h.toString(16).padStart(8, '0');
 }
