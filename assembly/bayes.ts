@@ -6,7 +6,7 @@
 // μ and v live in gemm.ts / conv.ts; the element-wise work around them lives here, fused.
 // Pointers are byte offsets; n, rows, cols are element counts.
 
-import { kl_lu, dkl_lu, dkl_lu_e, dkl_lu_ratio, exp_s, log_s, v_dkl_lu_e, v_dkl_lu_ratio, v_kl_and_grad, v_kl_lu } from './bayes_math';
+import { kl_lu, dkl_lu, dkl_lu_ratio, exp_s, log_s, v_dkl_lu_ratio, v_kl_and_grad, v_kl_lu } from './bayes_math';
 
 /** One v128 of scratch for the KL lane sums (static data: kernels never allocate). */
 const KL_ACC = memory.data(16, 16);
@@ -118,11 +118,9 @@ export function svd_prepare_f32(theta: usize, logSigma2: usize, n: i32, thetaEff
  * clamped log α (as written by svd_prepare_f32 for the current θ, log σ²). When dTheta ≠ 0,
  * adds scale·∂KL/∂θ and scale·∂KL/∂logσ² into dTheta and dLogSigma2 (zero where log α sits on
  * a clamp bound). Returns Σ KL when wantValue ≠ 0, else 0 (the value costs a log1p per weight,
- * which a training step does not need). Gradient-only calls may pass this step's σ² (from
- * svd_prepare_f32) in sigma2: exp(−|log α|) is then min(α, 1/α) with α = σ²/(θ² + 1e-8), one
- * exponential per weight fewer; pass 0 to compute it from log α.
+ * which a training step does not need; training steps get the gradient from svd_prepare_f32).
  */
-export function svd_kl_f32(theta: usize, logAlpha: usize, sigma2: usize, n: i32, dTheta: usize, dLogSigma2: usize, scale: f32, lo: f32, hi: f32, wantValue: i32): f64 {
+export function svd_kl_f32(theta: usize, logAlpha: usize, n: i32, dTheta: usize, dLogSigma2: usize, scale: f32, lo: f32, hi: f32, wantValue: i32): f64 {
   assert(n >= 0, 'n must be >= 0');
   assert(dTheta != 0 || wantValue != 0, 'svd_kl_f32: nothing to compute');
   let sum: f64 = 0;
@@ -143,13 +141,7 @@ export function svd_kl_f32(theta: usize, logAlpha: usize, sigma2: usize, n: i32,
       }
       const inside = v128.and(f32x4.gt(la, vlo), f32x4.lt(la, vhi));
       const t = v128.load(theta + o);
-      let d: v128;
-      if (sigma2 && !wantValue) {
-        const a = f32x4.div(v128.load(sigma2 + o), f32x4.add(f32x4.mul(t, t), veps));
-        d = v_dkl_lu_e(la, f32x4.min(a, f32x4.div(f32x4.splat(1), a)));
-      } else {
-        d = v_kl_and_grad(la, wantValue ? acc : 0);
-      }
+      const d = v_kl_and_grad(la, wantValue ? acc : 0);
       const g = v128.and(f32x4.mul(d, vscale), inside);
       // ∂logα/∂logσ² = 1, ∂logα/∂θ = −2θ / (θ² + eps)
       v128.store(dLogSigma2 + o, f32x4.add(v128.load(dLogSigma2 + o), g));
@@ -165,14 +157,7 @@ export function svd_kl_f32(theta: usize, logAlpha: usize, sigma2: usize, n: i32,
     if (wantValue) sum += <f64>kl_lu(la);
     if (dTheta) {
       const t = load<f32>(theta + o);
-      let d: f32;
-      if (sigma2 && !wantValue) {
-        const a = load<f32>(sigma2 + o) / (t * t + THETA2_EPS);
-        d = dkl_lu_e(la, min<f32>(a, 1 / a));
-      } else {
-        d = dkl_lu(la);
-      }
-      const g: f32 = la > lo && la < hi ? d * scale : 0;
+      const g: f32 = la > lo && la < hi ? dkl_lu(la) * scale : 0;
       store<f32>(dLogSigma2 + o, load<f32>(dLogSigma2 + o) + g);
       store<f32>(dTheta + o, load<f32>(dTheta + o) + g * -2 * t / (t * t + THETA2_EPS));
     }

@@ -81,22 +81,6 @@ const NK1K3: f32 = -K1 * K3;
 }
 
 /**
- * ∂KL/∂la given e = exp(−|la|) from elsewhere (the training step derives it from α = σ²/θ²,
- * saving an exponential per weight). Lane-identical to {@link dkl_lu_e}.
- */
-@inline export function v_dkl_lu_e(la: v128, e: v128): v128 {
-  const s = v_sOf(la);
-  const a = f32x4.mul(f32x4.mul(f32x4.splat(NK1K3), s), f32x4.sub(f32x4.splat(1), s));
-  return f32x4.sub(a, f32x4.mul(f32x4.splat(0.5), v_sigmoidFrom(f32x4.neg(la), e)));
-}
-
-/** Scalar twin of {@link v_dkl_lu_e}. */
-@inline export function dkl_lu_e(la: f32, e: f32): f32 {
-  const s = sOf(la);
-  return NK1K3 * s * (1 - s) - 0.5 * sigmoidFrom(-la, e);
-}
-
-/**
  * ∂KL/∂la for the training step, from the step's own t2 = θ² + 1e-8 and σ² (so α = σ²/t2):
  *   ∂KL/∂la = −k1·k3·s·(1 − s) − 0.5·t2/(t2 + σ²),  s = 1/(1 + exp(−(k2 + k3·la)))
  * using σ(−log α) = 1/(1 + α) = t2/(t2 + σ²): one exponential and two divisions, no select.

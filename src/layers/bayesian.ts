@@ -54,11 +54,6 @@ export abstract class LrtLayer extends Layer {
   private xin?: Tensor;
   private x2in?: Tensor;
 
-  /** Whether the last forward sampled (so its σ² buffer `S` is current). */
-  protected get stochasticPass(): boolean {
-    return this.stochastic;
-  }
-
   constructor(opts: BayesOptions) {
     super();
     this.base = opts;
@@ -235,8 +230,7 @@ abstract class SparseVD extends LrtLayer {
       svdLogAlpha(this.theta.value, this.logSigma2.value, la, this.range);
       return svdKl(this.theta.value, la, this.range);
     }
-    const sigma2 = this.stochasticPass ? this.buffer('S', this.map.weightShape) : undefined;
-    return svdKl(this.theta.value, la, this.range, { theta: this.theta.grad, logSigma2: this.logSigma2.grad, scale: gradScale, sigma2 }, value);
+    return svdKl(this.theta.value, la, this.range, { theta: this.theta.grad, logSigma2: this.logSigma2.grad, scale: gradScale }, value);
   }
 
   /** log α of every weight (clamped), same shape as θ. */

@@ -46,18 +46,17 @@ export function svdPrepare(
 /**
  * Σ KL to the log-uniform prior over Sparse VD weights, from their clamped log α (see
  * {@link svdLogAlpha}); with grads, adds scale·∇KL into the θ and log σ² gradients. With
- * `wantValue` false only the gradients are computed (and 0 returned); `grads.sigma2` (this
- * step's σ² from {@link svdPrepare}) then saves an exponential per weight.
+ * `wantValue` false only the gradients are computed (and 0 returned). Training steps get the
+ * gradient from {@link svdPrepare}'s `klGrads` instead, in the same sweep as the weights.
  */
-export function svdKl(theta: Tensor, logAlpha: Tensor, r: LogAlphaRange, grads?: { theta: Tensor; logSigma2: Tensor; scale: number; sigma2?: Tensor }, wantValue = true): number {
+export function svdKl(theta: Tensor, logAlpha: Tensor, r: LogAlphaRange, grads?: { theta: Tensor; logSigma2: Tensor; scale: number }, wantValue = true): number {
   checkSameSize('logAlpha', logAlpha, theta);
   if (grads) {
     checkSameSize('grads.theta', grads.theta, theta);
     checkSameSize('grads.logSigma2', grads.logSigma2, theta);
-    if (grads.sigma2) checkSameSize('grads.sigma2', grads.sigma2, theta);
   }
-    if (!grads && !wantValue) return 0;
-  return theta.rt.k.svd_kl_f32(theta.ptr, logAlpha.ptr, grads?.sigma2?.ptr ?? 0, theta.size, grads?.theta.ptr ?? 0, grads?.logSigma2.ptr ?? 0, grads?.scale ?? 0, r.lo, r.hi, wantValue ? 1 : 0);
+  if (!grads && !wantValue) return 0;
+  return theta.rt.k.svd_kl_f32(theta.ptr, logAlpha.ptr, theta.size, grads?.theta.ptr ?? 0, grads?.logSigma2.ptr ?? 0, grads?.scale ?? 0, r.lo, r.hi, wantValue ? 1 : 0);
 }
 
 /** Sparse VD chain rule: dθ += dM where log α < threshold; dlogσ² += dS ⊙ σ². */
