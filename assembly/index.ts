@@ -20,3 +20,4 @@ export * from './loss';
 export * from './scalar';
 export * from './sparse';
 export * from './gather';
+export * from './sparse_train';

@@ -1,4 +1,4 @@
-// Sparse × dense kernels for pruned models (inference only), f32.
+// Sparse × dense kernels: pruned inference, and the forward of the sparse mean path in training, f32.
 //
 // Storage: a sparse matrix A [m, k] is CSR: rowPtr (m + 1 u32, rowPtr[0] = 0), colIdx (nnz
 // indices, u16 when wide = 0, u32 when wide = 1) and val (nnz f32). A pruned dense layer with
@@ -20,7 +20,9 @@
 // The structure (rowPtr monotone, indices < k) is validated once by the TypeScript owner when
 // a matrix is created; checking it here on every call would double the work at batch 1.
 
-/** Pixels per im2col chunk of the sparse convolution: [K, chunk] stays in L2 while it is read. */
+import { im2colT } from './im2col_t';
+
+/** Bytes of one sparse-convolution chunk (im2col rows, their transpose, the output): it stays in L2. */
 const CONV_CHUNK_BYTES: i32 = 256 << 10;
 
 // @ts-ignore: decorator
@@ -186,45 +188,19 @@ function checkConv(n: i32, h: i32, w: i32, c: i32, f: i32, kh: i32, kw: i32, sh:
 }
 
 function convChunk(k: i32, f: i32, m: i32): i32 {
-  let rows = CONV_CHUNK_BYTES / ((k + f) << 2);
+  let rows = CONV_CHUNK_BYTES / ((2 * k + f) << 2);
   rows = rows < 16 ? 16 : rows & ~15;
   return rows < m ? rows : m;
 }
 
-/** Bytes of scratch {@link conv2d_sparse_f32_nhwc} needs: an im2col chunk [K, chunk] and an output chunk [F, chunk]. */
+/**
+ * Bytes of scratch {@link conv2d_sparse_f32_nhwc} needs: an im2col chunk [chunk, K], its
+ * transpose [K, chunk] and an output chunk [F, chunk].
+ */
 export function conv2d_sparse_scratch_bytes(n: i32, h: i32, w: i32, c: i32, f: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32): i32 {
   const m = n * outDim(h, kh, sh, ph) * outDim(w, kw, sw, pw);
   const k = kh * kw * c;
-  return convChunk(k, f, m) * (k + f) * 4;
-}
-
-/** colT[kk, r − r0] for output pixels r in [r0, r1): the receptive fields, zero where padded. */
-function im2colT(r0: i32, r1: i32, h: i32, w: i32, c: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
-  oh: i32, ow: i32, x: usize, colT: usize): void {
-  const ld = <usize>(r1 - r0) << 2;
-  for (let r = r0; r < r1; r++) {
-    const ox = r % ow, t = r / ow;
-    const oy = t % oh, b = t / oh;
-    let d = colT + (<usize>(r - r0) << 2);
-    for (let ky = 0; ky < kh; ky++) {
-      const iy = oy * sh - ph + ky;
-      for (let kx = 0; kx < kw; kx++) {
-        const ix = ox * sw - pw + kx;
-        if (iy < 0 || iy >= h || ix < 0 || ix >= w) {
-          for (let ci = 0; ci < c; ci++) {
-            store<f32>(d, 0);
-            d += ld;
-          }
-        } else {
-          const s = x + (<usize>(((b * h + iy) * w + ix) * c) << 2);
-          for (let ci = 0; ci < c; ci++) {
-            store<f32>(d, load<f32>(s + (<usize>ci << 2)));
-            d += ld;
-          }
-        }
-      }
-    }
-  }
+  return convChunk(k, f, m) * (2 * k + f) * 4;
 }
 
 /**
@@ -240,10 +216,11 @@ export function conv2d_sparse_f32_nhwc(n: i32, h: i32, w: i32, c: i32, f: i32, k
   const chunk = convChunk(k, f, m);
   const colT = scratch;
   const yT = scratch + ((<usize>chunk * <usize>k) << 2);
+  const rowBuf = yT + ((<usize>chunk * <usize>f) << 2);
   for (let r0 = 0; r0 < m; r0 += chunk) {
     const r1 = r0 + chunk < m ? r0 + chunk : m;
     const mc = r1 - r0;
-    im2colT(r0, r1, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow, x, colT);
+    im2colT(r0, r1, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow, x, rowBuf, colT);
     spmm_f32_csr(f, k, mc, rowPtr, colIdx, wide, val, colT, mc, bias, yT, mc);
     transpose_f32(f, mc, yT, mc, y + ((<usize>r0 * <usize>f) << 2), f);
   }

@@ -82,5 +82,14 @@ export function parityWorkload(rt: Runtime): string {
   fit(dense, xz, ys, { epochs: 2, batchSize: 16, progress: false });
   for (const p of dense.params()) take(p.value);
   dense.dispose();
+  // Masked training on the sparse mean path (every pass sparse), with some weights dropped.
+  const sparse = new Sequential({
+    inputShape: [6, 6, 1], seed: 7, runtime: rt,
+    layers: [new SparseVDConv2d({ filters: 3, kernelSize: 3, sparseMeanLimit: 1 }), new ReLU(), new Flatten(), new SparseVDDense({ units: 4, sparseMeanLimit: 1 })],
+  });
+  for (const p of sparse.params()) if (p.name.endsWith('/logSigma2')) p.value.view().forEach((_, i, a) => { a[i] = i % 3 === 0 ? 4 : -6; });
+  fit(sparse, xs, ys, { epochs: 2, batchSize: 16, progress: false });
+  for (const p of sparse.params()) take(p.value);
+  sparse.dispose();
   return h.toString(16).padStart(8, '0');
 }

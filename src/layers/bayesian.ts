@@ -8,7 +8,7 @@ import {
 import { Initializer, initialize } from '../init.js';
 import { Shape, Tensor } from '../tensor.js';
 import { ForwardContext, Layer, LayerConfig, ParamGroup, param, registerLayer } from './layer.js';
-import { ConvGeometry, ConvMap, DenseColumnSkip, DenseMap, LinearMap } from './linear.js';
+import { ConvGeometry, ConvMap, DenseColumnSkip, DenseMap, LinearMap, SPARSE_MEAN_LIMIT, SparseMeanProduct } from './linear.js';
 
 /** The noise key of one pass: the model seed in the low word, the pass counter in the high word. */
 export function passSeed(ctx: ForwardContext): bigint {
@@ -53,6 +53,9 @@ export abstract class LrtLayer extends Layer {
   /** The sampled pass's input and its square, packed to the live columns when skipping. */
   private xin?: Tensor;
   private x2in?: Tensor;
+  /** The sparse mean product of masked passes, and whether the last sampled pass used it. */
+  private sparseMean?: SparseMeanProduct;
+  private meanSparse = false;
 
   constructor(opts: BayesOptions) {
     super();
@@ -84,6 +87,14 @@ export abstract class LrtLayer extends Layer {
   protected abstract prepare(M: Tensor, S: Tensor | null, ctx: ForwardContext): void;
   /** Chain rule from dM, dS to the parameter gradients. */
   protected abstract paramGrads(dM: Tensor, dS: Tensor, S: Tensor): void;
+  /**
+   * When this pass's M is exactly zero where log α ≥ threshold (read after `prepare`): the
+   * per-weight log α, the threshold, how many weights are kept, and the kept fraction at or below
+   * which the mean product runs sparsely. Null (the default) keeps the dense product.
+   */
+  protected keptMask(): { logAlpha: Tensor; threshold: number; kept: number; limit: number } | null {
+    return null;
+  }
 
   protected init(inputShape: Shape, seed: number): Shape {
     this.map = this.makeMap(inputShape);
@@ -95,6 +106,11 @@ export abstract class LrtLayer extends Layer {
       this.bias = param(`${this.name}/bias`, Tensor.zeros([units], this.rt));
     }
     return this.map.outputShape;
+  }
+
+  /** Whether the last sampled pass multiplied the means through the kept weights only. @internal */
+  get meanWasSparse(): boolean {
+    return this.meanSparse;
   }
 
   /** Number of output units (last weight axis). */
@@ -121,7 +137,12 @@ export abstract class LrtLayer extends Layer {
     this.lin = xc ? this.skip! : this.map;
     this.xin = xc ?? x;
     this.x2in = square(this.xin, { out: this.buffer('x2', x.shape).prefix(this.xin.shape) });
-    this.lin.forward(this.xin, M, undefined, mu);
+    // Few kept weights and the dropped ones exactly zero: the mean product reads the kept ones only.
+    const mask = this.keptMask();
+    this.meanSparse = mask !== null && mask.kept <= mask.limit * M.size &&
+      (this.sparseMean ??= new SparseMeanProduct(this.map, (k, s) => this.buffer(k, s))).begin(M, mask.logAlpha, mask.threshold, mask.limit);
+    if (this.meanSparse) this.sparseMean!.forward(x, mu);
+    else this.lin.forward(this.xin, M, undefined, mu);
     this.lin.forward(this.x2in, S, undefined, v);
     const eps = this.buffer('eps', yShape);
     gaussian(eps, passSeed(ctx), { stream: this.index });
@@ -137,9 +158,13 @@ export abstract class LrtLayer extends Layer {
     if (this.bias) columnSums(dy, { out: this.bias.grad, accumulate: true });
     // A sampled pass may have skipped the input's all-zero columns (see forward).
     const lin = this.stochastic ? this.lin : this.map;
-    lin.backwardFilter(this.stochastic ? this.xin! : x, dy, dM, false);
     const dx = this.inputGrad ? this.buffer('dx', x.shape) : null;
-    if (dx) this.map.backwardData(dy, M, dx, false);
+    if (this.stochastic && this.meanSparse) {
+      this.sparseMean!.backward(x, dy, dM, dx);
+    } else {
+      lin.backwardFilter(this.stochastic ? this.xin! : x, dy, dM, false);
+      if (dx) this.map.backwardData(dy, M, dx, false);
+    }
     if (this.stochastic) {
       const dv = this.buffer('dv', dy.shape);
       lrtBackward(dy, this.buffer('eps', dy.shape), this.buffer('std', dy.shape), dv);
@@ -165,6 +190,13 @@ export interface SparseVDOptions extends BayesOptions {
   initialLogSigma2?: number;
   /** Zero θ where log α ≥ threshold during training too, as the authors' recipe does (default true). */
   maskInTraining?: boolean;
+  /**
+   * Kept fraction of the weights (0–1) at or below which a masked sampled pass multiplies the
+   * means through the kept weights only (sparse kernels; same result up to the order of the
+   * sums). Default {@link SPARSE_MEAN_LIMIT}; 0 keeps the dense product unless every weight is
+   * dropped, 1 always goes sparse.
+   */
+  sparseMeanLimit?: number;
 }
 
 /**
@@ -179,11 +211,14 @@ abstract class SparseVD extends LrtLayer {
   private training = true;
   /** Scale of the KL gradient the last forward added (fused), until `kl` takes note of it. */
   private klAddedScale?: number;
+  /** Weights the last `prepare` kept. */
+  private kept = 0;
 
   constructor(opts: SparseVDOptions) {
     super(opts);
     this.opts = opts;
     checkNumber('initialLogSigma2', opts.initialLogSigma2 ?? -10);
+    checkNumber('sparseMeanLimit', opts.sparseMeanLimit ?? SPARSE_MEAN_LIMIT, 0, 1);
   }
 
   protected initWeights(seed: number): void {
@@ -208,8 +243,14 @@ abstract class SparseVD extends LrtLayer {
     // A training step's KL gradient is fused into this sweep (it needs only θ, log σ² and σ²).
     const fuse = S !== null && ctx.training && ctx.klGradScale !== undefined;
     const klGrads = fuse ? { theta: this.theta.grad, logSigma2: this.logSigma2.grad, scale: ctx.klGradScale! } : undefined;
-    svdPrepare(this.theta.value, this.logSigma2.value, M, S, this.buffer('logAlpha', M.shape), this.maskThreshold, this.range, klGrads);
+    this.kept = svdPrepare(this.theta.value, this.logSigma2.value, M, S, this.buffer('logAlpha', M.shape), this.maskThreshold, this.range, klGrads);
     this.klAddedScale = fuse ? ctx.klGradScale : undefined;
+  }
+
+  protected keptMask(): { logAlpha: Tensor; threshold: number; kept: number; limit: number } | null {
+    const t = this.maskThreshold;
+    if (t === Infinity) return null;
+    return { logAlpha: this.buffer('logAlpha', this.map.weightShape), threshold: t, kept: this.kept, limit: this.opts.sparseMeanLimit ?? SPARSE_MEAN_LIMIT };
   }
 
   protected paramGrads(dM: Tensor, dS: Tensor, S: Tensor): void {

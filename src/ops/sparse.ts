@@ -1,0 +1,107 @@
+import { ArgumentError, ShapeError } from '../errors.js';
+import { Tensor, fmtShape } from '../tensor.js';
+import { checkShape, checkTensor } from './check.js';
+
+// Tensor-level wrappers of assembly/sparse_train.ts (and the forward of assembly/sparse.ts): the
+// sparse mean path of masked Sparse VD training. Internal to the layers: src/index.ts exports none.
+//
+// The CSR of the kept weights lives in three tensors used as raw storage: `rowPtr` ([F + 1]) and
+// `colIdx` ([K·F]) hold u32 words, not floats; `val` ([K·F]) holds the kept means. They are
+// scratch buffers of the owning layer and never leave it.
+
+/**
+ * The product's geometry: a convolution x [N, H, W, C] ⊛ W [KH, KW, C, F] (NHWC, stride,
+ * padding), or a dense layer as the 1×1 convolution of a 1×1 image with C = inputs.
+ */
+export interface SparseGeometry {
+  h: number;
+  w: number;
+  c: number;
+  f: number;
+  kh: number;
+  kw: number;
+  sh: number;
+  sw: number;
+  ph: number;
+  pw: number;
+}
+
+/** The CSR (over the F outputs) of the kept entries of a weight tensor M [K, F]. */
+export interface KeptCsr {
+  rowPtr: Tensor;
+  colIdx: Tensor;
+  val: Tensor;
+  /** Entries kept. */
+  nnz: number;
+}
+
+function fanIn(g: SparseGeometry): number {
+  return g.kh * g.kw * g.c;
+}
+
+function outDims(g: SparseGeometry): [number, number] {
+  return [Math.floor((g.h + 2 * g.ph - g.kh) / g.sh) + 1, Math.floor((g.w + 2 * g.pw - g.kw) / g.sw) + 1];
+}
+
+/** Batch size of x, checked against the geometry (x [N, H, W, C], or [N, C] for a dense layer). */
+function batchOf(name: string, x: Tensor, g: SparseGeometry): number {
+  checkTensor(name, x);
+  const per = g.h * g.w * g.c;
+  const n = x.shape[0];
+  if (x.shape.length < 2 || x.size !== n * per) throw new ShapeError(name, `[N, ${g.h}, ${g.w}, ${g.c}] (or [N, ${g.c}] for a dense layer)`, fmtShape(x.shape));
+  return n;
+}
+
+/**
+ * CSR of the entries of M [K, F] whose logAlpha is below `threshold` (the weights kept by a
+ * masked Sparse VD layer), with their M values. `csr`'s tensors need room for F + 1 offsets and
+ * K·F entries. Returns the number kept.
+ */
+export function keptCsr(m: Tensor, logAlpha: Tensor, threshold: number, csr: Omit<KeptCsr, 'nnz'>): number {
+  if (m.shape.length < 2) throw new ShapeError('m', '[..., F] with rank ≥ 2', fmtShape(m.shape));
+  const f = m.shape[m.shape.length - 1], k = m.size / f;
+  checkShape('logAlpha', logAlpha, m.shape);
+  if (Number.isNaN(threshold)) throw new ArgumentError('threshold', 'a number', 'NaN');
+  if (csr.rowPtr.size < f + 1) throw new ShapeError('rowPtr', `at least ${f + 1} elements`, `${csr.rowPtr.size}`);
+  if (csr.colIdx.size < m.size || csr.val.size < m.size) throw new ShapeError('colIdx/val', `at least ${m.size} elements`, `${Math.min(csr.colIdx.size, csr.val.size)}`);
+  return m.rt.k.csr_t_from_mask_f32(k, f, m.ptr, logAlpha.ptr, threshold, csr.rowPtr.ptr, csr.colIdx.ptr, csr.val.ptr);
+}
+
+/** out [K, F] = 0 except out at the kept entries = src[p] (the p-th entry of `csr`). */
+export function scatterKept(csr: KeptCsr, src: Tensor, out: Tensor): Tensor {
+  const f = out.shape[out.shape.length - 1], k = out.size / f;
+  if (src.size < csr.nnz) throw new ShapeError('src', `at least ${csr.nnz} elements`, `${src.size}`);
+  out.rt.k.csr_t_scatter_f32(k, f, csr.rowPtr.ptr, csr.colIdx.ptr, src.ptr, out.ptr);
+  return out;
+}
+
+/** out [N, OH, OW, F] (or [N, F]) = x ⊛ M through the kept entries only. */
+export function sparseForward(g: SparseGeometry, x: Tensor, csr: KeptCsr, out: Tensor): Tensor {
+  const n = batchOf('x', x, g);
+  const [oh, ow] = outDims(g);
+  if (out.size !== n * oh * ow * g.f) throw new ShapeError('out', `${n * oh * ow * g.f} elements`, fmtShape(out.shape));
+  const k = x.rt.k;
+  const scratch = x.rt.workspace(Math.max(16, k.conv2d_sparse_scratch_bytes(n, g.h, g.w, g.c, g.f, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw)));
+  k.conv2d_sparse_f32_nhwc(n, g.h, g.w, g.c, g.f, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw,
+    csr.rowPtr.ptr, csr.colIdx.ptr, 1, csr.val.ptr, x.ptr, 0, out.ptr, scratch);
+  return out;
+}
+
+/**
+ * Backward of {@link sparseForward} given dy: dval[p] (overwritten) = ∂/∂M at the p-th kept
+ * entry, and dx (overwritten, unless null) = the input gradient through the kept weights.
+ * `scalar` runs the direct scalar twin (the test oracle).
+ */
+export function sparseBackward(g: SparseGeometry, x: Tensor, dy: Tensor, csr: KeptCsr, dval: Tensor, dx: Tensor | null, scalar = false): void {
+  const n = batchOf('x', x, g);
+  const [oh, ow] = outDims(g);
+  if (dy.size !== n * oh * ow * g.f) throw new ShapeError('dy', `${n * oh * ow * g.f} elements`, fmtShape(dy.shape));
+  if (dx && dx.size !== x.size) throw new ShapeError('dx', `${x.size} elements (${fmtShape(x.shape)})`, fmtShape(dx.shape));
+  if (dval.size < csr.nnz) throw new ShapeError('dval', `at least ${csr.nnz} elements`, `${dval.size}`);
+  if (csr.val.size < csr.nnz || fanIn(g) * g.f < csr.nnz) throw new ShapeError('csr', `at most ${fanIn(g) * g.f} entries`, `${csr.nnz}`);
+  const k = x.rt.k;
+  dval.view().fill(0, 0, csr.nnz);
+  const scratch = scalar ? 0 : x.rt.workspace(Math.max(16, k.conv2d_sparse_backward_scratch_bytes(n, g.h, g.w, g.c, g.f, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw)));
+  (scalar ? k.conv2d_sparse_backward_f32_nhwc_scalar : k.conv2d_sparse_backward_f32_nhwc)(n, g.h, g.w, g.c, g.f, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw,
+    csr.rowPtr.ptr, csr.colIdx.ptr, csr.val.ptr, x.ptr, dy.ptr, dval.ptr, dx ? dx.ptr : 0, scratch);
+}
