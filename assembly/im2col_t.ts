@@ -3,12 +3,18 @@
 import { transpose_f32 } from './sparse';
 
 /**
- * colT[kk, r − r0] for output pixels r in [r0, r1), zero where padded: an NHWC im2col chunk
- * [r1 − r0, K] built row by row (contiguous channel runs), then one SIMD transpose into colT.
- * `rowBuf` holds (r1 − r0)·K floats.
+ * colT[kk, r − r0] for output pixels r in [r0, r1), zero where padded. With 4 or more channels:
+ * an NHWC im2col chunk [r1 − r0, K] built pixel by pixel (contiguous channel runs), then one
+ * SIMD transpose into colT; `rowBuf` holds (r1 − r0)·K floats. With fewer channels a pixel's
+ * runs are too short to pay, and colT is filled one row kk at a time instead
+ * ({@link im2colTNarrow}, `rowBuf` unused).
  */
 export function im2colT(r0: i32, r1: i32, h: i32, w: i32, c: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
   oh: i32, ow: i32, x: usize, rowBuf: usize, colT: usize): void {
+  if (c < 4) {
+    im2colTNarrow(r0, r1, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow, x, colT, false);
+    return;
+  }
   const k = kh * kw * c;
   const run = <usize>c << 2;
   const c4 = c & ~3;
@@ -35,3 +41,68 @@ export function im2colT(r0: i32, r1: i32, h: i32, w: i32, c: i32, kh: i32, kw: i
   transpose_f32(r1 - r0, k, rowBuf, k, colT, r1 - r0);
 }
 
+
+/**
+ * Row kk of colT at a time: for each output row segment (b, oy, ox0..ox1) of the chunk, the
+ * receptive-field entries (ky, kx, ci) are x at stride sw·C, contiguous in colT. With `add`
+ * false: colT[kk, ·] = x (0 where padded); with `add` true the reverse, x[...] += colT[kk, ·]
+ * (the col2im of a gradient; padded entries are dropped). No division per element.
+ */
+export function im2colTNarrow(r0: i32, r1: i32, h: i32, w: i32, c: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
+  oh: i32, ow: i32, x: usize, colT: usize, add: bool): void {
+  const k = kh * kw * c;
+  const mc = r1 - r0;
+  const step = <usize>(sw * c) << 2;
+  for (let kk = 0; kk < k; kk++) {
+    const ci = kk % c, t0 = kk / c;
+    const kx = t0 % kw, ky = t0 / kw;
+    // Output pixels ox with 0 ≤ ox·sw − pw + kx < w: [oxLo, oxHi).
+    let oxLo = pw - kx > 0 ? (pw - kx + sw - 1) / sw : 0;
+    let oxHi = (w - 1 + pw - kx) >= 0 ? (w - 1 + pw - kx) / sw + 1 : 0;
+    if (oxHi > ow) oxHi = ow;
+    if (oxLo > oxHi) oxLo = oxHi;
+    let d = colT + ((<usize>kk * <usize>mc) << 2);
+    let r = r0;
+    let ox = r0 % ow;
+    const t = r0 / ow;
+    let oy = t % oh, b = t / oh;
+    while (r < r1) {
+      const end = ox + (r1 - r) < ow ? ox + (r1 - r) : ow;
+      const iy = oy * sh - ph + ky;
+      const lo = oxLo > ox ? (oxLo < end ? oxLo : end) : ox;
+      const hi = oxHi < end ? (oxHi > lo ? oxHi : lo) : end;
+      if (iy < 0 || iy >= h) {
+        if (!add) for (let o = ox; o < end; o++) store<f32>(d + (<usize>(o - ox) << 2), 0);
+      } else {
+        if (!add) {
+          for (let o = ox; o < lo; o++) store<f32>(d + (<usize>(o - ox) << 2), 0);
+          for (let o = hi; o < end; o++) store<f32>(d + (<usize>(o - ox) << 2), 0);
+        }
+        let s = x + (<usize>(((b * h + iy) * w + (lo * sw - pw + kx)) * c + ci) << 2);
+        let dd = d + (<usize>(lo - ox) << 2);
+        let o = lo;
+        if (step == 4) { // stride 1, one channel: contiguous both ways
+          for (; o + 4 <= hi; o += 4) {
+            if (add) v128.store(s, f32x4.add(v128.load(s), v128.load(dd)));
+            else v128.store(dd, v128.load(s));
+            s += 16;
+            dd += 16;
+          }
+        }
+        for (; o < hi; o++) {
+          if (add) store<f32>(s, load<f32>(s) + load<f32>(dd));
+          else store<f32>(dd, load<f32>(s));
+          s += step;
+          dd += 4;
+        }
+      }
+      d += <usize>(end - ox) << 2;
+      r += end - ox;
+      ox = 0;
+      if (++oy == oh) {
+        oy = 0;
+        b++;
+      }
+    }
+  }
+}

@@ -12,7 +12,7 @@
 // exactly 0: such a weight still gets its gradient.
 
 import { transpose_f32 } from './sparse';
-import { im2colT } from './im2col_t';
+import { im2colT, im2colTNarrow } from './im2col_t';
 
 /** Bytes of im2col/gradient chunk the backward keeps in cache at once. */
 const CHUNK_BYTES: i32 = 384 << 10;
@@ -107,9 +107,13 @@ export function conv2d_sparse_backward_scratch_bytes(n: i32, h: i32, w: i32, c: 
   return chunkRows(k, f, m) * (2 * k + f) * 4;
 }
 
-/** dx += col2im(dcolT) for output pixels [r0, r1): dcolT [K, r1 − r0] transposed into rowBuf first. */
+/** dx += col2im(dcolT) for output pixels [r0, r1): dcolT [K, r1 − r0] transposed into rowBuf first (4 or more channels). */
 function col2imTAdd(r0: i32, r1: i32, h: i32, w: i32, c: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
   oh: i32, ow: i32, dcolT: usize, rowBuf: usize, dx: usize): void {
+  if (c < 4) {
+    im2colTNarrow(r0, r1, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow, dx, dcolT, true);
+    return;
+  }
   const k = kh * kw * c;
   transpose_f32(k, r1 - r0, dcolT, r1 - r0, rowBuf, k);
   let s = rowBuf;

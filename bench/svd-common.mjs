@@ -52,32 +52,38 @@ export async function loadMnistNode() {
   return loadMnist((f) => new Uint8Array(fs.readFileSync(path.join(MNIST_DIR, f))));
 }
 
-// Dropped weights (log α ≥ 3) are zeroed at test time only, as the authors' PyTorch code does:
-// measured over 200 epochs (Adam ε = 1e-8) this reached 1.93% at 61x on LeNet-300-100, against
-// 2.07% at 119x when they are also zeroed during training (BENCH_MASK_IN_TRAINING=1, the issue's
-// wording).
-const maskInTraining = process.env.BENCH_MASK_IN_TRAINING === '1';
-const svdOpts = { kernelInitializer: { normal: { std: 0.01 } }, initialLogSigma2: -10, logAlphaRange: [-8, 8], threshold: 3, maskInTraining };
+// Dropped weights (log α ≥ 3) are zeroed at test time; whether they are zeroed during training
+// too (the issue's recipe) is per architecture, measured:
+// - LeNet-300-100 zeroes them at test time only, as the authors' PyTorch code does: over 200
+//   epochs (Adam ε = 1e-8) that reached 1.93% at 61x, against 2.07% at 119x when they are also
+//   zeroed in training.
+// - LeNet-5 zeroes them in training too: 0.88% at 288x after 100 epochs. Its layers then multiply
+//   their means through the kept weights only once few are left (SparseVD's sparseMeanLimit), so
+//   its epochs get faster as it sparsifies.
+// BENCH_MASK_IN_TRAINING=1 or 0 overrides both.
+const maskOverride = process.env.BENCH_MASK_IN_TRAINING;
+const maskInTraining = (arch, dflt) => (maskOverride === undefined ? dflt : maskOverride === '1');
+const svdOpts = { kernelInitializer: { normal: { std: 0.01 } }, initialLogSigma2: -10, logAlphaRange: [-8, 8], threshold: 3 };
 
 /** The two architectures of the paper, with Sparse VD weight layers. */
 export const architectures = {
   lenet300: {
     inputShape: [784],
-    layers: () => [
-      new SparseVDDense({ units: 300, ...svdOpts }), new ReLU(),
-      new SparseVDDense({ units: 100, ...svdOpts }), new ReLU(),
-      new SparseVDDense({ units: 10, ...svdOpts }),
+    layers: (o = { ...svdOpts, maskInTraining: maskInTraining('lenet300', false) }) => [
+      new SparseVDDense({ units: 300, ...o }), new ReLU(),
+      new SparseVDDense({ units: 100, ...o }), new ReLU(),
+      new SparseVDDense({ units: 10, ...o }),
     ],
     lr: (f) => schedules.linearDecay(1e-3, { start: 100 * f, end: 200 * f }),
   },
   lenet5: {
     inputShape: [28, 28, 1],
-    layers: () => [
-      new SparseVDConv2d({ filters: 20, kernelSize: 5, ...svdOpts }), new ReLU(), new MaxPool2d({ poolSize: 2 }),
-      new SparseVDConv2d({ filters: 50, kernelSize: 5, ...svdOpts }), new ReLU(), new MaxPool2d({ poolSize: 2 }),
+    layers: (o = { ...svdOpts, maskInTraining: maskInTraining('lenet5', true) }) => [
+      new SparseVDConv2d({ filters: 20, kernelSize: 5, ...o }), new ReLU(), new MaxPool2d({ poolSize: 2 }),
+      new SparseVDConv2d({ filters: 50, kernelSize: 5, ...o }), new ReLU(), new MaxPool2d({ poolSize: 2 }),
       new Flatten(),
-      new SparseVDDense({ units: 500, ...svdOpts }), new ReLU(),
-      new SparseVDDense({ units: 10, ...svdOpts }),
+      new SparseVDDense({ units: 500, ...o }), new ReLU(),
+      new SparseVDDense({ units: 10, ...o }),
     ],
     lr: (f) => schedules.linearDecay(1e-3, { start: 0, end: 200 * f }),
   },
