@@ -105,7 +105,10 @@ export function max_pool2d_backward_f32_nhwc(n: i32, h: i32, w: i32, c: i32, kh:
   x: usize, dy: usize, dx: usize, acc: i32): void {
   checkPoolArgs(n, h, w, c, kh, kw, sh, sw, ph, pw);
   const oh = outDim(h, kh, sh, ph), ow = outDim(w, kw, sw, pw);
-  if (!acc) zeroF32(dx, n * h * w * c);
+  // Windows that tile x exactly (stride = window, no padding, nothing left over) write every dx
+  // element once: no zero fill and no read-modify-write.
+  const direct = !acc && sh == kh && sw == kw && ph == 0 && pw == 0 && oh * kh == h && ow * kw == w;
+  if (!acc && !direct) zeroF32(dx, n * h * w * c);
   const rowStride = <usize>(w * c) << 2, pixStride = <usize>c << 2;
   let dyp = dy;
   for (let b = 0; b < n; b++) {
@@ -139,7 +142,8 @@ export function max_pool2d_backward_f32_nhwc(n: i32, h: i32, w: i32, c: i32, kh:
           let q = rowOff;
           for (let ix = wx0; ix < wx1; ix++) {
             const hit = v128.andnot(f32x4.eq(v128.load(xb + q), max0123), done0123);
-            v128.store(dxb + q, f32x4.add(v128.load(dxb + q), v128.and(g0123, hit)));
+            if (direct) v128.store(dxb + q, v128.and(g0123, hit));
+            else v128.store(dxb + q, f32x4.add(v128.load(dxb + q), v128.and(g0123, hit)));
             done0123 = v128.or(done0123, hit);
             q += pixStride;
           }
@@ -153,6 +157,7 @@ export function max_pool2d_backward_f32_nhwc(n: i32, h: i32, w: i32, c: i32, kh:
         for (let iy = wy0; iy < wy1; iy++) for (let ix = wx0; ix < wx1; ix++) {
           const q = (<usize>(iy * w + ix) * c << 2) + cOff;
           const v = load<f32>(xb + q);
+          if (direct) store<f32>(dxb + q, 0);
           if (v > m) { m = v; at = q; }
         }
         store<f32>(dxb + at, load<f32>(dxb + at) + load<f32>(dyp + cOff));
@@ -250,7 +255,10 @@ export function avg_pool2d_backward_f32_nhwc(n: i32, h: i32, w: i32, c: i32, kh:
   dy: usize, dx: usize, acc: i32): void {
   checkPoolArgs(n, h, w, c, kh, kw, sh, sw, ph, pw);
   const oh = outDim(h, kh, sh, ph), ow = outDim(w, kw, sw, pw);
-  if (!acc) zeroF32(dx, n * h * w * c);
+  // Windows that tile x exactly (stride = window, no padding, nothing left over) write every dx
+  // element once: no zero fill and no read-modify-write.
+  const direct = !acc && sh == kh && sw == kw && ph == 0 && pw == 0 && oh * kh == h && ow * kw == w;
+  if (!acc && !direct) zeroF32(dx, n * h * w * c);
   const rowStride = <usize>(w * c) << 2, pixStride = <usize>c << 2;
   let dyp = dy;
   for (let b = 0; b < n; b++) {

@@ -42,30 +42,41 @@ export function csr_t_from_mask_f32(k: i32, f: i32, m: usize, logAlpha: usize, t
   rowPtr: usize, colIdx: usize, val: usize): i32 {
   assert(k >= 0 && f >= 0, 'csr_t_from_mask: sizes must be >= 0');
   memory.fill(rowPtr, 0, (<usize>f + 1) << 2);
-  // Pass 1: count per output, in rowPtr[fo + 1].
+  const vthr = f32x4.splat(thr);
+  const f4 = f & ~3;
+  // Pass 1: count per output, in rowPtr[fo + 1] (four outputs per step: a kept lane is −1).
+  const counts = rowPtr + 4;
   for (let kk = 0; kk < k; kk++) {
     const la = logAlpha + ((<usize>kk * <usize>f) << 2);
-    for (let fo = 0; fo < f; fo++) {
-      if (load<f32>(la + (<usize>fo << 2)) < thr) {
-        const c = rowPtr + (<usize>(fo + 1) << 2);
-        store<u32>(c, load<u32>(c) + 1);
-      }
+    let fo = 0;
+    for (; fo < f4; fo += 4) {
+      const o = <usize>fo << 2;
+      v128.store(counts + o, i32x4.sub(v128.load(counts + o), f32x4.lt(v128.load(la + o), vthr)));
+    }
+    for (; fo < f; fo++) {
+      if (load<f32>(la + (<usize>fo << 2)) < thr) store<u32>(counts + (<usize>fo << 2), load<u32>(counts + (<usize>fo << 2)) + 1);
     }
   }
   for (let fo = 0; fo < f; fo++) {
     const c = rowPtr + (<usize>(fo + 1) << 2);
     store<u32>(c, load<u32>(c) + load<u32>(c - 4));
   }
-  // Pass 2: fill, with rowPtr[fo] as the cursor of row fo (it ends at the old rowPtr[fo + 1]).
+  // Pass 2: fill, with rowPtr[fo] as the cursor of row fo (it ends at the old rowPtr[fo + 1]);
+  // groups of four outputs with nothing kept (most of them, in a sparse layer) are skipped whole.
   for (let kk = 0; kk < k; kk++) {
     const o = (<usize>kk * <usize>f) << 2;
-    for (let fo = 0; fo < f; fo++) {
-      if (load<f32>(logAlpha + o + (<usize>fo << 2)) < thr) {
-        const c = rowPtr + (<usize>fo << 2);
-        const p = <usize>load<u32>(c);
-        store<u32>(colIdx + (p << 2), <u32>kk);
-        store<f32>(val + (p << 2), load<f32>(m + o + (<usize>fo << 2)));
-        store<u32>(c, <u32>(p + 1));
+    let fo = 0;
+    for (; fo < f; fo += 4) {
+      const g = fo + 4 <= f ? fo + 4 : f;
+      if (g == fo + 4 && !v128.any_true(f32x4.lt(v128.load(logAlpha + o + (<usize>fo << 2)), vthr))) continue;
+      for (let q = fo; q < g; q++) {
+        if (load<f32>(logAlpha + o + (<usize>q << 2)) < thr) {
+          const c = rowPtr + (<usize>q << 2);
+          const p = <usize>load<u32>(c);
+          store<u32>(colIdx + (p << 2), <u32>kk);
+          store<f32>(val + (p << 2), load<f32>(m + o + (<usize>q << 2)));
+          store<u32>(c, <u32>(p + 1));
+        }
       }
     }
   }

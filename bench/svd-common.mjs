@@ -136,6 +136,10 @@ export async function runSvdBench(bench, arch, { peerSteps = Number(process.env.
   });
   // Our figure: median epoch seconds (the first epoch carries JIT and allocation warm-up).
   const ours = median(secs.length > 2 ? secs.slice(1) : secs);
+  // Epochs get faster as a masked model sparsifies: the early (dense) and late medians too.
+  if (secs.length >= 6) {
+    report({ bench, case: 'epoch-time-by-phase', unit: 's', epochs2to5: round(median(secs.slice(1, 5)), 3), secondHalf: round(median(secs.slice(secs.length >> 1)), 3), epochs: secs.length });
+  }
   save(bench, model);
 
   const peers = [];

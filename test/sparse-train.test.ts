@@ -199,16 +199,19 @@ describe('Sparse VD layers on the sparse mean path', () => {
     gradCheck(l, rt, [2, 6, 5, 2], { withKl: true, h: 1e-3 });
   });
 
+  const training = { training: true, sample: false, seed: 5, step: 1 };
+  const sampling = { training: false, sample: true, seed: 5, step: 1 };
   it.each([
-    ['SparseVDDense', (limit: number) => new SparseVDDense({ units: 7, maskInTraining: true, sparseMeanLimit: limit }), [12], [5, 12]],
-    ['SparseVDConv2d', (limit: number) => new SparseVDConv2d({ filters: 4, kernelSize: 3, padding: 1, maskInTraining: true, sparseMeanLimit: limit }), [5, 5, 3], [3, 5, 5, 3]],
-  ] as const)('%s: the sparse and the dense mean paths agree (outputs and every gradient)', (_n, make, inShape, xShape) => {
+    ['SparseVDDense, training', (limit: number) => new SparseVDDense({ units: 7, maskInTraining: true, sparseMeanLimit: limit }), [12], [5, 12], training],
+    ['SparseVDConv2d, training', (limit: number) => new SparseVDConv2d({ filters: 4, kernelSize: 3, padding: 1, maskInTraining: true, sparseMeanLimit: limit }), [5, 5, 3], [3, 5, 5, 3], training],
+    // Monte-Carlo sampling masks at the threshold whatever maskInTraining says.
+    ['SparseVDConv2d, Monte-Carlo sampling', (limit: number) => new SparseVDConv2d({ filters: 4, kernelSize: 3, maskInTraining: false, sparseMeanLimit: limit }), [6, 5, 2], [2, 6, 5, 2], sampling],
+  ] as const)('%s: the sparse and the dense mean paths agree (outputs and every gradient)', (_n, make, inShape, xShape, ctx) => {
     const run = (limit: number) => {
       const l = built(make(limit), [...inShape]);
       maskHalf(l, 0.1, 9);
       const x = Tensor.from(randomArray(xShape.reduce((a, b) => a * b, 1), lcg(2)), [...xShape], rt);
-      const ctx = { training: true, sample: false, seed: 5, step: 1 };
-      const y = l.forward(x, ctx).toArray();
+      const y = l.forward(x, { ...ctx }).toArray();
       const r = Tensor.from(randomArray(y.length, lcg(3)), [y.length / (l.outputShape.reduce((a, b) => a * b, 1)), ...l.outputShape], rt);
       for (const p of l.params()) p.grad.view().fill(0);
       const dx = l.backward(r)!.toArray();

@@ -8,7 +8,7 @@ import {
 import { Initializer, initialize } from '../init.js';
 import { Shape, Tensor } from '../tensor.js';
 import { ForwardContext, Layer, LayerConfig, ParamGroup, param, registerLayer } from './layer.js';
-import { ConvGeometry, ConvMap, DenseColumnSkip, DenseMap, LinearMap, SPARSE_MEAN_LIMIT, SparseMeanProduct } from './linear.js';
+import { ConvGeometry, ConvMap, DenseColumnSkip, DenseMap, LinearMap, SparseMeanProduct } from './linear.js';
 
 /** The noise key of one pass: the model seed in the low word, the pass counter in the high word. */
 export function passSeed(ctx: ForwardContext): bigint {
@@ -193,8 +193,8 @@ export interface SparseVDOptions extends BayesOptions {
   /**
    * Kept fraction of the weights (0–1) at or below which a masked sampled pass multiplies the
    * means through the kept weights only (sparse kernels; same result up to the order of the
-   * sums). Default {@link SPARSE_MEAN_LIMIT}; 0 keeps the dense product unless every weight is
-   * dropped, 1 always goes sparse.
+   * sums). Default {@link SPARSE_MEAN_LIMIT}: 0.3 for convolutions, 0.2 for dense layers; 0
+   * keeps the dense product unless every weight is dropped, 1 always goes sparse.
    */
   sparseMeanLimit?: number;
 }
@@ -218,7 +218,7 @@ abstract class SparseVD extends LrtLayer {
     super(opts);
     this.opts = opts;
     checkNumber('initialLogSigma2', opts.initialLogSigma2 ?? -10);
-    checkNumber('sparseMeanLimit', opts.sparseMeanLimit ?? SPARSE_MEAN_LIMIT, 0, 1);
+    if (opts.sparseMeanLimit !== undefined) checkNumber('sparseMeanLimit', opts.sparseMeanLimit, 0, 1);
   }
 
   protected initWeights(seed: number): void {
@@ -250,7 +250,7 @@ abstract class SparseVD extends LrtLayer {
   protected keptMask(): { logAlpha: Tensor; threshold: number; kept: number; limit: number } | null {
     const t = this.maskThreshold;
     if (t === Infinity) return null;
-    return { logAlpha: this.buffer('logAlpha', this.map.weightShape), threshold: t, kept: this.kept, limit: this.opts.sparseMeanLimit ?? SPARSE_MEAN_LIMIT };
+    return { logAlpha: this.buffer('logAlpha', this.map.weightShape), threshold: t, kept: this.kept, limit: this.opts.sparseMeanLimit ?? SparseMeanProduct.defaultLimit(this.map) };
   }
 
   protected paramGrads(dM: Tensor, dS: Tensor, S: Tensor): void {
