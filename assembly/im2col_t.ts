@@ -7,12 +7,15 @@ import { transpose_f32 } from './sparse';
  * an NHWC im2col chunk [r1 − r0, K] built pixel by pixel (contiguous channel runs), then one
  * SIMD transpose into colT; `rowBuf` holds (r1 − r0)·K floats. With fewer channels a pixel's
  * runs are too short to pay, and colT is filled one row kk at a time instead
- * ({@link im2colTNarrow}, `rowBuf` unused).
+ * ({@link im2colTNarrow}, `rowBuf` unused). So it is too when a list of the rows wanted
+ * (`rows`, nrows u32 indices kk; 0 = all) names at most a quarter of them, and the other rows of
+ * colT are left as they were: strided gathers of a few rows beat the full copy + transpose only
+ * then (on LeNet-5's conv2, 184 of 500 rows live, they tie).
  */
 export function im2colT(r0: i32, r1: i32, h: i32, w: i32, c: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
-  oh: i32, ow: i32, x: usize, rowBuf: usize, colT: usize): void {
-  if (c < 4) {
-    im2colTNarrow(r0, r1, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow, x, colT, false);
+  oh: i32, ow: i32, x: usize, rowBuf: usize, colT: usize, rows: usize = 0, nrows: i32 = 0): void {
+  if (c < 4 || (rows && nrows * 4 <= kh * kw * c)) {
+    im2colTNarrow(r0, r1, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow, x, colT, false, rows, nrows);
     return;
   }
   const k = kh * kw * c;
@@ -46,14 +49,17 @@ export function im2colT(r0: i32, r1: i32, h: i32, w: i32, c: i32, kh: i32, kw: i
  * Row kk of colT at a time: for each output row segment (b, oy, ox0..ox1) of the chunk, the
  * receptive-field entries (ky, kx, ci) are x at stride sw·C, contiguous in colT. With `add`
  * false: colT[kk, ·] = x (0 where padded); with `add` true the reverse, x[...] += colT[kk, ·]
- * (the col2im of a gradient; padded entries are dropped). No division per element.
+ * (the col2im of a gradient; padded entries are dropped). No division per element. Only the
+ * rows listed in `rows` (nrows u32 indices) when rows ≠ 0, else all.
  */
 export function im2colTNarrow(r0: i32, r1: i32, h: i32, w: i32, c: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
-  oh: i32, ow: i32, x: usize, colT: usize, add: bool): void {
+  oh: i32, ow: i32, x: usize, colT: usize, add: bool, rows: usize = 0, nrows: i32 = 0): void {
   const k = kh * kw * c;
   const mc = r1 - r0;
   const step = <usize>(sw * c) << 2;
-  for (let kk = 0; kk < k; kk++) {
+  const count = rows ? nrows : k;
+  for (let j = 0; j < count; j++) {
+    const kk = rows ? <i32>load<u32>(rows + (<usize>j << 2)) : j;
     const ci = kk % c, t0 = kk / c;
     const kx = t0 % kw, ky = t0 / kw;
     // Output pixels ox with 0 ≤ ox·sw − pw + kx < w: [oxLo, oxHi).

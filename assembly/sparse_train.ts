@@ -11,7 +11,7 @@
 // The CSR keeps every weight whose log α is below the threshold, even where θ happens to be
 // exactly 0: such a weight still gets its gradient.
 
-import { transpose_f32 } from './sparse';
+import { spmm_f32_csr, transpose_f32 } from './sparse';
 import { im2colT, im2colTNarrow } from './im2col_t';
 
 /** Bytes of im2col/gradient chunk the backward keeps in cache at once. */
@@ -36,10 +36,11 @@ const CHUNK_BYTES: i32 = 384 << 10;
  * CSR of Mᵀ over the kept entries of M [k, f] (row-major): entry (kk, fo) is kept where
  * logAlpha[kk, fo] < thr. rowPtr gets f + 1 u32 offsets, colIdx the kept kk per output fo in
  * ascending order (u32), val the matching M values. colIdx and val need room for k·f entries.
- * Returns the number kept.
+ * liveRows (k + 1 u32) gets the number of inputs kk with at least one kept entry, then those kk
+ * ascending: the only im2col rows the sparse products read. Returns the number kept.
  */
 export function csr_t_from_mask_f32(k: i32, f: i32, m: usize, logAlpha: usize, thr: f32,
-  rowPtr: usize, colIdx: usize, val: usize): i32 {
+  rowPtr: usize, colIdx: usize, val: usize, liveRows: usize): i32 {
   assert(k >= 0 && f >= 0, 'csr_t_from_mask: sizes must be >= 0');
   memory.fill(rowPtr, 0, (<usize>f + 1) << 2);
   const vthr = f32x4.splat(thr);
@@ -63,8 +64,10 @@ export function csr_t_from_mask_f32(k: i32, f: i32, m: usize, logAlpha: usize, t
   }
   // Pass 2: fill, with rowPtr[fo] as the cursor of row fo (it ends at the old rowPtr[fo + 1]);
   // groups of four outputs with nothing kept (most of them, in a sparse layer) are skipped whole.
+  let live = 0;
   for (let kk = 0; kk < k; kk++) {
     const o = (<usize>kk * <usize>f) << 2;
+    let any = false;
     let fo = 0;
     for (; fo < f; fo += 4) {
       const g = fo + 4 <= f ? fo + 4 : f;
@@ -76,10 +79,13 @@ export function csr_t_from_mask_f32(k: i32, f: i32, m: usize, logAlpha: usize, t
           store<u32>(colIdx + (p << 2), <u32>kk);
           store<f32>(val + (p << 2), load<f32>(m + o + (<usize>q << 2)));
           store<u32>(c, <u32>(p + 1));
+          any = true;
         }
       }
     }
+    if (any) store<u32>(liveRows + (<usize>(++live) << 2), <u32>kk);
   }
+  store<u32>(liveRows, <u32>live);
   // Shift the cursors back into offsets.
   for (let fo = f; fo > 0; fo--) store<u32>(rowPtr + (<usize>fo << 2), load<u32>(rowPtr + (<usize>(fo - 1) << 2)));
   store<u32>(rowPtr, 0);
@@ -104,6 +110,12 @@ function checkConv(n: i32, h: i32, w: i32, c: i32, f: i32, kh: i32, kw: i32, sh:
   assert(h + 2 * ph >= kh && w + 2 * pw >= kw, 'conv2d_sparse_backward: kernel larger than the padded input');
 }
 
+/** Whether the im2col/col2im of a chunk goes row by row (see im2colT): narrow input or few live rows. */
+// @ts-ignore: decorator
+@inline function narrowRows(c: i32, k: i32, rows: usize, nrows: i32): bool {
+  return c < 4 || (rows != 0 && nrows * 4 <= k);
+}
+
 function chunkRows(k: i32, f: i32, m: i32): i32 {
   let rows = CHUNK_BYTES / ((2 * k + f) << 2);
   rows = rows < 16 ? 16 : rows & ~15;
@@ -118,11 +130,15 @@ export function conv2d_sparse_backward_scratch_bytes(n: i32, h: i32, w: i32, c: 
   return chunkRows(k, f, m) * (2 * k + f) * 4;
 }
 
-/** dx += col2im(dcolT) for output pixels [r0, r1): dcolT [K, r1 − r0] transposed into rowBuf first (4 or more channels). */
+/**
+ * dx += col2im(dcolT) for output pixels [r0, r1). Rows of dcolT listed in `rows` only when it
+ * is narrow (see {@link im2colT}: the same rule picks the same rows); otherwise dcolT [K, r1 − r0]
+ * is transposed into rowBuf and added by channel runs.
+ */
 function col2imTAdd(r0: i32, r1: i32, h: i32, w: i32, c: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
-  oh: i32, ow: i32, dcolT: usize, rowBuf: usize, dx: usize): void {
-  if (c < 4) {
-    im2colTNarrow(r0, r1, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow, dx, dcolT, true);
+  oh: i32, ow: i32, dcolT: usize, rowBuf: usize, dx: usize, rows: usize, nrows: i32): void {
+  if (narrowRows(c, kh * kw * c, rows, nrows)) {
+    im2colTNarrow(r0, r1, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow, dx, dcolT, true, rows, nrows);
     return;
   }
   const k = kh * kw * c;
@@ -175,11 +191,13 @@ function col2imTAdd(r0: i32, r1: i32, h: i32, w: i32, c: i32, kh: i32, kw: i32, 
  *   row fo (the weight gradient at the kept entries only; accumulate: zero dval first);
  * - dx [N, H, W, C] = the input gradient through the kept weights (overwritten), unless dx = 0.
  * Per chunk of output pixels: colT [K, chunk] (im2col, transposed), dyT [F, chunk], dot products
- * for dval and axpys into dcolT [K, chunk], then col2im into dx. `scratch` holds
- * conv2d_sparse_backward_scratch_bytes(...) bytes.
+ * for dval and axpys into dcolT [K, chunk], then col2im into dx. `liveRows` is the count-then-list
+ * of inputs with a kept entry written by {@link csr_t_from_mask_f32} (0: treat every row as
+ * live); only those rows of colT and dcolT are built and read when they are at most a quarter.
+ * `scratch` holds conv2d_sparse_backward_scratch_bytes(...) bytes.
  */
 export function conv2d_sparse_backward_f32_nhwc(n: i32, h: i32, w: i32, c: i32, f: i32, kh: i32, kw: i32,
-  sh: i32, sw: i32, ph: i32, pw: i32, rowPtr: usize, colIdx: usize, val: usize, x: usize, dy: usize,
+  sh: i32, sw: i32, ph: i32, pw: i32, rowPtr: usize, colIdx: usize, val: usize, liveRows: usize, x: usize, dy: usize,
   dval: usize, dx: usize, scratch: usize): void {
   checkConv(n, h, w, c, f, kh, kw, sh, sw, ph, pw);
   assert(scratch != 0, 'conv2d_sparse_backward: scratch required');
@@ -190,15 +208,22 @@ export function conv2d_sparse_backward_f32_nhwc(n: i32, h: i32, w: i32, c: i32, 
   const colT = scratch;
   const dcolT = colT + ((<usize>chunk * <usize>k) << 2);
   const dyT = dcolT + ((<usize>chunk * <usize>k) << 2);
+  const nrows = liveRows ? <i32>load<u32>(liveRows) : k;
+  const rows = liveRows ? liveRows + 4 : 0;
+  assert(nrows >= 0 && nrows <= k, 'conv2d_sparse_backward: bad live-row count');
+  const narrow = narrowRows(c, k, rows, nrows);
   if (dx) memory.fill(dx, 0, (<usize>n * <usize>h * <usize>w * <usize>c) << 2);
   for (let r0 = 0; r0 < m; r0 += chunk) {
     const r1 = r0 + chunk < m ? r0 + chunk : m;
     const mc = r1 - r0;
     const ld = <usize>mc << 2;
     // dcolT doubles as the row-major im2col buffer before it is needed for the gradient.
-    im2colT(r0, r1, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow, x, dcolT, colT);
+    im2colT(r0, r1, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow, x, dcolT, colT, rows, nrows);
     transpose_f32(mc, f, dy + ((<usize>r0 * <usize>f) << 2), f, dyT, mc);
-    if (dx) memory.fill(dcolT, 0, <usize>k * ld);
+    if (dx) {
+      if (narrow && rows) for (let j = 0; j < nrows; j++) memory.fill(dcolT + <usize>load<u32>(rows + (<usize>j << 2)) * ld, 0, ld);
+      else memory.fill(dcolT, 0, <usize>k * ld);
+    }
     const mc4 = mc & ~3;
     for (let fo = 0; fo < f; fo++) {
       const g = dyT + <usize>fo * ld;
@@ -224,7 +249,7 @@ export function conv2d_sparse_backward_f32_nhwc(n: i32, h: i32, w: i32, c: i32, 
       }
     }
     // colT is free now: it takes the row-major copy of dcolT for the col2im.
-    if (dx) col2imTAdd(r0, r1, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow, dcolT, colT, dx);
+    if (dx) col2imTAdd(r0, r1, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow, dcolT, colT, dx, rows, nrows);
   }
 }
 
@@ -234,7 +259,7 @@ export function conv2d_sparse_backward_f32_nhwc(n: i32, h: i32, w: i32, c: i32, 
  * rounding, not bit for bit.
  */
 export function conv2d_sparse_backward_f32_nhwc_scalar(n: i32, h: i32, w: i32, c: i32, f: i32, kh: i32, kw: i32,
-  sh: i32, sw: i32, ph: i32, pw: i32, rowPtr: usize, colIdx: usize, val: usize, x: usize, dy: usize,
+  sh: i32, sw: i32, ph: i32, pw: i32, rowPtr: usize, colIdx: usize, val: usize, liveRows: usize, x: usize, dy: usize,
   dval: usize, dx: usize, scratch: usize): void {
   checkConv(n, h, w, c, f, kh, kw, sh, sw, ph, pw);
   const oh = outDim(h, kh, sh, ph), ow = outDim(w, kw, sw, pw);
@@ -258,5 +283,41 @@ export function conv2d_sparse_backward_f32_nhwc_scalar(n: i32, h: i32, w: i32, c
       const dv = dval + (<usize>p << 2);
       store<f32>(dv, load<f32>(dv) + s);
     }
+  }
+}
+
+/** Bytes of scratch {@link conv2d_sparse_rows_f32_nhwc} needs: im2col rows, colT [K, chunk], yT [F, chunk]. */
+export function conv2d_sparse_rows_scratch_bytes(n: i32, h: i32, w: i32, c: i32, f: i32, kh: i32, kw: i32,
+  sh: i32, sw: i32, ph: i32, pw: i32): i32 {
+  return conv2d_sparse_backward_scratch_bytes(n, h, w, c, f, kh, kw, sh, sw, ph, pw);
+}
+
+/**
+ * The sparse mean product's forward: y[N, OH, OW, F] = conv2d(x, M) through the kept entries
+ * (CSR of Mᵀ, u32 indices, no bias), building only the live im2col rows (`liveRows`, see
+ * {@link conv2d_sparse_backward_f32_nhwc}) when they are at most a quarter. Per chunk of output
+ * pixels: colT, one spmm into yT [F, chunk], a transpose into y. `scratch` holds
+ * conv2d_sparse_rows_scratch_bytes(...) bytes.
+ */
+export function conv2d_sparse_rows_f32_nhwc(n: i32, h: i32, w: i32, c: i32, f: i32, kh: i32, kw: i32,
+  sh: i32, sw: i32, ph: i32, pw: i32, rowPtr: usize, colIdx: usize, val: usize, liveRows: usize, x: usize,
+  y: usize, scratch: usize): void {
+  checkConv(n, h, w, c, f, kh, kw, sh, sw, ph, pw);
+  assert(scratch != 0, 'conv2d_sparse_rows: scratch required');
+  const oh = outDim(h, kh, sh, ph), ow = outDim(w, kw, sw, pw);
+  const m = n * oh * ow, k = kh * kw * c;
+  const chunk = chunkRows(k, f, m);
+  const colT = scratch;
+  const rowBuf = colT + ((<usize>chunk * <usize>k) << 2);
+  const yT = rowBuf + ((<usize>chunk * <usize>k) << 2);
+  const nrows = liveRows ? <i32>load<u32>(liveRows) : k;
+  const rows = liveRows ? liveRows + 4 : 0;
+  assert(nrows >= 0 && nrows <= k, 'conv2d_sparse_rows: bad live-row count');
+  for (let r0 = 0; r0 < m; r0 += chunk) {
+    const r1 = r0 + chunk < m ? r0 + chunk : m;
+    const mc = r1 - r0;
+    im2colT(r0, r1, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow, x, rowBuf, colT, rows, nrows);
+    spmm_f32_csr(f, k, mc, rowPtr, colIdx, 1, val, colT, mc, 0, yT, mc);
+    transpose_f32(f, mc, yT, mc, y + ((<usize>r0 * <usize>f) << 2), f);
   }
 }

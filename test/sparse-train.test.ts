@@ -17,7 +17,7 @@ function makeCsr(k: number, f: number, density: number, rnd: () => number) {
   const m = randomArray(k * f, rnd), la = new Float32Array(k * f);
   for (let i = 0; i < la.length; i++) la[i] = rnd() < density ? -1 : 3;
   const M = Tensor.from(m, [k, f], rt), L = Tensor.from(la, [k, f], rt);
-  const csr = { rowPtr: Tensor.zeros([f + 1], rt), colIdx: Tensor.zeros([k * f], rt), val: Tensor.zeros([k * f], rt) };
+  const csr = { rowPtr: Tensor.zeros([f + 1], rt), colIdx: Tensor.zeros([k * f], rt), val: Tensor.zeros([k * f], rt), liveRows: Tensor.zeros([k + 1], rt) };
   const nnz = keptCsr(M, L, 3, csr);
   return { m, la, M, L, csr: { ...csr, nnz } };
 }
@@ -70,6 +70,9 @@ describe('keptCsr / scatterKept', () => {
       expect(rp[fo + 1]).toBe(p);
     }
     expect(csr.nnz).toBe(p);
+    const live = new Uint32Array(csr.liveRows.view().buffer, csr.liveRows.ptr, k + 1);
+    const want = [...Array(k).keys()].filter((kk) => [...Array(f).keys()].some((fo) => la[kk * f + fo] < 3));
+    expect(Array.from(live.subarray(1, 1 + live[0]))).toEqual(want);
     if (density === 0) expect(p).toBe(0);
     if (density === 1) expect(p).toBe(k * f);
     // Scatter puts each kept value back in place and zeros the rest.
@@ -82,13 +85,13 @@ describe('keptCsr / scatterKept', () => {
 
   it('keeps a weight whose mean is exactly 0 (it still gets its gradient)', () => {
     const M = Tensor.from([0, 1, 0, 2], [2, 2], rt), L = Tensor.from([-5, -5, 5, -5], [2, 2], rt);
-    const csr = { rowPtr: Tensor.zeros([3], rt), colIdx: Tensor.zeros([4], rt), val: Tensor.zeros([4], rt) };
+    const csr = { rowPtr: Tensor.zeros([3], rt), colIdx: Tensor.zeros([4], rt), val: Tensor.zeros([4], rt), liveRows: Tensor.zeros([3], rt) };
     expect(keptCsr(M, L, 3, csr)).toBe(3);
   });
 
   it('rejects a log α of another shape and short buffers', () => {
     const M = Tensor.zeros([4, 3], rt);
-    const csr = { rowPtr: Tensor.zeros([4], rt), colIdx: Tensor.zeros([12], rt), val: Tensor.zeros([12], rt) };
+    const csr = { rowPtr: Tensor.zeros([4], rt), colIdx: Tensor.zeros([12], rt), val: Tensor.zeros([12], rt), liveRows: Tensor.zeros([5], rt) };
     expect(() => keptCsr(M, Tensor.zeros([3, 4], rt), 3, csr)).toThrow(ShapeError);
     expect(() => keptCsr(M, Tensor.zeros([4, 3], rt), 3, { ...csr, rowPtr: Tensor.zeros([3], rt) })).toThrow(/rowPtr/);
     expect(() => keptCsr(M, Tensor.zeros([4, 3], rt), 3, { ...csr, val: Tensor.zeros([11], rt) })).toThrow(ShapeError);
@@ -103,6 +106,9 @@ describe('sparse mean product: forward and backward against an f64 reference', (
   const cases: [string, number, SparseGeometry, number][] = [
     ['dense 9 -> 6 (1x1 of a 1x1 image)', 5, g(1, 1, 9, 6, 1, 1), 0.4],
     ['dense 800 -> 50, batch 3', 3, g(1, 1, 800, 50, 1, 1), 0.05],
+    // At most a quarter of the inputs have a kept weight: only those im2col rows are built and read.
+    ['dense 800 -> 50, few live inputs', 7, g(1, 1, 800, 50, 1, 1), 0.004],
+    ['3x3 stride 2 pad 1, C = 8, few live inputs', 3, g(9, 7, 8, 4, 3, 3, 2, 2, 1, 1), 0.05],
     ['5x5 valid, C = 1 (LeNet conv1)', 2, g(12, 12, 1, 7, 5, 5), 0.3],
     ['3x3 pad 1, C = 3', 3, g(7, 6, 3, 5, 3, 3, 1, 1, 1, 1), 0.5],
     ['3x3 stride 2 pad 2', 2, g(9, 8, 2, 4, 3, 3, 2, 2, 2, 2), 0.3],

@@ -215,7 +215,11 @@ export class SparseMeanProduct {
   /** Build this pass's CSR; false (and no CSR) when more than `limit` of the weights are kept. */
   begin(M: Tensor, logAlpha: Tensor, threshold: number, limit: number): boolean {
     const ws = this.map.weightShape, size = M.size;
-    const csr = { rowPtr: this.buf('sparse/rowPtr', [ws[ws.length - 1] + 1]), colIdx: this.buf('sparse/colIdx', [size]), val: this.buf('sparse/val', [size]) };
+    const units = ws[ws.length - 1];
+    const csr = {
+      rowPtr: this.buf('sparse/rowPtr', [units + 1]), colIdx: this.buf('sparse/colIdx', [size]),
+      val: this.buf('sparse/val', [size]), liveRows: this.buf('sparse/liveRows', [size / units + 1]),
+    };
     const nnz = keptCsr(M, logAlpha, threshold, csr);
     this.csr = nnz <= limit * size ? { ...csr, nnz } : undefined;
     return this.csr !== undefined;

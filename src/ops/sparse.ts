@@ -5,9 +5,10 @@ import { checkShape, checkTensor } from './check.js';
 // Tensor-level wrappers of assembly/sparse_train.ts (and the forward of assembly/sparse.ts): the
 // sparse mean path of masked Sparse VD training. Internal to the layers: src/index.ts exports none.
 //
-// The CSR of the kept weights lives in three tensors used as raw storage: `rowPtr` ([F + 1]) and
-// `colIdx` ([K·F]) hold u32 words, not floats; `val` ([K·F]) holds the kept means. They are
-// scratch buffers of the owning layer and never leave it.
+// The CSR of the kept weights lives in four tensors used as raw storage: `rowPtr` ([F + 1]),
+// `colIdx` ([K·F]) and `liveRows` ([K + 1]: how many inputs have a kept weight, then which) hold
+// u32 words, not floats; `val` ([K·F]) holds the kept means. They are scratch buffers of the
+// owning layer and never leave it.
 
 /**
  * The product's geometry: a convolution x [N, H, W, C] ⊛ W [KH, KW, C, F] (NHWC, stride,
@@ -31,6 +32,7 @@ export interface KeptCsr {
   rowPtr: Tensor;
   colIdx: Tensor;
   val: Tensor;
+  liveRows: Tensor;
   /** Entries kept. */
   nnz: number;
 }
@@ -64,7 +66,8 @@ export function keptCsr(m: Tensor, logAlpha: Tensor, threshold: number, csr: Omi
   if (Number.isNaN(threshold)) throw new ArgumentError('threshold', 'a number', 'NaN');
   if (csr.rowPtr.size < f + 1) throw new ShapeError('rowPtr', `at least ${f + 1} elements`, `${csr.rowPtr.size}`);
   if (csr.colIdx.size < m.size || csr.val.size < m.size) throw new ShapeError('colIdx/val', `at least ${m.size} elements`, `${Math.min(csr.colIdx.size, csr.val.size)}`);
-  return m.rt.k.csr_t_from_mask_f32(k, f, m.ptr, logAlpha.ptr, threshold, csr.rowPtr.ptr, csr.colIdx.ptr, csr.val.ptr);
+  if (csr.liveRows.size < k + 1) throw new ShapeError('liveRows', `at least ${k + 1} elements`, `${csr.liveRows.size}`);
+  return m.rt.k.csr_t_from_mask_f32(k, f, m.ptr, logAlpha.ptr, threshold, csr.rowPtr.ptr, csr.colIdx.ptr, csr.val.ptr, csr.liveRows.ptr);
 }
 
 /** out [K, F] = 0 except out at the kept entries = src[p] (the p-th entry of `csr`). */
@@ -81,9 +84,9 @@ export function sparseForward(g: SparseGeometry, x: Tensor, csr: KeptCsr, out: T
   const [oh, ow] = outDims(g);
   if (out.size !== n * oh * ow * g.f) throw new ShapeError('out', `${n * oh * ow * g.f} elements`, fmtShape(out.shape));
   const k = x.rt.k;
-  const scratch = x.rt.workspace(Math.max(16, k.conv2d_sparse_scratch_bytes(n, g.h, g.w, g.c, g.f, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw)));
-  k.conv2d_sparse_f32_nhwc(n, g.h, g.w, g.c, g.f, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw,
-    csr.rowPtr.ptr, csr.colIdx.ptr, 1, csr.val.ptr, x.ptr, 0, out.ptr, scratch);
+  const scratch = x.rt.workspace(Math.max(16, k.conv2d_sparse_rows_scratch_bytes(n, g.h, g.w, g.c, g.f, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw)));
+  k.conv2d_sparse_rows_f32_nhwc(n, g.h, g.w, g.c, g.f, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw,
+    csr.rowPtr.ptr, csr.colIdx.ptr, csr.val.ptr, csr.liveRows.ptr, x.ptr, out.ptr, scratch);
   return out;
 }
 
@@ -103,5 +106,5 @@ export function sparseBackward(g: SparseGeometry, x: Tensor, dy: Tensor, csr: Ke
   dval.view().fill(0, 0, csr.nnz);
   const scratch = scalar ? 0 : x.rt.workspace(Math.max(16, k.conv2d_sparse_backward_scratch_bytes(n, g.h, g.w, g.c, g.f, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw)));
   (scalar ? k.conv2d_sparse_backward_f32_nhwc_scalar : k.conv2d_sparse_backward_f32_nhwc)(n, g.h, g.w, g.c, g.f, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw,
-    csr.rowPtr.ptr, csr.colIdx.ptr, csr.val.ptr, x.ptr, dy.ptr, dval.ptr, dx ? dx.ptr : 0, scratch);
+    csr.rowPtr.ptr, csr.colIdx.ptr, csr.val.ptr, csr.liveRows.ptr, x.ptr, dy.ptr, dval.ptr, dx ? dx.ptr : 0, scratch);
 }
