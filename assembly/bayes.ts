@@ -80,7 +80,8 @@ export function svd_prepare_f32(theta: usize, logSigma2: usize, n: i32, thetaEff
     if (sigma2) {
       const s2 = v_exp(ls);
       v128.store(sigma2 + o, s2);
-      if (dTheta) {
+      // Four weights all on a clamp bound (most of a sparse layer, at log α = hi) have no KL gradient.
+      if (dTheta && v128.any_true(v128.and(f32x4.gt(la, vlo), f32x4.lt(la, vhi)))) {
         const inside = v128.and(f32x4.gt(la, vlo), f32x4.lt(la, vhi));
         const g = v128.and(f32x4.mul(v_dkl_lu_ratio(la, t2, s2), vscale), inside);
         // ∂logα/∂logσ² = 1, ∂logα/∂θ = −2θ / (θ² + eps)
