@@ -297,7 +297,8 @@ export function conv2d_sparse_rows_scratch_bytes(n: i32, h: i32, w: i32, c: i32,
  * (CSR of Mᵀ, u32 indices, no bias), building only the live im2col rows (`liveRows`, see
  * {@link conv2d_sparse_backward_f32_nhwc}) when they are at most a quarter. Per chunk of output
  * pixels: colT, one spmm into yT [F, chunk], a transpose into y. `scratch` holds
- * conv2d_sparse_rows_scratch_bytes(...) bytes.
+ * conv2d_sparse_rows_scratch_bytes(...) bytes. Its scalar twin is conv2d_sparse_f32_nhwc_scalar
+ * (wide = 1, bias = 0): the same sums in CSR order, bit for bit.
  */
 export function conv2d_sparse_rows_f32_nhwc(n: i32, h: i32, w: i32, c: i32, f: i32, kh: i32, kw: i32,
   sh: i32, sw: i32, ph: i32, pw: i32, rowPtr: usize, colIdx: usize, val: usize, liveRows: usize, x: usize,

@@ -143,6 +143,11 @@ describe('sparse mean product: forward and backward against an f64 reference', (
       }
     }
     expectClose(y.view(), yRef, 1e-5, 'y');
+    // Its scalar twin is the inference kernel's (u32 indices, no bias): the same sums in CSR order.
+    const ys = Tensor.zeros([dya.length], rt);
+    rt.k.conv2d_sparse_f32_nhwc_scalar(n, geo.h, geo.w, geo.c, geo.f, geo.kh, geo.kw, geo.sh, geo.sw, geo.ph, geo.pw,
+      csr.rowPtr.ptr, csr.colIdx.ptr, 1, csr.val.ptr, x.ptr, 0, ys.ptr, 0);
+    expect(Array.from(y.view())).toEqual(Array.from(ys.view()));
 
     for (const scalar of [false, true]) {
       const dval = Tensor.from(randomArray(K * geo.f, rnd), [K * geo.f], rt); // stale values must not leak
