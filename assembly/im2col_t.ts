@@ -3,22 +3,56 @@
 import { transpose_f32 } from './sparse';
 
 /**
- * colT[kk, r − r0] for output pixels r in [r0, r1), zero where padded. With 4 or more channels:
- * an NHWC im2col chunk [r1 − r0, K] built pixel by pixel (contiguous channel runs), then one
- * SIMD transpose into colT; `rowBuf` holds (r1 − r0)·K floats. With fewer channels a pixel's
- * runs are too short to pay, and colT is filled one row kk at a time instead
- * ({@link im2colTNarrow}, `rowBuf` unused). So it is too when a list of the rows wanted
- * (`rows`, nrows u32 indices kk; 0 = all) names at most a quarter of them, and the other rows of
- * colT are left as they were: strided gathers of a few rows beat the full copy + transpose only
- * then (on LeNet-5's conv2, 184 of 500 rows live, they tie).
+ * Whether a chunk's im2col/col2im goes row kk by row ({@link im2colTNarrow}): with fewer than 4
+ * channels a pixel's runs are too short to pay for the copy + transpose, and so when a list of
+ * the rows wanted (`rows`, nrows u32 indices kk; 0 = all) names at most a quarter of the k rows:
+ * strided gathers of a few rows beat the full copy + transpose only then (on LeNet-5's conv2,
+ * 184 of 500 rows live, they tie).
+ */
+// @ts-ignore: decorator
+@inline export function narrowRows(c: i32, k: i32, rows: usize, nrows: i32): bool {
+  return c < 4 || (rows != 0 && nrows * 4 <= k);
+}
+
+/**
+ * colT[kk, r − r0] for output pixels r in [r0, r1), zero where padded: an NHWC im2col chunk
+ * [r1 − r0, K] in `rowBuf` ((r1 − r0)·K floats), then one SIMD transpose into colT; or, when
+ * {@link narrowRows}, colT filled row by row (`rowBuf` unused, unlisted rows left as they were).
  */
 export function im2colT(r0: i32, r1: i32, h: i32, w: i32, c: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
   oh: i32, ow: i32, x: usize, rowBuf: usize, colT: usize, rows: usize = 0, nrows: i32 = 0): void {
-  if (c < 4 || (rows && nrows * 4 <= kh * kw * c)) {
+  const k = kh * kw * c;
+  if (narrowRows(c, k, rows, nrows)) {
     im2colTNarrow(r0, r1, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow, x, colT, false, rows, nrows);
     return;
   }
+  im2colRows(r0, r1, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow, x, rowBuf, false);
+  transpose_f32(r1 - r0, k, rowBuf, k, colT, r1 - r0);
+}
+
+/**
+ * x += col2im(dcolT) for output pixels [r0, r1), the reverse of {@link im2colT} with the same
+ * choice of path (the same rows when narrow): dcolT [K, r1 − r0] is transposed into `rowBuf` and
+ * added by channel runs, padded entries dropped.
+ */
+export function col2imTAdd(r0: i32, r1: i32, h: i32, w: i32, c: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
+  oh: i32, ow: i32, dcolT: usize, rowBuf: usize, x: usize, rows: usize = 0, nrows: i32 = 0): void {
   const k = kh * kw * c;
+  if (narrowRows(c, k, rows, nrows)) {
+    im2colTNarrow(r0, r1, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow, x, dcolT, true, rows, nrows);
+    return;
+  }
+  transpose_f32(k, r1 - r0, dcolT, r1 - r0, rowBuf, k);
+  im2colRows(r0, r1, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow, x, rowBuf, true);
+}
+
+/**
+ * Pixel-major im2col of output pixels [r0, r1) by channel runs: with `add` false
+ * rowBuf [r1 − r0, K] = the receptive fields of x (0 where padded); with `add` true the reverse,
+ * x += rowBuf at the unpadded entries.
+ */
+function im2colRows(r0: i32, r1: i32, h: i32, w: i32, c: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
+  oh: i32, ow: i32, x: usize, rowBuf: usize, add: bool): void {
   const run = <usize>c << 2;
   const c4 = c & ~3;
   let d = rowBuf;
@@ -30,20 +64,28 @@ export function im2colT(r0: i32, r1: i32, h: i32, w: i32, c: i32, kh: i32, kw: i
       for (let kx = 0; kx < kw; kx++) {
         const ix = ox * sw - pw + kx;
         if (iy < 0 || iy >= h || ix < 0 || ix >= w) {
-          for (let ci = 0; ci < c4; ci += 4) v128.store(d + (<usize>ci << 2), f32x4.splat(0));
-          for (let ci = c4; ci < c; ci++) store<f32>(d + (<usize>ci << 2), 0);
+          if (!add) {
+            for (let ci = 0; ci < c4; ci += 4) v128.store(d + (<usize>ci << 2), f32x4.splat(0));
+            for (let ci = c4; ci < c; ci++) store<f32>(d + (<usize>ci << 2), 0);
+          }
         } else {
           const s = x + (<usize>(((b * h + iy) * w + ix) * c) << 2);
-          for (let ci = 0; ci < c4; ci += 4) v128.store(d + (<usize>ci << 2), v128.load(s + (<usize>ci << 2)));
-          for (let ci = c4; ci < c; ci++) store<f32>(d + (<usize>ci << 2), load<f32>(s + (<usize>ci << 2)));
+          if (add) {
+            for (let ci = 0; ci < c4; ci += 4) {
+              const o = <usize>ci << 2;
+              v128.store(s + o, f32x4.add(v128.load(s + o), v128.load(d + o)));
+            }
+            for (let ci = c4; ci < c; ci++) store<f32>(s + (<usize>ci << 2), load<f32>(s + (<usize>ci << 2)) + load<f32>(d + (<usize>ci << 2)));
+          } else {
+            for (let ci = 0; ci < c4; ci += 4) v128.store(d + (<usize>ci << 2), v128.load(s + (<usize>ci << 2)));
+            for (let ci = c4; ci < c; ci++) store<f32>(d + (<usize>ci << 2), load<f32>(s + (<usize>ci << 2)));
+          }
         }
         d += run;
       }
     }
   }
-  transpose_f32(r1 - r0, k, rowBuf, k, colT, r1 - r0);
 }
-
 
 /**
  * Row kk of colT at a time: for each output row segment (b, oy, ox0..ox1) of the chunk, the

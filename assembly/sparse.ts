@@ -205,10 +205,12 @@ export function conv2d_sparse_scratch_bytes(n: i32, h: i32, w: i32, c: i32, f: i
 
 /**
  * y[N, OH, OW, F] = conv2d(x[N, H, W, C], W) + bias[F] (0 = none), W as CSR A [F, KH·KW·C]
- * (see the file comment). `scratch` holds conv2d_sparse_scratch_bytes(...) bytes.
+ * (see the file comment). `liveRows`, when not 0, is a u32 count then that many ascending
+ * column indices: the only ones A uses (see csr_t_from_mask_f32); when they are few, only those
+ * im2col rows are built. `scratch` holds conv2d_sparse_scratch_bytes(...) bytes.
  */
 export function conv2d_sparse_f32_nhwc(n: i32, h: i32, w: i32, c: i32, f: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
-  rowPtr: usize, colIdx: usize, wide: i32, val: usize, x: usize, bias: usize, y: usize, scratch: usize): void {
+  rowPtr: usize, colIdx: usize, wide: i32, val: usize, liveRows: usize, x: usize, bias: usize, y: usize, scratch: usize): void {
   checkConv(n, h, w, c, f, kh, kw, sh, sw, ph, pw);
   assert(scratch != 0, 'conv2d_sparse: scratch required');
   const oh = outDim(h, kh, sh, ph), ow = outDim(w, kw, sw, pw);
@@ -217,10 +219,12 @@ export function conv2d_sparse_f32_nhwc(n: i32, h: i32, w: i32, c: i32, f: i32, k
   const colT = scratch;
   const yT = scratch + ((<usize>chunk * <usize>k) << 2);
   const rowBuf = yT + ((<usize>chunk * <usize>f) << 2);
+  const nrows = liveRows ? <i32>load<u32>(liveRows) : k;
+  assert(nrows >= 0 && nrows <= k, 'conv2d_sparse: bad live-row count');
   for (let r0 = 0; r0 < m; r0 += chunk) {
     const r1 = r0 + chunk < m ? r0 + chunk : m;
     const mc = r1 - r0;
-    im2colT(r0, r1, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow, x, rowBuf, colT);
+    im2colT(r0, r1, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow, x, rowBuf, colT, liveRows ? liveRows + 4 : 0, nrows);
     spmm_f32_csr(f, k, mc, rowPtr, colIdx, wide, val, colT, mc, bias, yT, mc);
     transpose_f32(f, mc, yT, mc, y + ((<usize>r0 * <usize>f) << 2), f);
   }
@@ -228,7 +232,7 @@ export function conv2d_sparse_f32_nhwc(n: i32, h: i32, w: i32, c: i32, f: i32, k
 
 /** Scalar direct twin of {@link conv2d_sparse_f32_nhwc} (no im2col; `scratch` unused): the test oracle. */
 export function conv2d_sparse_f32_nhwc_scalar(n: i32, h: i32, w: i32, c: i32, f: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
-  rowPtr: usize, colIdx: usize, wide: i32, val: usize, x: usize, bias: usize, y: usize, scratch: usize): void {
+  rowPtr: usize, colIdx: usize, wide: i32, val: usize, liveRows: usize, x: usize, bias: usize, y: usize, scratch: usize): void {
   checkConv(n, h, w, c, f, kh, kw, sh, sw, ph, pw);
   const oh = outDim(h, kh, sh, ph), ow = outDim(w, kw, sw, pw);
   for (let b = 0; b < n; b++) for (let oy = 0; oy < oh; oy++) for (let ox = 0; ox < ow; ox++) {

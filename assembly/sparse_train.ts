@@ -8,11 +8,14 @@
 // and the pixels (or samples) innermost so every nonzero is one broadcast times contiguous SIMD
 // vectors. A dense layer is the 1×1 convolution of a 1×1 image with C = in.
 //
+// The forward is the inference kernel conv2d_sparse_f32_nhwc (u32 indices, no bias) given the
+// live-row list built here.
+//
 // The CSR keeps every weight whose log α is below the threshold, even where θ happens to be
 // exactly 0: such a weight still gets its gradient.
 
-import { spmm_f32_csr, transpose_f32 } from './sparse';
-import { im2colT, im2colTNarrow } from './im2col_t';
+import { transpose_f32 } from './sparse';
+import { col2imTAdd, im2colT, narrowRows } from './im2col_t';
 
 /** Bytes of im2col/gradient chunk the backward keeps in cache at once. */
 const CHUNK_BYTES: i32 = 384 << 10;
@@ -110,12 +113,6 @@ function checkConv(n: i32, h: i32, w: i32, c: i32, f: i32, kh: i32, kw: i32, sh:
   assert(h + 2 * ph >= kh && w + 2 * pw >= kw, 'conv2d_sparse_backward: kernel larger than the padded input');
 }
 
-/** Whether the im2col/col2im of a chunk goes row by row (see im2colT): narrow input or few live rows. */
-// @ts-ignore: decorator
-@inline function narrowRows(c: i32, k: i32, rows: usize, nrows: i32): bool {
-  return c < 4 || (rows != 0 && nrows * 4 <= k);
-}
-
 function chunkRows(k: i32, f: i32, m: i32): i32 {
   let rows = CHUNK_BYTES / ((2 * k + f) << 2);
   rows = rows < 16 ? 16 : rows & ~15;
@@ -128,46 +125,6 @@ export function conv2d_sparse_backward_scratch_bytes(n: i32, h: i32, w: i32, c: 
   const m = n * outDim(h, kh, sh, ph) * outDim(w, kw, sw, pw);
   const k = kh * kw * c;
   return chunkRows(k, f, m) * (2 * k + f) * 4;
-}
-
-/**
- * dx += col2im(dcolT) for output pixels [r0, r1). Rows of dcolT listed in `rows` only when it
- * is narrow (see {@link im2colT}: the same rule picks the same rows); otherwise dcolT [K, r1 − r0]
- * is transposed into rowBuf and added by channel runs.
- */
-function col2imTAdd(r0: i32, r1: i32, h: i32, w: i32, c: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
-  oh: i32, ow: i32, dcolT: usize, rowBuf: usize, dx: usize, rows: usize, nrows: i32): void {
-  if (narrowRows(c, kh * kw * c, rows, nrows)) {
-    im2colTNarrow(r0, r1, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow, dx, dcolT, true, rows, nrows);
-    return;
-  }
-  const k = kh * kw * c;
-  transpose_f32(k, r1 - r0, dcolT, r1 - r0, rowBuf, k);
-  let s = rowBuf;
-  const c4 = c & ~3;
-  for (let r = r0; r < r1; r++) {
-    const ox = r % ow, t = r / ow;
-    const oy = t % oh, b = t / oh;
-    for (let ky = 0; ky < kh; ky++) {
-      const iy = oy * sh - ph + ky;
-      for (let kx = 0; kx < kw; kx++) {
-        const ix = ox * sw - pw + kx;
-        if (iy >= 0 && iy < h && ix >= 0 && ix < w) {
-          const d = dx + (<usize>(((b * h + iy) * w + ix) * c) << 2);
-          let ci = 0;
-          for (; ci < c4; ci += 4) {
-            const o = <usize>ci << 2;
-            v128.store(d + o, f32x4.add(v128.load(d + o), v128.load(s + o)));
-          }
-          for (; ci < c; ci++) {
-            const o = <usize>ci << 2;
-            store<f32>(d + o, load<f32>(d + o) + load<f32>(s + o));
-          }
-        }
-        s += <usize>c << 2;
-      }
-    }
-  }
 }
 
 /** Σ_j a[j]·b[j] over n floats: four lanes, then lanes 0 + 1 + 2 + 3, then the tail. */
@@ -283,42 +240,5 @@ export function conv2d_sparse_backward_f32_nhwc_scalar(n: i32, h: i32, w: i32, c
       const dv = dval + (<usize>p << 2);
       store<f32>(dv, load<f32>(dv) + s);
     }
-  }
-}
-
-/** Bytes of scratch {@link conv2d_sparse_rows_f32_nhwc} needs: im2col rows, colT [K, chunk], yT [F, chunk]. */
-export function conv2d_sparse_rows_scratch_bytes(n: i32, h: i32, w: i32, c: i32, f: i32, kh: i32, kw: i32,
-  sh: i32, sw: i32, ph: i32, pw: i32): i32 {
-  return conv2d_sparse_backward_scratch_bytes(n, h, w, c, f, kh, kw, sh, sw, ph, pw);
-}
-
-/**
- * The sparse mean product's forward: y[N, OH, OW, F] = conv2d(x, M) through the kept entries
- * (CSR of Mᵀ, u32 indices, no bias), building only the live im2col rows (`liveRows`, see
- * {@link conv2d_sparse_backward_f32_nhwc}) when they are at most a quarter. Per chunk of output
- * pixels: colT, one spmm into yT [F, chunk], a transpose into y. `scratch` holds
- * conv2d_sparse_rows_scratch_bytes(...) bytes. Its scalar twin is conv2d_sparse_f32_nhwc_scalar
- * (wide = 1, bias = 0): the same sums in CSR order, bit for bit.
- */
-export function conv2d_sparse_rows_f32_nhwc(n: i32, h: i32, w: i32, c: i32, f: i32, kh: i32, kw: i32,
-  sh: i32, sw: i32, ph: i32, pw: i32, rowPtr: usize, colIdx: usize, val: usize, liveRows: usize, x: usize,
-  y: usize, scratch: usize): void {
-  checkConv(n, h, w, c, f, kh, kw, sh, sw, ph, pw);
-  assert(scratch != 0, 'conv2d_sparse_rows: scratch required');
-  const oh = outDim(h, kh, sh, ph), ow = outDim(w, kw, sw, pw);
-  const m = n * oh * ow, k = kh * kw * c;
-  const chunk = chunkRows(k, f, m);
-  const colT = scratch;
-  const rowBuf = colT + ((<usize>chunk * <usize>k) << 2);
-  const yT = rowBuf + ((<usize>chunk * <usize>k) << 2);
-  const nrows = liveRows ? <i32>load<u32>(liveRows) : k;
-  const rows = liveRows ? liveRows + 4 : 0;
-  assert(nrows >= 0 && nrows <= k, 'conv2d_sparse_rows: bad live-row count');
-  for (let r0 = 0; r0 < m; r0 += chunk) {
-    const r1 = r0 + chunk < m ? r0 + chunk : m;
-    const mc = r1 - r0;
-    im2colT(r0, r1, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow, x, rowBuf, colT, rows, nrows);
-    spmm_f32_csr(f, k, mc, rowPtr, colIdx, 1, val, colT, mc, 0, yT, mc);
-    transpose_f32(f, mc, yT, mc, y + ((<usize>r0 * <usize>f) << 2), f);
   }
 }

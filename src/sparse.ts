@@ -285,7 +285,7 @@ export function sparseConv2d(x: Tensor, w: SparseMatrix, g: SparseConvGeometry, 
   const k = rt.k;
   const scratch = opts.scalar ? 0 : rt.workspace(Math.max(16, k.conv2d_sparse_scratch_bytes(n, h, wd, c, w.rows, kh, kw, sh, sw, ph, pw)));
   (opts.scalar ? k.conv2d_sparse_f32_nhwc_scalar : k.conv2d_sparse_f32_nhwc)(n, h, wd, c, w.rows, kh, kw, sh, sw, ph, pw,
-    w.rowPtrPtr, w.colIdxPtr, w.wide ? 1 : 0, w.valuesPtr, x.ptr, bias ? bias.ptr : 0, y.ptr, scratch);
+    w.rowPtrPtr, w.colIdxPtr, w.wide ? 1 : 0, w.valuesPtr, 0, x.ptr, bias ? bias.ptr : 0, y.ptr, scratch);
   return y;
 }
 

@@ -143,10 +143,10 @@ describe('sparse mean product: forward and backward against an f64 reference', (
       }
     }
     expectClose(y.view(), yRef, 1e-5, 'y');
-    // Its scalar twin is the inference kernel's (u32 indices, no bias): the same sums in CSR order.
+    // The forward is the inference kernel given the live rows; its scalar twin sums in the same CSR order.
     const ys = Tensor.zeros([dya.length], rt);
     rt.k.conv2d_sparse_f32_nhwc_scalar(n, geo.h, geo.w, geo.c, geo.f, geo.kh, geo.kw, geo.sh, geo.sw, geo.ph, geo.pw,
-      csr.rowPtr.ptr, csr.colIdx.ptr, 1, csr.val.ptr, x.ptr, 0, ys.ptr, 0);
+      csr.rowPtr.ptr, csr.colIdx.ptr, 1, csr.val.ptr, 0, x.ptr, 0, ys.ptr, 0);
     expect(Array.from(y.view())).toEqual(Array.from(ys.view()));
 
     for (const scalar of [false, true]) {

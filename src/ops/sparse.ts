@@ -84,9 +84,9 @@ export function sparseForward(g: SparseGeometry, x: Tensor, csr: KeptCsr, out: T
   const [oh, ow] = outDims(g);
   if (out.size !== n * oh * ow * g.f) throw new ShapeError('out', `${n * oh * ow * g.f} elements`, fmtShape(out.shape));
   const k = x.rt.k;
-  const scratch = x.rt.workspace(Math.max(16, k.conv2d_sparse_rows_scratch_bytes(n, g.h, g.w, g.c, g.f, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw)));
-  k.conv2d_sparse_rows_f32_nhwc(n, g.h, g.w, g.c, g.f, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw,
-    csr.rowPtr.ptr, csr.colIdx.ptr, csr.val.ptr, csr.liveRows.ptr, x.ptr, out.ptr, scratch);
+  const scratch = x.rt.workspace(Math.max(16, k.conv2d_sparse_scratch_bytes(n, g.h, g.w, g.c, g.f, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw)));
+  k.conv2d_sparse_f32_nhwc(n, g.h, g.w, g.c, g.f, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw,
+    csr.rowPtr.ptr, csr.colIdx.ptr, 1, csr.val.ptr, csr.liveRows.ptr, x.ptr, 0, out.ptr, scratch);
   return out;
 }
 
