@@ -19,7 +19,7 @@
 // SIMD kernels run 4 Threefry blocks per step on i32x4 lanes (8 elements); a head element
 // (odd start position) and the tail use the scalar path, which gives the same bits.
 
-import { v_log, s_log, v_sin_kernel, s_sin_kernel, v_cos_kernel, s_cos_kernel } from './vmath';
+import { v_log_normal, s_log, v_sin_kernel, s_sin_kernel, v_cos_kernel, s_cos_kernel } from './vmath';
 
 // Threefry-2x32 constants (Random123 threefry.h): key-schedule parity and rotation counts.
 const SKEIN_PARITY: u32 = 0x1bd11bda;
@@ -146,8 +146,8 @@ export function threefry2x32_20_x4(ctr: usize, k0: u32, k1: u32, out: usize): vo
 // Box–Muller radius ρ = sqrt(-2 ln u), u = 1 - (w0 >>> 8)·2^-24 ∈ (0, 1] (exact in f32).
 // @ts-ignore: decorator
 @inline function v_radius(w0: v128): v128 {
-  const u = f32x4.sub(f32x4.splat(1.0), v_unit(w0));
-  return f32x4.sqrt(f32x4.mul(f32x4.splat(-2.0), v_log(u)));
+  const u = f32x4.sub(f32x4.splat(1.0), v_unit(w0)); // normal: in [2^-24, 1]
+  return f32x4.sqrt(f32x4.mul(f32x4.splat(-2.0), v_log_normal(u)));
 }
 // @ts-ignore: decorator
 @inline function s_radius(w0: u32): f32 {
@@ -201,6 +201,29 @@ export function threefry2x32_20_x4(ctr: usize, k0: u32, k1: u32, out: usize): vo
   }
 }
 
+/** The 8 values of four blocks (words w0, w1 per lane) stored in position order at dst. */
+// @ts-ignore: decorator
+@inline function store_group(mode: i32, dst: usize, w0: v128, w1: v128, prob: f32, scale: f32): void {
+  let even: v128, odd: v128; // values of positions 2b (even) and 2b+1 (odd), lane = block
+  if (mode == MODE_BITS) {
+    even = w0; odd = w1;
+  } else if (mode == MODE_UNIFORM) {
+    even = v_unit(w0); odd = v_unit(w1);
+  } else if (mode == MODE_BERNOULLI) {
+    even = v_bernoulli(w0, prob, scale); odd = v_bernoulli(w1, prob, scale);
+  } else {
+    const rho = v_radius(w0), r = v_angle(w1), q = i32x4.shr_u(w1, 30);
+    const s = v_sin_kernel(r), c = v_cos_kernel(r);
+    const isEven = i32x4.eq(v128.and(q, i32x4.splat(1)), i32x4.splat(0));
+    const cs = v128.xor(v128.bitselect(c, s, isEven), i32x4.shl(v128.and(i32x4.add(q, i32x4.splat(1)), i32x4.splat(2)), 30));
+    const sn = v128.xor(v128.bitselect(s, c, isEven), i32x4.shl(v128.and(q, i32x4.splat(2)), 30));
+    even = f32x4.mul(rho, cs); odd = f32x4.mul(rho, sn);
+  }
+  // Interleave so that memory holds positions 2b, 2b+1, 2b+2, ... in order.
+  v128.store(dst, i32x4.shuffle(even, odd, 0, 4, 1, 5));
+  v128.store(dst, i32x4.shuffle(even, odd, 2, 6, 3, 7), 16);
+}
+
 // @ts-ignore: decorator
 @inline function fill_simd(mode: i32, out: usize, n: i32, prob: f32, scale: f32, k0: u32, k1: u32, stream: u32, offset: u32): void {
   // Head: an odd start position is the second word of its block.
@@ -210,28 +233,20 @@ export function threefry2x32_20_x4(ctr: usize, k0: u32, k1: u32, out: usize): vo
   let blk = <u32>((<u64>offset + <u64>i) >> 1);
   const x1 = i32x4.splat(stream);
   const lane = i32x4(0, 1, 2, 3);
+  // Two independent groups of four blocks a step: Threefry's 20 rounds and the log polynomial
+  // are serial chains, and a second chain in the same loop body keeps the vector units busy.
+  for (; i + 16 <= n; i += 16, blk += 8) {
+    const a0 = threefry4(i32x4.add(i32x4.splat(blk), lane), x1, k0, k1);
+    const a1 = tf4_w1;
+    const b0 = threefry4(i32x4.add(i32x4.splat(blk + 4), lane), x1, k0, k1);
+    const b1 = tf4_w1;
+    const dst = out + (<usize>i << 2);
+    store_group(mode, dst, a0, a1, prob, scale);
+    store_group(mode, dst + 32, b0, b1, prob, scale);
+  }
   for (; i + 8 <= n; i += 8, blk += 4) {
     const w0 = threefry4(i32x4.add(i32x4.splat(blk), lane), x1, k0, k1);
-    const w1 = tf4_w1;
-    let even: v128, odd: v128; // values of positions 2b (even) and 2b+1 (odd), lane = block
-    if (mode == MODE_BITS) {
-      even = w0; odd = w1;
-    } else if (mode == MODE_UNIFORM) {
-      even = v_unit(w0); odd = v_unit(w1);
-    } else if (mode == MODE_BERNOULLI) {
-      even = v_bernoulli(w0, prob, scale); odd = v_bernoulli(w1, prob, scale);
-    } else {
-      const rho = v_radius(w0), r = v_angle(w1), q = i32x4.shr_u(w1, 30);
-      const s = v_sin_kernel(r), c = v_cos_kernel(r);
-      const isEven = i32x4.eq(v128.and(q, i32x4.splat(1)), i32x4.splat(0));
-      const cs = v128.xor(v128.bitselect(c, s, isEven), i32x4.shl(v128.and(i32x4.add(q, i32x4.splat(1)), i32x4.splat(2)), 30));
-      const sn = v128.xor(v128.bitselect(s, c, isEven), i32x4.shl(v128.and(q, i32x4.splat(2)), 30));
-      even = f32x4.mul(rho, cs); odd = f32x4.mul(rho, sn);
-    }
-    // Interleave so that memory holds positions 2b, 2b+1, 2b+2, ... in order.
-    const dst = out + (<usize>i << 2);
-    v128.store(dst, i32x4.shuffle(even, odd, 0, 4, 1, 5));
-    v128.store(dst, i32x4.shuffle(even, odd, 2, 6, 3, 7), 16);
+    store_group(mode, out + (<usize>i << 2), w0, tf4_w1, prob, scale);
   }
   fill_scalar(mode, out, i, n, prob, scale, k0, k1, stream, offset);
 }

@@ -136,8 +136,28 @@ const SIGN: i32 = 0x80000000;
   // Subnormals (and zero/negatives, fixed up below) are scaled by 2^23 to become normal.
   const sub = f32x4.lt(x, f32x4.splat(FLT_MIN));
   const xs = v128.bitselect(f32x4.mul(x, f32x4.splat(TWO23)), x, sub);
+  let r = v_log_core(xs, v128.and(sub, i32x4.splat(23)));
+  // Special inputs: +Inf and NaN pass through, negatives give NaN, ±0 gives -Inf.
+  r = v128.bitselect(r, x, f32x4.lt(x, f32x4.splat(Infinity)));
+  r = v128.bitselect(f32x4.splat(NaN), r, f32x4.lt(x, f32x4.splat(0)));
+  r = v128.bitselect(f32x4.splat(-Infinity), r, f32x4.eq(x, f32x4.splat(0)));
+  return r;
+}
+
+/**
+ * {@link v_log} of positive normal finite lanes only (no subnormal scaling, no special cases):
+ * the same bits as v_log there, fewer instructions; anything else gives garbage.
+ */
+// @ts-ignore: decorator
+@inline export function v_log_normal(x: v128): v128 {
+  return v_log_core(x, i32x4.splat(0));
+}
+
+/** The body of {@link v_log}: ln of normal xs·2^-adj (adj per lane, as i32). */
+// @ts-ignore: decorator
+@inline function v_log_core(xs: v128, adj: v128): v128 {
   let e = i32x4.sub(i32x4.shr_u(v128.and(xs, i32x4.splat(0x7f800000)), 23), i32x4.splat(126));
-  e = i32x4.sub(e, v128.and(sub, i32x4.splat(23)));
+  e = i32x4.sub(e, adj);
   // m in [0.5, 1); below √½ use 2m and e-1 so that f = m-1 lies in [√½-1, √2-1) (exact).
   const m = v128.or(v128.and(xs, i32x4.splat(0x007fffff)), i32x4.splat(0x3f000000));
   const lo = f32x4.lt(m, f32x4.splat(SQRTHF));
@@ -156,12 +176,7 @@ const SIGN: i32 = 0x80000000;
   y = f32x4.mul(f32x4.mul(y, f), z);
   y = f32x4.add(y, f32x4.mul(fe, f32x4.splat(LN2_LO)));
   y = f32x4.sub(y, f32x4.mul(z, f32x4.splat(0.5)));
-  let r = f32x4.add(f32x4.add(f, y), f32x4.mul(fe, f32x4.splat(LN2_HI)));
-  // Special inputs: +Inf and NaN pass through, negatives give NaN, ±0 gives -Inf.
-  r = v128.bitselect(r, x, f32x4.lt(x, f32x4.splat(Infinity)));
-  r = v128.bitselect(f32x4.splat(NaN), r, f32x4.lt(x, f32x4.splat(0)));
-  r = v128.bitselect(f32x4.splat(-Infinity), r, f32x4.eq(x, f32x4.splat(0)));
-  return r;
+  return f32x4.add(f32x4.add(f, y), f32x4.mul(fe, f32x4.splat(LN2_HI)));
 }
 
 /** Scalar twin of {@link v_log}. */
