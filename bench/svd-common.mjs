@@ -65,7 +65,12 @@ const maskOverride = process.env.BENCH_MASK_IN_TRAINING;
 const maskInTraining = (arch, dflt) => (maskOverride === undefined ? dflt : maskOverride === '1');
 const svdOpts = { kernelInitializer: { normal: { std: 0.01 } }, initialLogSigma2: -10, logAlphaRange: [-8, 8], threshold: 3 };
 
-/** The two architectures of the paper, with Sparse VD weight layers. */
+/**
+ * The two architectures of the paper, with Sparse VD weight layers. LeNet-5 pools before its
+ * ReLUs (here and in both peers): max-pooling and ReLU commute exactly, values and gradients
+ * (relu(max(a, b, ...)) = max(relu(a), relu(b), ...), and the gradient reaches the same element
+ * or none), and the ReLU then touches a quarter of the elements.
+ */
 export const architectures = {
   lenet300: {
     inputShape: [784],
@@ -79,8 +84,8 @@ export const architectures = {
   lenet5: {
     inputShape: [28, 28, 1],
     layers: (o = { ...svdOpts, maskInTraining: maskInTraining('lenet5', true) }) => [
-      new SparseVDConv2d({ filters: 20, kernelSize: 5, ...o }), new ReLU(), new MaxPool2d({ poolSize: 2 }),
-      new SparseVDConv2d({ filters: 50, kernelSize: 5, ...o }), new ReLU(), new MaxPool2d({ poolSize: 2 }),
+      new SparseVDConv2d({ filters: 20, kernelSize: 5, ...o }), new MaxPool2d({ poolSize: 2 }), new ReLU(),
+      new SparseVDConv2d({ filters: 50, kernelSize: 5, ...o }), new MaxPool2d({ poolSize: 2 }), new ReLU(),
       new Flatten(),
       new SparseVDDense({ units: 500, ...o }), new ReLU(),
       new SparseVDDense({ units: 10, ...o }),
@@ -285,8 +290,8 @@ export function tfjsLenet5(tf) {
   return {
     vars: [W1, B1, W2, B2, W3, B3, W4, B4],
     apply(x) {
-      let h = tf.maxPool(tf.relu(tf.add(conv1(x, W1), B1)), 2, 2, 'valid');
-      h = tf.maxPool(tf.relu(tf.add(conv2(h, W2), B2)), 2, 2, 'valid');
+      let h = tf.relu(tf.maxPool(tf.add(conv1(x, W1), B1), 2, 2, 'valid'));
+      h = tf.relu(tf.maxPool(tf.add(conv2(h, W2), B2), 2, 2, 'valid'));
       h = tf.relu(tf.add(tf.matMul(tf.reshape(h, [h.shape[0], 800]), W3), B3));
       return tf.add(tf.matMul(h, W4), B4);
     },

@@ -124,8 +124,8 @@ def lenet300():
 
 def lenet5():
     return nn.Sequential(
-        Conv2dSVD(1, 20, 5), nn.ReLU(), nn.MaxPool2d(2),
-        Conv2dSVD(20, 50, 5), nn.ReLU(), nn.MaxPool2d(2),
+        Conv2dSVD(1, 20, 5), nn.MaxPool2d(2), nn.ReLU(),  # pool then ReLU: they commute exactly
+        Conv2dSVD(20, 50, 5), nn.MaxPool2d(2), nn.ReLU(),
         nn.Flatten(), LinearSVD(800, 500), nn.ReLU(), LinearSVD(500, 10))
 
 
