@@ -49,6 +49,32 @@ export function svd_log_alpha_f32(theta: usize, logSigma2: usize, out: usize, n:
   }
 }
 
+/** Four weights of {@link svd_prepare_f32} at the given addresses (sigma2, dTheta 0 = skip); returns the keep mask (−1 lanes). */
+// @ts-ignore: decorator
+@inline function svdPrepare4(theta: usize, logSigma2: usize, thetaEff: usize, sigma2: usize, logAlpha: usize,
+  vthr: v128, vlo: v128, vhi: v128, dTheta: usize, dLogSigma2: usize, vscale: v128): v128 {
+  const t = v128.load(theta);
+  const ls = v128.load(logSigma2);
+  const t2 = f32x4.add(f32x4.mul(t, t), f32x4.splat(THETA2_EPS));
+  const la = v_svdLogAlphaT2(t2, ls, vlo, vhi);
+  const keep = f32x4.lt(la, vthr);
+  v128.store(logAlpha, la);
+  v128.store(thetaEff, v128.and(t, keep));
+  if (sigma2) {
+    const s2 = v_exp(ls);
+    v128.store(sigma2, s2);
+    // Four weights all on a clamp bound (most of a sparse layer, at log α = hi) have no KL gradient.
+    const inside = v128.and(f32x4.gt(la, vlo), f32x4.lt(la, vhi));
+    if (dTheta && v128.any_true(inside)) {
+      const g = v128.and(f32x4.mul(v_dkl_lu_ratio(la, t2, s2), vscale), inside);
+      // ∂logα/∂logσ² = 1, ∂logα/∂θ = −2θ / (θ² + eps)
+      v128.store(dLogSigma2, f32x4.add(v128.load(dLogSigma2), g));
+      v128.store(dTheta, f32x4.add(v128.load(dTheta), f32x4.div(f32x4.mul(f32x4.mul(g, f32x4.splat(-2)), t), t2)));
+    }
+  }
+  return keep;
+}
+
 /**
  * Sparse VD weights for one pass, in one sweep: logAlpha = clamp(logσ² − log θ², lo, hi)
  * (kept for the backward of this step), sigma2 = exp(logσ²) (skipped when sigma2 = 0, as
@@ -64,31 +90,19 @@ export function svd_prepare_f32(theta: usize, logSigma2: usize, n: i32, thetaEff
   assert(n >= 0, 'n must be >= 0');
   assert(dTheta == 0 || (sigma2 != 0 && dLogSigma2 != 0), 'svd_prepare_f32: KL gradients need sigma2 and dLogSigma2');
   const vlo = f32x4.splat(lo), vhi = f32x4.splat(hi), vthr = f32x4.splat(threshold);
-  const veps = f32x4.splat(THETA2_EPS), vscale = f32x4.splat(scale), vm2 = f32x4.splat(-2);
+  const vscale = f32x4.splat(scale);
   let keptV = i32x4.splat(0);
   let i = 0;
+  // Two groups of four a step: the log and exp polynomials are serial chains, and a second one
+  // in the same loop body keeps the vector units busy.
+  for (; i + 8 <= n; i += 8) {
+    const o = <usize>i << 2;
+    keptV = i32x4.sub(keptV, svdPrepare4(theta + o, logSigma2 + o, thetaEff + o, sigma2 ? sigma2 + o : 0, logAlpha + o, vthr, vlo, vhi, dTheta ? dTheta + o : 0, dLogSigma2 + o, vscale));
+    keptV = i32x4.sub(keptV, svdPrepare4(theta + o + 16, logSigma2 + o + 16, thetaEff + o + 16, sigma2 ? sigma2 + o + 16 : 0, logAlpha + o + 16, vthr, vlo, vhi, dTheta ? dTheta + o + 16 : 0, dLogSigma2 + o + 16, vscale));
+  }
   for (; i + 4 <= n; i += 4) {
     const o = <usize>i << 2;
-    const t = v128.load(theta + o);
-    const ls = v128.load(logSigma2 + o);
-    const t2 = f32x4.add(f32x4.mul(t, t), veps);
-    const la = v_svdLogAlphaT2(t2, ls, vlo, vhi);
-    const keep = f32x4.lt(la, vthr);
-    keptV = i32x4.sub(keptV, keep); // a true lane is −1
-    v128.store(logAlpha + o, la);
-    v128.store(thetaEff + o, v128.and(t, keep));
-    if (sigma2) {
-      const s2 = v_exp(ls);
-      v128.store(sigma2 + o, s2);
-      // Four weights all on a clamp bound (most of a sparse layer, at log α = hi) have no KL gradient.
-      if (dTheta && v128.any_true(v128.and(f32x4.gt(la, vlo), f32x4.lt(la, vhi)))) {
-        const inside = v128.and(f32x4.gt(la, vlo), f32x4.lt(la, vhi));
-        const g = v128.and(f32x4.mul(v_dkl_lu_ratio(la, t2, s2), vscale), inside);
-        // ∂logα/∂logσ² = 1, ∂logα/∂θ = −2θ / (θ² + eps)
-        v128.store(dLogSigma2 + o, f32x4.add(v128.load(dLogSigma2 + o), g));
-        v128.store(dTheta + o, f32x4.add(v128.load(dTheta + o), f32x4.div(f32x4.mul(f32x4.mul(g, vm2), t), t2)));
-      }
-    }
+    keptV = i32x4.sub(keptV, svdPrepare4(theta + o, logSigma2 + o, thetaEff + o, sigma2 ? sigma2 + o : 0, logAlpha + o, vthr, vlo, vhi, dTheta ? dTheta + o : 0, dLogSigma2 + o, vscale));
   }
   let kept = i32x4.extract_lane(keptV, 0) + i32x4.extract_lane(keptV, 1) + i32x4.extract_lane(keptV, 2) + i32x4.extract_lane(keptV, 3);
   for (; i < n; i++) {
