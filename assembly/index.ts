@@ -21,3 +21,4 @@ export * from './scalar';
 export * from './sparse';
 export * from './gather';
 export * from './sparse_train';
+export * from './sparse_grad';

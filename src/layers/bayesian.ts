@@ -8,7 +8,7 @@ import {
 import { Initializer, initialize } from '../init.js';
 import { Shape, Tensor } from '../tensor.js';
 import { ForwardContext, Layer, LayerConfig, ParamGroup, param, registerLayer } from './layer.js';
-import { ConvGeometry, ConvMap, DenseColumnSkip, DenseMap, LinearMap, SparseMeanProduct } from './linear.js';
+import { ConvGeometry, ConvMap, DenseColumnSkip, DenseMap, LinearMap, SPARSE_GRAD_LIMIT, SparseGradProduct, SparseMeanProduct } from './linear.js';
 
 /** The noise key of one pass: the model seed in the low word, the pass counter in the high word. */
 export function passSeed(ctx: ForwardContext): bigint {
@@ -29,6 +29,13 @@ export interface BayesOptions {
   l1?: number;
   /** L2 coefficient on the weight means θ (default 0). */
   l2?: number;
+  /**
+   * Fraction (0–1) of nonzero entries in the output gradient at or below which the backward
+   * multiplies through its nonzeros only (sparse kernels; same result up to the order of the
+   * sums). Default {@link SPARSE_GRAD_LIMIT} (0.25); 0 keeps the dense products unless the
+   * gradient is all zero.
+   */
+  sparseGradLimit?: number;
 }
 
 /**
@@ -56,6 +63,9 @@ export abstract class LrtLayer extends Layer {
   /** The sparse mean product of masked passes, and whether the last sampled pass used it. */
   private sparseMean?: SparseMeanProduct;
   private meanSparse = false;
+  /** Backward products through the nonzeros of the output gradient, and how many of them ran. */
+  private sparseGrad?: SparseGradProduct;
+  private gradSparseCount = 0;
 
   constructor(opts: BayesOptions) {
     super();
@@ -70,6 +80,7 @@ export abstract class LrtLayer extends Layer {
     this.range = { lo: r[0], hi: r[1] };
     checkNumber('l1', opts.l1 ?? 0, 0);
     checkNumber('l2', opts.l2 ?? 0, 0);
+    if (opts.sparseGradLimit !== undefined) checkNumber('sparseGradLimit', opts.sparseGradLimit, 0, 1);
   }
 
   protected abstract makeMap(inputShape: Shape): LinearMap;
@@ -106,6 +117,11 @@ export abstract class LrtLayer extends Layer {
       this.bias = param(`${this.name}/bias`, Tensor.zeros([units], this.rt));
     }
     return this.map.outputShape;
+  }
+
+  /** How many products of the last backward ran through the nonzeros of the output gradient. @internal */
+  get gradSparseProducts(): number {
+    return this.gradSparseCount;
   }
 
   /** Whether the last sampled pass multiplied the means through the kept weights only. @internal */
@@ -159,8 +175,17 @@ export abstract class LrtLayer extends Layer {
     // A sampled pass may have skipped the input's all-zero columns (see forward).
     const lin = this.stochastic ? this.lin : this.map;
     const dx = this.inputGrad ? this.buffer('dx', x.shape) : null;
+    // Output gradients that are mostly zero (behind a max-pool or a ReLU) go through their
+    // nonzeros only, when the map reads the full input.
+    const limit = this.base.sparseGradLimit ?? SPARSE_GRAD_LIMIT;
+    const rows = lin === this.map ? (this.sparseGrad ??= new SparseGradProduct(this.map, (k, s) => this.buffer(k, s))) : null;
+    this.gradSparseCount = 0;
     if (this.stochastic && this.meanSparse) {
       this.sparseMean!.backward(x, dy, dM, dx);
+    } else if (rows?.begin(dy, limit)) {
+      rows.backwardFilter(x, dM);
+      if (dx) rows.backwardData(M, dx);
+      this.gradSparseCount++;
     } else {
       lin.backwardFilter(this.stochastic ? this.xin! : x, dy, dM, false);
       if (dx) this.map.backwardData(dy, M, dx, false);
@@ -168,12 +193,16 @@ export abstract class LrtLayer extends Layer {
     if (this.stochastic) {
       const dv = this.buffer('dv', dy.shape);
       lrtBackward(dy, this.buffer('eps', dy.shape), this.buffer('std', dy.shape), dv);
-      lin.backwardFilter(this.x2in!, dv, dS, false);
-      if (dx) {
-        const t = this.buffer('t', x.shape);
-        this.map.backwardData(dv, S, t, false);
-        lrtInputGrad(x, t, dx);
+      const t = dx ? this.buffer('t', x.shape) : null;
+      if (rows?.begin(dv, limit)) {
+        rows.backwardFilter(this.x2in!, dS);
+        if (t) rows.backwardData(S, t);
+        this.gradSparseCount++;
+      } else {
+        lin.backwardFilter(this.x2in!, dv, dS, false);
+        if (t) this.map.backwardData(dv, S, t, false);
       }
+      if (dx) lrtInputGrad(x, t!, dx);
     } else {
       dS.view().fill(0);
     }

@@ -3,7 +3,10 @@ import { matmul } from '../ops/gemm.js';
 import { pairOption } from '../ops/check.js';
 import { conv2d, conv2dBackwardData, conv2dBackwardFilter } from '../ops/conv.js';
 import { gatherColumns, gatherRows, nonzeroColumns, scatterRows } from '../ops/gather.js';
-import { KeptCsr, SparseGeometry, keptCsr, scatterKept, sparseBackward, sparseForward } from '../ops/sparse.js';
+import {
+  KeptCsr, RowsCsr, SparseGeometry, backwardDataRows, backwardFilterRows, keptCsr, rowsCsr, scatterKept,
+  sparseBackward, sparseForward, transposeInto,
+} from '../ops/sparse.js';
 import { Shape, Tensor, fmtShape } from '../tensor.js';
 
 /**
@@ -235,5 +238,56 @@ export class SparseMeanProduct {
     const dval = this.buf('sparse/dval', [dM.size]);
     sparseBackward(this.g, x, dy, this.csr!, dval, dx);
     scatterKept(this.csr!, dval, dM);
+  }
+}
+
+/**
+ * Fraction of nonzero entries in an output gradient at or below which a weight layer's backward
+ * multiplies through the nonzeros only (see {@link SparseGradProduct}). Behind a 2x2 max-pool at
+ * most a quarter of dy is nonzero, and behind a ReLU too about an eighth. Measured on LeNet-5's
+ * conv2 (batch 100, pool-shaped gradients): backward-filter 2.8 against 7.7 ms and
+ * backward-data 3.1 against 7.6 at 12.5% nonzero, 5.7 and 6.0 against 7.7 at 25%; the products
+ * cost nnz·K multiply-adds at about a third of the dense GEMM's rate, so they break even near 1/3.
+ */
+export const SPARSE_GRAD_LIMIT = 0.25;
+
+/**
+ * The two weight-side products of a backward, dW = x ⋆ dy and dx = dy ⊛ᵀ W, through the nonzero
+ * entries of dy only: `begin(dy)` lists them (CSR over the output pixels) and says whether few
+ * enough are nonzero to pay off; `backwardFilter` and `backwardData` then run the sparse kernels
+ * (assembly/sparse_grad.ts), with the same results as the dense products up to the order of the
+ * sums. Scratch comes from the owning layer's buffers (`buf`).
+ */
+export class SparseGradProduct {
+  private readonly g: SparseGeometry;
+  private csr?: RowsCsr;
+
+  constructor(private readonly map: LinearMap, private readonly buf: (key: string, shape: Shape) => Tensor) {
+    this.g = map.sparseGeometry();
+  }
+
+  /** List the nonzeros of dy [N, ...outputShape]; false when more than `limit` of them are nonzero. */
+  begin(dy: Tensor, limit: number): boolean {
+    const f = this.g.f, m = dy.size / f;
+    const csr: RowsCsr = {
+      rowPtr: this.buf('grad/rowPtr', [m + 1]), colIdx: this.buf('grad/colIdx', [dy.size + 4]), val: this.buf('grad/val', [dy.size + 4]), nnz: 0,
+    };
+    rowsCsr(dy, csr);
+    this.csr = csr;
+    return csr.nnz <= limit * dy.size;
+  }
+
+  /** dW [..., F] (overwritten) = x ⋆ dy for the dy of the last {@link begin}. */
+  backwardFilter(x: Tensor, dW: Tensor): void {
+    const k = dW.size / this.g.f;
+    const dwT = backwardFilterRows(this.g, x, this.csr!, this.buf('grad/wT', [this.g.f, k]));
+    transposeInto(dwT, this.g.f, k, dW);
+  }
+
+  /** dx (overwritten) = dy ⊛ᵀ W for the dy of the last {@link begin}. */
+  backwardData(W: Tensor, dx: Tensor): void {
+    const k = W.size / this.g.f;
+    const wT = transposeInto(W, k, this.g.f, this.buf('grad/wT', [this.g.f, k]));
+    backwardDataRows(this.g, this.csr!, wT, dx);
   }
 }

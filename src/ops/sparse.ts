@@ -108,3 +108,76 @@ export function sparseBackward(g: SparseGeometry, x: Tensor, dy: Tensor, csr: Ke
   (scalar ? k.conv2d_sparse_backward_f32_nhwc_scalar : k.conv2d_sparse_backward_f32_nhwc)(n, g.h, g.w, g.c, g.f, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw,
     csr.rowPtr.ptr, csr.colIdx.ptr, csr.val.ptr, csr.liveRows.ptr, x.ptr, dy.ptr, dval.ptr, dx ? dx.ptr : 0, scratch);
 }
+
+/* -------------------------------------------------- products with a sparse output gradient */
+
+/** The nonzeros of an output gradient g [M, F] as CSR over its M rows (see {@link rowsCsr}). */
+export interface RowsCsr {
+  /** [M + 1] u32 offsets. */
+  rowPtr: Tensor;
+  /** [M·F + 4] u32 column of each entry (the kernel stores four lanes at a time). */
+  colIdx: Tensor;
+  /** [M·F + 4] values. */
+  val: Tensor;
+  /** Entries listed. */
+  nnz: number;
+}
+
+/**
+ * CSR over the rows of g ([..., F], any rank ≥ 2, read as [M, F]) of its nonzero entries (NaN
+ * counts as nonzero), into `csr`'s tensors (room for M + 1 offsets and M·F + 4 entries). Returns the
+ * number of entries, also left in `csr.nnz`.
+ */
+export function rowsCsr(g: Tensor, csr: RowsCsr, scalar = false): number {
+  checkTensor('g', g);
+  if (g.shape.length < 2) throw new ShapeError('g', '[..., F] with rank ≥ 2', fmtShape(g.shape));
+  const f = g.shape[g.shape.length - 1], m = g.size / f;
+  if (csr.rowPtr.size < m + 1) throw new ShapeError('rowPtr', `at least ${m + 1} elements`, `${csr.rowPtr.size}`);
+  if (csr.colIdx.size < g.size + 4 || csr.val.size < g.size + 4) throw new ShapeError('colIdx/val', `at least ${g.size + 4} elements`, `${Math.min(csr.colIdx.size, csr.val.size)}`);
+  const k = g.rt.k;
+  csr.nnz = (scalar ? k.csr_rows_nonzero_f32_scalar : k.csr_rows_nonzero_f32)(m, f, g.ptr, csr.rowPtr.ptr, csr.colIdx.ptr, csr.val.ptr);
+  return csr.nnz;
+}
+
+function checkRowsCsr(g: SparseGeometry, n: number, csr: RowsCsr): void {
+  const [oh, ow] = outDims(g);
+  const m = n * oh * ow;
+  if (csr.rowPtr.size < m + 1) throw new ShapeError('csr.rowPtr', `at least ${m + 1} elements (N·OH·OW + 1)`, `${csr.rowPtr.size}`);
+}
+
+/**
+ * dWᵀ [F, KH·KW·C] (overwritten, or added to with `accumulate`) = the backward-filter product of
+ * the map `g` on input x [N, H, W, C] (or [N, C]) for the output gradient listed in `csr`
+ * ({@link rowsCsr} of dy [N, OH, OW, F]). Transposed layout: W itself is [KH, KW, C, F].
+ */
+export function backwardFilterRows(g: SparseGeometry, x: Tensor, csr: RowsCsr, dwT: Tensor, accumulate = false, scalar = false): Tensor {
+  const n = batchOf('x', x, g);
+  checkRowsCsr(g, n, csr);
+  if (dwT.size !== g.f * fanIn(g)) throw new ShapeError('dwT', `${g.f * fanIn(g)} elements ([F, KH·KW·C])`, fmtShape(dwT.shape));
+  const k = x.rt.k;
+  (scalar ? k.conv2d_backward_filter_rows_f32_scalar : k.conv2d_backward_filter_rows_f32)(n, g.h, g.w, g.c, g.f, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw,
+    csr.rowPtr.ptr, csr.colIdx.ptr, csr.val.ptr, x.ptr, dwT.ptr, accumulate ? 1 : 0);
+  return dwT;
+}
+
+/**
+ * dx [N, H, W, C] (or [N, C]; overwritten, or added to with `accumulate`) = the backward-data
+ * product of the map `g` with weights Wᵀ [F, KH·KW·C] for the output gradient listed in `csr`.
+ */
+export function backwardDataRows(g: SparseGeometry, csr: RowsCsr, wT: Tensor, dx: Tensor, accumulate = false, scalar = false): Tensor {
+  const n = batchOf('dx', dx, g);
+  checkRowsCsr(g, n, csr);
+  if (wT.size !== g.f * fanIn(g)) throw new ShapeError('wT', `${g.f * fanIn(g)} elements ([F, KH·KW·C])`, fmtShape(wT.shape));
+  const k = dx.rt.k;
+  (scalar ? k.conv2d_backward_data_rows_f32_scalar : k.conv2d_backward_data_rows_f32)(n, g.h, g.w, g.c, g.f, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw,
+    csr.rowPtr.ptr, csr.colIdx.ptr, csr.val.ptr, wT.ptr, dx.ptr, accumulate ? 1 : 0);
+  return dx;
+}
+
+/** out [cols, rows] = x read as [rows, cols], transposed (x any shape with rows·cols elements). */
+export function transposeInto(x: Tensor, rows: number, cols: number, out: Tensor): Tensor {
+  checkTensor('x', x);
+  if (x.size !== rows * cols || out.size !== rows * cols) throw new ShapeError('x/out', `${rows * cols} elements`, `${x.size}/${out.size}`);
+  x.rt.k.transpose_f32(rows, cols, x.ptr, cols, out.ptr, rows);
+  return out;
+}
