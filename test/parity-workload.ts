@@ -10,6 +10,7 @@ import { Sequential } from '../src/model.js';
 import { SparseVDConv2d, SparseVDDense } from '../src/layers/bayesian.js';
 import { ReLU } from '../src/layers/activation.js';
 import { Flatten } from '../src/layers/reshape.js';
+import { MaxPool2d } from '../src/layers/pool.js';
 import { fit } from '../src/train.js';
 
 /** FNV-1a over the raw bytes of float32 results (no NaN may appear: engines may differ in NaN bits). */
@@ -91,5 +92,14 @@ export function parityWorkload(rt: Runtime): string {
   fit(sparse, xs, ys, { epochs: 2, batchSize: 16, progress: false });
   for (const p of sparse.params()) take(p.value);
   sparse.dispose();
+  // Conv, max-pool, ReLU: the conv's backward runs through the nonzeros of its pooled gradient.
+  const pooled = new Sequential({
+    inputShape: [6, 6, 1], seed: 8, runtime: rt,
+    layers: [new SparseVDConv2d({ filters: 4, kernelSize: 3 }), new MaxPool2d({ poolSize: 2 }), new ReLU(), new Flatten(), new SparseVDDense({ units: 4 })],
+  });
+  fit(pooled, xs, ys, { epochs: 2, batchSize: 16, progress: false });
+  if (!(pooled.layers[0] as SparseVDConv2d).gradSparseProducts) throw new Error('parity workload: the sparse-gradient path did not run');
+  for (const p of pooled.params()) take(p.value);
+  pooled.dispose();
   return h.toString(16).padStart(8, '0');
 }

@@ -1,0 +1,215 @@
+// Backward products through the nonzeros of the output gradient (assembly/sparse_grad.ts): the
+// CSR of dy's nonzeros, the backward-filter and backward-data kernels (SIMD vs scalar twin bit for
+// bit, both vs an f64 reference) over conv and dense geometries, and the layers that use them
+// (finite differences, and agreement with the dense products).
+import { describe, expect, it } from 'vitest';
+import { Runtime } from '../src/runtime/runtime.js';
+import { Tensor } from '../src/tensor.js';
+import { ShapeError } from '../src/errors.js';
+import { Layer } from '../src/layers/layer.js';
+import { LrtLayer, SparseVDConv2d, SparseVDDense, VariationalDropoutConv2d } from '../src/layers/bayesian.js';
+import { RowsCsr, SparseGeometry, backwardDataRows, backwardFilterRows, rowsCsr } from '../src/ops/sparse.js';
+import { gradCheck, lcg, randomArray } from './util/gradcheck.js';
+
+const rt = Runtime.createSync();
+
+function newCsr(m: number, f: number): RowsCsr {
+  return { rowPtr: Tensor.zeros([m + 1], rt), colIdx: Tensor.zeros([m * f + 4], rt), val: Tensor.zeros([m * f + 4], rt), nnz: 0 };
+}
+const u32 = (t: Tensor, n: number) => new Uint32Array(t.view().buffer, t.ptr, n);
+
+/** g [m, f] with each entry nonzero with probability `density`. */
+function sparseArray(n: number, density: number, rnd: () => number): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) if (rnd() < density) a[i] = rnd() * 2 - 1 || 0.5;
+  return a;
+}
+
+function expectClose(a: ArrayLike<number>, b: ArrayLike<number>, tol: number, what: string): void {
+  expect(a.length, what).toBe(b.length);
+  let worst = 0, at = -1;
+  for (let i = 0; i < a.length; i++) {
+    const e = Math.abs(a[i] - b[i]) / Math.max(1, Math.abs(b[i]));
+    if (e > worst) [worst, at] = [e, i];
+  }
+  expect(worst, `${what}[${at}]: ${a[at]} vs ${b[at]}`).toBeLessThanOrEqual(tol);
+}
+
+describe('rowsCsr (csr_rows_nonzero_f32)', () => {
+  it.each([[1, 1, 1], [3, 4, 0.5], [5, 7, 0.3], [7, 20, 0.15], [2, 50, 1], [4, 3, 0], [9, 9, 0.6]])('g [%i, %i] at density %f: SIMD and scalar twin list exactly the nonzeros', (m, f, density) => {
+    const rnd = lcg(m * 17 + f);
+    const a = sparseArray(m * f, density, rnd);
+    if (m * f > 4) {
+      a[1] = -0; // −0 is zero
+      a[m * f - 1] = NaN; // NaN is not
+    }
+    const g = Tensor.zeros([m, f], rt);
+    g.view().set(a); // Tensor.from refuses the NaN
+    for (const scalar of [false, true]) {
+      const csr = newCsr(m, f);
+      const nnz = rowsCsr(g, csr, scalar);
+      expect(csr.nnz).toBe(nnz);
+      const rp = u32(csr.rowPtr, m + 1), ci = u32(csr.colIdx, nnz), v = csr.val.view().subarray(0, nnz);
+      let p = 0;
+      expect(rp[0]).toBe(0);
+      for (let r = 0; r < m; r++) {
+        for (let j = 0; j < f; j++) {
+          const x = a[r * f + j];
+          if (x === 0) continue;
+          expect(ci[p], `row ${r} entry ${p}`).toBe(j);
+          expect(Object.is(v[p], x) || (Number.isNaN(v[p]) && Number.isNaN(x))).toBe(true);
+          p++;
+        }
+        expect(rp[r + 1]).toBe(p);
+      }
+      expect(nnz).toBe(p);
+      if (density === 0) expect(nnz).toBe(m * f > 4 ? 1 : 0); // just the NaN
+    }
+  });
+
+  it('rejects buffers without room for the four-lane stores', () => {
+    const g = Tensor.zeros([3, 4], rt);
+    const csr = { rowPtr: Tensor.zeros([4], rt), colIdx: Tensor.zeros([12], rt), val: Tensor.zeros([16], rt), nnz: 0 };
+    expect(() => rowsCsr(g, csr)).toThrow(ShapeError);
+    expect(() => rowsCsr(Tensor.zeros([5], rt), newCsr(1, 5))).toThrow(ShapeError);
+  });
+});
+
+/** f64 references of the two products for dy [N, OH, OW, F]: dWᵀ [F, K] and dx [N, H, W, C] (wT [F, K]). */
+function reference(g: SparseGeometry, n: number, x: Float32Array, dy: Float32Array, wT: Float32Array) {
+  const oh = Math.floor((g.h + 2 * g.ph - g.kh) / g.sh) + 1, ow = Math.floor((g.w + 2 * g.pw - g.kw) / g.sw) + 1;
+  const k = g.kh * g.kw * g.c;
+  const dwT = new Float64Array(g.f * k), dx = new Float64Array(x.length);
+  for (let b = 0; b < n; b++) for (let oy = 0; oy < oh; oy++) for (let ox = 0; ox < ow; ox++) for (let ky = 0; ky < g.kh; ky++) for (let kx = 0; kx < g.kw; kx++) {
+    const iy = oy * g.sh - g.ph + ky, ix = ox * g.sw - g.pw + kx;
+    if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) continue;
+    for (let c = 0; c < g.c; c++) for (let f = 0; f < g.f; f++) {
+      const kk = (ky * g.kw + kx) * g.c + c;
+      const gy = dy[((b * oh + oy) * ow + ox) * g.f + f], xi = ((b * g.h + iy) * g.w + ix) * g.c + c;
+      dwT[f * k + kk] += x[xi] * gy;
+      dx[xi] += wT[f * k + kk] * gy;
+    }
+  }
+  return { dwT, dx, oh, ow };
+}
+
+describe('backward products through the nonzeros of dy', () => {
+  // [h, w, c, f, kh, kw, sh, sw, ph, pw]: runs of 1 to 100 floats (SIMD body and tails), strides,
+  // padding that clips runs (and, with pad 3, leaves some outputs a single tap), a dense layer.
+  const geometries: [string, number[]][] = [
+    ['LeNet-5 conv1 (C = 1, runs of 5)', [10, 9, 1, 5, 5, 5, 1, 1, 0, 0]],
+    ['LeNet-5 conv2 (C = 20, runs of 100)', [8, 8, 20, 6, 5, 5, 1, 1, 0, 0]],
+    ['3x3, stride 2, pad 1, C = 3', [7, 7, 3, 4, 3, 3, 2, 2, 1, 1]],
+    ['3x2, strides 1/2, pads 2/0, C = 4', [6, 5, 4, 3, 3, 2, 1, 2, 2, 0]],
+    ['5x5 same, C = 8', [5, 5, 8, 6, 5, 5, 1, 1, 2, 2]],
+    ['4x4, stride 3, pad 3, C = 2', [9, 9, 2, 9, 4, 4, 3, 3, 3, 3]],
+    ['dense 13 -> 7', [1, 1, 13, 7, 1, 1, 1, 1, 0, 0]],
+  ];
+  for (const [name, dims] of geometries) {
+    const [h, w, c, f, kh, kw, sh, sw, ph, pw] = dims;
+    const g: SparseGeometry = { h, w, c, f, kh, kw, sh, sw, ph, pw };
+    it.each([0, 0.15, 1])(`${name}, dy density %f: SIMD = scalar twin bit for bit, both = f64 reference`, (density) => {
+      const n = 3, rnd = lcg(h * 131 + c * 7 + f + density * 1000);
+      const xa = randomArray(n * h * w * c, rnd), k = kh * kw * c;
+      const wa = randomArray(f * k, rnd);
+      const oh = Math.floor((h + 2 * ph - kh) / sh) + 1, ow = Math.floor((w + 2 * pw - kw) / sw) + 1;
+      const dya = sparseArray(n * oh * ow * f, density, rnd);
+      const x = Tensor.from(xa, h === 1 && w === 1 ? [n, c] : [n, h, w, c], rt);
+      const dy = Tensor.from(dya, [n * oh * ow, f], rt);
+      const wT = Tensor.from(wa, [f, k], rt);
+      const csr = newCsr(n * oh * ow, f);
+      rowsCsr(dy, csr);
+      const ref = reference(g, n, xa, dya, wa);
+      const out: Record<string, Float32Array[]> = { dwT: [], dx: [] };
+      for (const scalar of [false, true]) {
+        out.dwT.push(backwardFilterRows(g, x, csr, Tensor.from(randomArray(f * k, rnd), [f, k], rt), false, scalar).toArray());
+        out.dx.push(backwardDataRows(g, csr, wT, Tensor.from(randomArray(x.size, rnd), x.shape, rt), false, scalar).toArray());
+      }
+      expect(Array.from(new Uint32Array(out.dwT[0].buffer))).toEqual(Array.from(new Uint32Array(out.dwT[1].buffer)));
+      expect(Array.from(new Uint32Array(out.dx[0].buffer))).toEqual(Array.from(new Uint32Array(out.dx[1].buffer)));
+      expectClose(out.dwT[0], ref.dwT, 1e-5, 'dWT');
+      expectClose(out.dx[0], ref.dx, 1e-5, 'dx');
+      if (density === 0) {
+        expect(out.dwT[0].every((v) => v === 0)).toBe(true);
+        expect(out.dx[0].every((v) => v === 0)).toBe(true);
+      }
+      // accumulate adds onto what was there.
+      const prior = randomArray(f * k, rnd);
+      const acc = backwardFilterRows(g, x, csr, Tensor.from(prior, [f, k], rt), true).toArray();
+      expectClose(acc, Array.from(ref.dwT, (v, i) => v + prior[i]), 1e-5, 'dWT accumulated');
+      const priorX = randomArray(x.size, rnd);
+      const accX = backwardDataRows(g, csr, wT, Tensor.from(priorX, x.shape, rt), true).toArray();
+      expectClose(accX, Array.from(ref.dx, (v, i) => v + priorX[i]), 1e-5, 'dx accumulated');
+    });
+  }
+
+  it('checks shapes', () => {
+    const g: SparseGeometry = { h: 4, w: 4, c: 2, f: 3, kh: 3, kw: 3, sh: 1, sw: 1, ph: 0, pw: 0 };
+    const csr = newCsr(2 * 4, 3);
+    rowsCsr(Tensor.zeros([8, 3], rt), csr);
+    expect(() => backwardFilterRows(g, Tensor.zeros([2, 4, 4, 3], rt), csr, Tensor.zeros([3, 18], rt))).toThrow(ShapeError);
+    expect(() => backwardFilterRows(g, Tensor.zeros([2, 4, 4, 2], rt), csr, Tensor.zeros([3, 17], rt))).toThrow(ShapeError);
+    expect(() => backwardDataRows(g, csr, Tensor.zeros([3, 18], rt), Tensor.zeros([3, 4, 4, 2], rt))).toThrow(ShapeError);
+    expect(() => backwardDataRows(g, csr, Tensor.zeros([2, 18], rt), Tensor.zeros([2, 4, 4, 2], rt))).toThrow(ShapeError);
+  });
+});
+
+function built<T extends Layer>(l: T, inputShape: number[]): T {
+  l.index = 2;
+  l.build(inputShape, rt, 4321);
+  return l;
+}
+
+describe('layers on the sparse-gradient path', () => {
+  it('SparseVDConv2d (3x3, stride 2, pad 1): finite differences with every product through the nonzeros', () => {
+    const l = built(new SparseVDConv2d({ filters: 3, kernelSize: 3, stride: 2, padding: 1, sparseGradLimit: 1 }), [6, 5, 2]);
+    gradCheck(l, rt, [2, 6, 5, 2], { withKl: true, h: 1e-3 });
+    expect(l.gradSparseProducts).toBe(2);
+  });
+  it('SparseVDDense: finite differences with every product through the nonzeros', () => {
+    const l = built(new SparseVDDense({ units: 6, sparseGradLimit: 1 }), [9]);
+    gradCheck(l, rt, [4, 9], { withKl: true, h: 1e-3 });
+    expect(l.gradSparseProducts).toBe(2);
+  });
+  it('VariationalDropoutConv2d (5x5 same): finite differences with every product through the nonzeros', () => {
+    const l = built(new VariationalDropoutConv2d({ filters: 2, kernelSize: 5, padding: 'same', sparseGradLimit: 1 }), [5, 6, 3]);
+    gradCheck(l, rt, [2, 5, 6, 3], { withKl: true, h: 1e-3 });
+    expect(l.gradSparseProducts).toBe(2);
+  });
+
+  const training = { training: true, sample: false, seed: 5, step: 1 };
+  const deterministic = { training: false, sample: false, seed: 5, step: 1 };
+  it.each([
+    ['SparseVDConv2d, training', (limit: number) => new SparseVDConv2d({ filters: 4, kernelSize: 3, padding: 1, sparseGradLimit: limit }), [6, 6, 3], [3, 6, 6, 3], training, 2],
+    ['SparseVDConv2d, masked training on the sparse mean path', (limit: number) => new SparseVDConv2d({ filters: 4, kernelSize: 5, sparseMeanLimit: 1, sparseGradLimit: limit }), [8, 8, 2], [2, 8, 8, 2], training, 1],
+    ['SparseVDConv2d, deterministic', (limit: number) => new SparseVDConv2d({ filters: 4, kernelSize: 3, sparseGradLimit: limit }), [6, 6, 3], [3, 6, 6, 3], deterministic, 1],
+    ['SparseVDDense, training', (limit: number) => new SparseVDDense({ units: 12, sparseGradLimit: limit }), [10], [5, 10], training, 2],
+  ] as const)('%s: a max-pool-shaped dy gives the dense products\' results through its nonzeros', (_n, make, inShape, xShape, ctx, products) => {
+    const run = (limit: number) => {
+      const l = built(make(limit), [...inShape]) as LrtLayer;
+      const x = Tensor.from(randomArray(xShape.reduce((a, b) => a * b, 1), lcg(2)), [...xShape], rt);
+      const y = l.forward(x, { ...ctx }).toArray();
+      // One output in four nonzero, as behind a 2x2 max-pool.
+      const rnd = lcg(3);
+      const r = Tensor.from(sparseArray(y.length, 0.25, rnd), [xShape[0], ...l.outputShape], rt);
+      for (const p of l.params()) p.grad.view().fill(0);
+      const dx = l.backward(r)!.toArray();
+      return { y, dx, grads: l.params().map((p) => p.grad.toArray()), products: l.gradSparseProducts };
+    };
+    const rows = run(0.5), dense = run(0);
+    expect(rows.products).toBe(products);
+    expect(dense.products).toBe(0);
+    expectClose(rows.y, dense.y, 0, 'y');
+    expectClose(rows.dx, dense.dx, 1e-5, 'dx');
+    rows.grads.forEach((g, i) => expectClose(g, dense.grads[i], 1e-5, `grad ${i}`));
+  });
+
+  it('a dy denser than the limit takes the dense products', () => {
+    const l = built(new SparseVDConv2d({ filters: 4, kernelSize: 3, sparseGradLimit: 0.25 }), [6, 6, 3]);
+    const x = Tensor.from(randomArray(3 * 6 * 6 * 3, lcg(4)), [3, 6, 6, 3], rt);
+    const y = l.forward(x, { training: true, sample: false, seed: 1, step: 1 });
+    l.backward(Tensor.from(sparseArray(y.size, 0.6, lcg(5)), y.shape, rt));
+    expect(l.gradSparseProducts).toBe(0);
+    expect(() => new SparseVDDense({ units: 3, sparseGradLimit: 1.5 })).toThrow(/sparseGradLimit/);
+  });
+});
