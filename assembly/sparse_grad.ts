@@ -219,3 +219,130 @@ export function conv2d_backward_data_rows_f32_scalar(n: i32, h: i32, w: i32, c: 
   if (!acc) memory.fill(dx, 0, (<usize>n * <usize>h * <usize>w * <usize>c) << 2);
   walkRuns(n, h, w, c, kh, kw, sh, sw, ph, pw, rowPtr, colIdx, val, dx, wT, true, false);
 }
+
+/**
+ * Bytes of scratch {@link conv2d_sparse_backward_rows_f32} needs for `nnzW` kept weights, `nnzG`
+ * nonzeros of dy and `f` outputs.
+ */
+export function conv2d_sparse_backward_rows_scratch_bytes(nnzW: i32, nnzG: i32, f: i32): i32 {
+  return (nnzW * 3 + f + 1 + nnzG * 3 + 4) * 4;
+}
+
+/**
+ * The backward of the sparse mean product (the forward conv2d_sparse_f32_nhwc with kept weights
+ * M as CSR of Mᵀ: wPtr [F + 1], wIdx u32 kk, wVal, see csr_t_from_mask_f32) when its output
+ * gradient dy is sparse too, listed by {@link csr_rows_nonzero_f32} (gPtr, gIdx, gVal): for every
+ * nonzero dy[r, fo] = v and every kept weight p of output fo,
+ *   dval[p] += v·x[receptive field of r at p]   and   dx[that element] += v·wVal[p].
+ * So the work is nnz(dy)·(kept per output), one multiply-add each. The nonzeros are first sorted
+ * by output (stably), then each kept weight runs over its output's list with the sum in
+ * registers: four running sums over list positions ≡ 0, 1, 2, 3 (mod 4), added pairwise, then the
+ * tail (one sum in list order when the geometry is padded). dval (one per kept weight) and dx (unless 0)
+ * are overwritten. `scratch` holds conv2d_sparse_backward_rows_scratch_bytes(...) bytes. Scalar:
+ * the gathers have no contiguous runs.
+ */
+export function conv2d_sparse_backward_rows_f32(n: i32, h: i32, w: i32, c: i32, f: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
+  wPtr: usize, wIdx: usize, wVal: usize, gPtr: usize, gIdx: usize, gVal: usize, x: usize, dval: usize, dx: usize, scratch: usize): void {
+  checkGeom(n, h, w, c, f, kh, kw, sh, sw, ph, pw);
+  assert(load<u32>(wPtr) == 0, 'conv2d_sparse_backward_rows: wPtr[0] must be 0');
+  assert(scratch != 0, 'conv2d_sparse_backward_rows: scratch required');
+  const oh = outDim(h, kh, sh, ph), ow = outDim(w, kw, sw, pw);
+  const m = n * oh * ow;
+  const nnzW = <i32>load<u32>(wPtr + (<usize>f << 2));
+  const nnzG = <i32>load<u32>(gPtr + (<usize>m << 2));
+  // Scratch: per kept weight its element's offset from the receptive field's corner
+  // (ky·W + kx)·C + ci, its ky and kx; per output a cursor; per nonzero of dy (sorted by output)
+  // its field's corner (an element index, below 0 or past a row when in the padding), the
+  // corner's (iy, ix) packed in 16 bits each, and its value.
+  const offs = scratch, kys = offs + (<usize>nnzW << 2), kxs = kys + (<usize>nnzW << 2);
+  const cur = kxs + (<usize>nnzW << 2);
+  const corners = cur + (<usize>(f + 1) << 2), yxs = corners + (<usize>nnzG << 2), vals = yxs + (<usize>nnzG << 2);
+  for (let p = 0; p < nnzW; p++) {
+    const kk = <i32>load<u32>(wIdx + (<usize>p << 2));
+    const ci = kk % c, t = kk / c;
+    const kx = t % kw, ky = t / kw;
+    store<i32>(offs + (<usize>p << 2), (ky * w + kx) * c + ci);
+    store<i32>(kys + (<usize>p << 2), ky);
+    store<i32>(kxs + (<usize>p << 2), kx);
+  }
+  // Counting sort of dy's nonzeros by output: count, offsets, then a stable scatter.
+  memory.fill(cur, 0, (<usize>f + 1) << 2);
+  for (let q = 0; q < nnzG; q++) {
+    const a = cur + (<usize>(load<u32>(gIdx + (<usize>q << 2)) + 1) << 2);
+    store<i32>(a, load<i32>(a) + 1);
+  }
+  for (let fo = 0; fo < f; fo++) store<i32>(cur + (<usize>(fo + 1) << 2), load<i32>(cur + (<usize>(fo + 1) << 2)) + load<i32>(cur + (<usize>fo << 2)));
+  let ox = 0, oy = 0, b = 0;
+  let q0 = <i32>load<u32>(gPtr);
+  for (let r = 0; r < m; r++) {
+    const q1 = <i32>load<u32>(gPtr + (<usize>(r + 1) << 2));
+    const iy0 = oy * sh - ph, ix0 = ox * sw - pw;
+    const corner = ((b * h + iy0) * w + ix0) * c;
+    for (let q = q0; q < q1; q++) {
+      const a = cur + (<usize>load<u32>(gIdx + (<usize>q << 2)) << 2);
+      const d = <usize>load<i32>(a) << 2;
+      store<i32>(a, load<i32>(a) + 1);
+      store<i32>(corners + d, corner);
+      store<i32>(yxs + d, (iy0 << 16) | (ix0 & 0xffff));
+      store<f32>(vals + d, load<f32>(gVal + (<usize>q << 2)));
+    }
+    q0 = q1;
+    if (++ox == ow) {
+      ox = 0;
+      if (++oy == oh) {
+        oy = 0;
+        b++;
+      }
+    }
+  }
+  // The cursors now sit at the ends of their lists: list fo is [cur[fo − 1], cur[fo]) (cur[−1] = 0).
+  if (dx) memory.fill(dx, 0, (<usize>n * <usize>h * <usize>w * <usize>c) << 2);
+  const padded = ph > 0 || pw > 0;
+  let g0 = 0;
+  for (let fo = 0; fo < f; fo++) {
+    const g1 = load<i32>(cur + (<usize>fo << 2));
+    const p1 = <i32>load<u32>(wPtr + (<usize>(fo + 1) << 2));
+    for (let p = <i32>load<u32>(wPtr + (<usize>fo << 2)); p < p1; p++) {
+      const po = <usize>p << 2;
+      const off = load<i32>(offs + po), ky = load<i32>(kys + po), kx = load<i32>(kxs + po);
+      const wv = load<f32>(wVal + po);
+      let acc: f32 = 0;
+      let q = g0;
+      if (!padded) {
+        // Four running sums (lanes q mod 4), so the adds do not wait on each other.
+        let a0: f32 = 0, a1: f32 = 0, a2: f32 = 0, a3: f32 = 0;
+        for (; q + 4 <= g1; q += 4) {
+          const qo = <usize>q << 2;
+          const x0 = <usize>(load<i32>(corners + qo) + off) << 2, x1 = <usize>(load<i32>(corners + qo, 4) + off) << 2;
+          const x2 = <usize>(load<i32>(corners + qo, 8) + off) << 2, x3 = <usize>(load<i32>(corners + qo, 12) + off) << 2;
+          const v0 = load<f32>(vals + qo), v1 = load<f32>(vals + qo, 4), v2 = load<f32>(vals + qo, 8), v3 = load<f32>(vals + qo, 12);
+          a0 += v0 * load<f32>(x + x0);
+          a1 += v1 * load<f32>(x + x1);
+          a2 += v2 * load<f32>(x + x2);
+          a3 += v3 * load<f32>(x + x3);
+          if (dx) {
+            store<f32>(dx + x0, load<f32>(dx + x0) + v0 * wv);
+            store<f32>(dx + x1, load<f32>(dx + x1) + v1 * wv);
+            store<f32>(dx + x2, load<f32>(dx + x2) + v2 * wv);
+            store<f32>(dx + x3, load<f32>(dx + x3) + v3 * wv);
+          }
+        }
+        acc = (a0 + a1) + (a2 + a3);
+      }
+      for (; q < g1; q++) {
+        const qo = <usize>q << 2;
+        if (padded) {
+          const yx = load<i32>(yxs + qo);
+          const iy = (yx >> 16) + ky, ix = <i32>(<i16>yx) + kx;
+          if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+        }
+        const xo = <usize>(load<i32>(corners + qo) + off) << 2;
+        const v = load<f32>(vals + qo);
+        acc += v * load<f32>(x + xo);
+        if (dx) store<f32>(dx + xo, load<f32>(dx + xo) + v * wv);
+      }
+      store<f32>(dval + po, acc);
+    }
+    g0 = g1;
+  }
+}

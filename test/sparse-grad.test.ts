@@ -8,7 +8,7 @@ import { Tensor } from '../src/tensor.js';
 import { ShapeError } from '../src/errors.js';
 import { Layer } from '../src/layers/layer.js';
 import { LrtLayer, SparseVDConv2d, SparseVDDense, VariationalDropoutConv2d } from '../src/layers/bayesian.js';
-import { RowsCsr, SparseGeometry, backwardDataRows, backwardFilterRows, rowsCsr } from '../src/ops/sparse.js';
+import { RowsCsr, SparseGeometry, backwardDataRows, backwardFilterRows, keptCsr, rowsCsr, sparseBackwardRows } from '../src/ops/sparse.js';
 import { gradCheck, lcg, randomArray } from './util/gradcheck.js';
 
 const rt = Runtime.createSync();
@@ -140,6 +140,21 @@ describe('backward products through the nonzeros of dy', () => {
       const priorX = randomArray(x.size, rnd);
       const accX = backwardDataRows(g, csr, wT, Tensor.from(priorX, x.shape, rt), true).toArray();
       expectClose(accX, Array.from(ref.dx, (v, i) => v + priorX[i]), 1e-5, 'dx accumulated');
+
+      // The sparse mean product's backward with dy sparse too: M [K, F] keeping about a third of
+      // its entries (output 0 keeps none), against the f64 reference restricted to the kept ones.
+      const M = Float32Array.from(wa.map((_, e) => wa[(e % f) * k + Math.floor(e / f)])); // M[kk, fo] = Wᵀ[fo, kk]
+      const la = Float32Array.from(M, (_, e) => (e % f !== 0 && rnd() < 0.35 ? -1 : 4));
+      const kept = { rowPtr: Tensor.zeros([f + 1], rt), colIdx: Tensor.zeros([k * f], rt), val: Tensor.zeros([k * f], rt), liveRows: Tensor.zeros([k + 1], rt) };
+      const nnzW = keptCsr(Tensor.from(M, [k, f], rt), Tensor.from(la, [k, f], rt), 3, kept);
+      const refK = reference(g, n, xa, dya, Float32Array.from(wa, (v, e) => (la[(e % k) * f + Math.floor(e / k)] < 3 ? v : 0)));
+      const dval = Tensor.zeros([Math.max(1, nnzW)], rt), dxk = Tensor.from(randomArray(x.size, rnd), x.shape, rt);
+      sparseBackwardRows(g, x, { ...kept, nnz: nnzW }, csr, dval, dxk);
+      const rp = u32(kept.rowPtr, f + 1), ci = u32(kept.colIdx, nnzW);
+      const wantVal: number[] = [];
+      for (let fo = 0; fo < f; fo++) for (let p = rp[fo]; p < rp[fo + 1]; p++) wantVal.push(refK.dwT[fo * k + ci[p]]);
+      expectClose(dval.toArray().subarray(0, nnzW), wantVal, 1e-5, 'dval');
+      expectClose(dxk.toArray(), refK.dx, 1e-5, 'dx through the kept weights');
     });
   }
 
@@ -181,7 +196,9 @@ describe('layers on the sparse-gradient path', () => {
   const deterministic = { training: false, sample: false, seed: 5, step: 1 };
   it.each([
     ['SparseVDConv2d, training', (limit: number) => new SparseVDConv2d({ filters: 4, kernelSize: 3, padding: 1, sparseGradLimit: limit }), [6, 6, 3], [3, 6, 6, 3], training, 2],
-    ['SparseVDConv2d, masked training on the sparse mean path', (limit: number) => new SparseVDConv2d({ filters: 4, kernelSize: 5, sparseMeanLimit: 1, sparseGradLimit: limit }), [8, 8, 2], [2, 8, 8, 2], training, 1],
+    // Kept weights few and dy sparse: the mean product's backward runs per (nonzero, kept weight).
+    ['SparseVDConv2d, masked training on the sparse mean path', (limit: number) => new SparseVDConv2d({ filters: 4, kernelSize: 5, sparseMeanLimit: 1, sparseGradLimit: limit }), [8, 8, 2], [2, 8, 8, 2], training, 2],
+    ['SparseVDConv2d (pad 2), masked training on the sparse mean path', (limit: number) => new SparseVDConv2d({ filters: 3, kernelSize: 5, padding: 2, sparseMeanLimit: 1, sparseGradLimit: limit }), [6, 7, 3], [2, 6, 7, 3], training, 2],
     ['SparseVDConv2d, deterministic', (limit: number) => new SparseVDConv2d({ filters: 4, kernelSize: 3, sparseGradLimit: limit }), [6, 6, 3], [3, 6, 6, 3], deterministic, 1],
     ['SparseVDDense, training', (limit: number) => new SparseVDDense({ units: 12, sparseGradLimit: limit }), [10], [5, 10], training, 2],
   ] as const)('%s: a max-pool-shaped dy gives the dense products\' results through its nonzeros', (_n, make, inShape, xShape, ctx, products) => {

@@ -178,10 +178,17 @@ export abstract class LrtLayer extends Layer {
     // Output gradients that are mostly zero (behind a max-pool or a ReLU) go through their
     // nonzeros only, when the map reads the full input.
     const limit = this.base.sparseGradLimit ?? SPARSE_GRAD_LIMIT;
-    const rows = lin === this.map ? (this.sparseGrad ??= new SparseGradProduct(this.map, (k, s) => this.buffer(k, s))) : null;
+    const grad = (this.sparseGrad ??= new SparseGradProduct(this.map, (k, s) => this.buffer(k, s)));
+    const rows = lin === this.map ? grad : null;
     this.gradSparseCount = 0;
     if (this.stochastic && this.meanSparse) {
-      this.sparseMean!.backward(x, dy, dM, dx);
+      // Kept weights few and dy sparse too: one multiply-add per (nonzero, kept weight).
+      if (grad.begin(dy, limit)) {
+        this.sparseMean!.backwardRows(x, grad.nonzeros, dM, dx);
+        this.gradSparseCount++;
+      } else {
+        this.sparseMean!.backward(x, dy, dM, dx);
+      }
     } else if (rows?.begin(dy, limit)) {
       rows.backwardFilter(x, dM);
       if (dx) rows.backwardData(M, dx);

@@ -5,7 +5,7 @@ import { conv2d, conv2dBackwardData, conv2dBackwardFilter } from '../ops/conv.js
 import { gatherColumns, gatherRows, nonzeroColumns, scatterRows } from '../ops/gather.js';
 import {
   KeptCsr, RowsCsr, SparseGeometry, backwardDataRows, backwardFilterRows, keptCsr, rowsCsr, scatterKept,
-  sparseBackward, sparseForward, transposeInto,
+  sparseBackward, sparseBackwardRows, sparseForward, transposeInto,
 } from '../ops/sparse.js';
 import { Shape, Tensor, fmtShape } from '../tensor.js';
 
@@ -239,6 +239,13 @@ export class SparseMeanProduct {
     sparseBackward(this.g, x, dy, this.csr!, dval, dx);
     scatterKept(this.csr!, dval, dM);
   }
+
+  /** {@link backward} for a sparse dy, given as the nonzeros a {@link SparseGradProduct} listed. */
+  backwardRows(x: Tensor, grad: RowsCsr, dM: Tensor, dx: Tensor | null): void {
+    const dval = this.buf('sparse/dval', [dM.size]);
+    sparseBackwardRows(this.g, x, this.csr!, grad, dval, dx);
+    scatterKept(this.csr!, dval, dM);
+  }
 }
 
 /**
@@ -275,6 +282,11 @@ export class SparseGradProduct {
     rowsCsr(dy, csr);
     this.csr = csr;
     return csr.nnz <= limit * dy.size;
+  }
+
+  /** The nonzeros listed by the last {@link begin}. */
+  get nonzeros(): RowsCsr {
+    return this.csr!;
   }
 
   /** dW [..., F] (overwritten) = x ⋆ dy for the dy of the last {@link begin}. */

@@ -181,3 +181,20 @@ export function transposeInto(x: Tensor, rows: number, cols: number, out: Tensor
   x.rt.k.transpose_f32(rows, cols, x.ptr, cols, out.ptr, rows);
   return out;
 }
+
+/**
+ * Backward of {@link sparseForward} when dy is sparse too: `grad` lists dy's nonzeros
+ * ({@link rowsCsr} of dy [N, OH, OW, F]), `csr` the kept weights. dval[p] (overwritten) = ∂/∂M
+ * at the p-th kept entry, dx (overwritten, unless null) = the input gradient through the kept
+ * weights. Costs one multiply-add per (nonzero of dy, kept weight of its output).
+ */
+export function sparseBackwardRows(g: SparseGeometry, x: Tensor, csr: KeptCsr, grad: RowsCsr, dval: Tensor, dx: Tensor | null): void {
+  const n = batchOf('x', x, g);
+  checkRowsCsr(g, n, grad);
+  if (dx && dx.size !== x.size) throw new ShapeError('dx', `${x.size} elements (${fmtShape(x.shape)})`, fmtShape(dx.shape));
+  if (dval.size < csr.nnz) throw new ShapeError('dval', `at least ${csr.nnz} elements`, `${dval.size}`);
+  const k = x.rt.k;
+  const scratch = x.rt.workspace(k.conv2d_sparse_backward_rows_scratch_bytes(csr.nnz, grad.nnz, g.f));
+  k.conv2d_sparse_backward_rows_f32(n, g.h, g.w, g.c, g.f, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw,
+    csr.rowPtr.ptr, csr.colIdx.ptr, csr.val.ptr, grad.rowPtr.ptr, grad.colIdx.ptr, grad.val.ptr, x.ptr, dval.ptr, dx ? dx.ptr : 0, scratch);
+}
