@@ -8,6 +8,7 @@ import { Tensor } from '../src/tensor.js';
 import { ShapeError } from '../src/errors.js';
 import { Layer } from '../src/layers/layer.js';
 import { LrtLayer, SparseVDConv2d, SparseVDDense, VariationalDropoutConv2d } from '../src/layers/bayesian.js';
+import { Conv2d, Dense, WeightLayer } from '../src/layers/dense.js';
 import { RowsCsr, SparseGeometry, backwardDataRows, backwardFilterRows, keptCsr, rowsCsr, sparseBackwardRows } from '../src/ops/sparse.js';
 import { gradCheck, lcg, randomArray } from './util/gradcheck.js';
 
@@ -228,5 +229,38 @@ describe('layers on the sparse-gradient path', () => {
     l.backward(Tensor.from(sparseArray(y.size, 0.6, lcg(5)), y.shape, rt));
     expect(l.gradSparseProducts).toBe(0);
     expect(() => new SparseVDDense({ units: 3, sparseGradLimit: 1.5 })).toThrow(/sparseGradLimit/);
+  });
+});
+
+describe('plain weight layers on the sparse-gradient path', () => {
+  it('Conv2d (3x3, stride 2, pad 1) and Dense: finite differences through the nonzeros', () => {
+    const c = built(new Conv2d({ filters: 3, kernelSize: 3, stride: 2, padding: 1, sparseGradLimit: 1 }), [6, 5, 2]);
+    gradCheck(c, rt, [2, 6, 5, 2], { h: 1e-2 });
+    expect(c.gradWasSparse).toBe(true);
+    const d = built(new Dense({ units: 5, sparseGradLimit: 1 }), [7]);
+    gradCheck(d, rt, [3, 7], { h: 1e-2 });
+    expect(d.gradWasSparse).toBe(true);
+  });
+
+  it.each([
+    ['Conv2d 5x5', (limit: number) => new Conv2d({ filters: 6, kernelSize: 5, sparseGradLimit: limit }), [9, 9, 4], [2, 9, 9, 4]],
+    ['Conv2d 3x3 same, stride 1', (limit: number) => new Conv2d({ filters: 5, kernelSize: 3, padding: 'same', sparseGradLimit: limit }), [6, 7, 3], [3, 6, 7, 3]],
+    ['Dense', (limit: number) => new Dense({ units: 9, sparseGradLimit: limit }), [11], [6, 11]],
+  ] as const)('%s: a max-pool-shaped dy gives the dense products\' results, added onto the gradients already there', (_n, make, inShape, xShape) => {
+    const run = (limit: number) => {
+      const l = built(make(limit), [...inShape]) as WeightLayer;
+      const x = Tensor.from(randomArray(xShape.reduce((a, b) => a * b, 1), lcg(6)), [...xShape], rt);
+      const y = l.forward(x, { training: true, sample: false, seed: 1, step: 1 });
+      const r = Tensor.from(sparseArray(y.size, 0.25, lcg(7)), y.shape, rt);
+      const prior = lcg(8);
+      for (const p of l.params()) p.grad.view().set(randomArray(p.grad.size, prior));
+      const dx = l.backward(r)!.toArray();
+      return { dx, grads: l.params().map((p) => p.grad.toArray()), sparse: l.gradWasSparse };
+    };
+    const rows = run(0.5), dense = run(0);
+    expect(rows.sparse).toBe(true);
+    expect(dense.sparse).toBe(false);
+    expectClose(rows.dx, dense.dx, 1e-5, 'dx');
+    rows.grads.forEach((g, i) => expectClose(g, dense.grads[i], 1e-5, `grad ${i}`));
   });
 });

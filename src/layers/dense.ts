@@ -3,7 +3,7 @@ import { columnSums } from '../ops/elementwise.js';
 import { Initializer, initialize } from '../init.js';
 import { Shape, Tensor } from '../tensor.js';
 import { ForwardContext, Layer, LayerConfig, ParamGroup, param, registerLayer } from './layer.js';
-import { ConvGeometry, ConvMap, DenseColumnSkip, DenseMap, LinearMap } from './linear.js';
+import { ConvGeometry, ConvMap, DenseColumnSkip, DenseMap, LinearMap, SPARSE_GRAD_LIMIT, SparseGradProduct } from './linear.js';
 
 /** Options shared by weight layers. */
 export interface WeightOptions {
@@ -17,6 +17,13 @@ export interface WeightOptions {
   l1?: number;
   /** L2 coefficient on the weights (default 0). */
   l2?: number;
+  /**
+   * Fraction (0–1) of nonzero entries in the output gradient at or below which the backward
+   * multiplies through its nonzeros only (behind a max-pool or a ReLU; same result up to the
+   * order of the sums). Default {@link SPARSE_GRAD_LIMIT} (0.25); 0 keeps the dense products
+   * unless the gradient is all zero.
+   */
+  sparseGradLimit?: number;
 }
 
 /** A deterministic weight layer: y = x ⊛ W + b for a dense or convolutional {@link LinearMap}. */
@@ -30,12 +37,16 @@ export abstract class WeightLayer extends Layer {
   private skip?: DenseColumnSkip;
   /** The last forward's input packed to its live columns, when it skipped any. */
   private xc: Tensor | null = null;
+  /** Backward products through the nonzeros of the output gradient, and whether the last backward used them. */
+  private sparseGrad?: SparseGradProduct;
+  private gradSparse = false;
 
   constructor(opts: WeightOptions) {
     super();
     this.opts = opts;
     checkNumber('l1', opts.l1 ?? 0, 0);
     checkNumber('l2', opts.l2 ?? 0, 0);
+    if (opts.sparseGradLimit !== undefined) checkNumber('sparseGradLimit', opts.sparseGradLimit, 0, 1);
   }
 
   protected abstract makeMap(inputShape: Shape): LinearMap;
@@ -71,14 +82,27 @@ export abstract class WeightLayer extends Layer {
     return y;
   }
 
+  /** Whether the last backward multiplied through the nonzeros of its output gradient. @internal */
+  get gradWasSparse(): boolean {
+    return this.gradSparse;
+  }
+
   backward(dy: Tensor): Tensor | null {
     const x = this.x!;
+    if (this.b) columnSums(dy, { out: this.b.grad, accumulate: true });
+    const dx = this.inputGrad ? this.buffer('dx', x.shape) : null;
+    // A mostly zero dy (behind a max-pool or a ReLU) goes through its nonzeros only, when the
+    // forward read the full input.
+    const rows = this.xc ? null : (this.sparseGrad ??= new SparseGradProduct(this.map, (k, s) => this.buffer(k, s)));
+    this.gradSparse = rows?.begin(dy, this.opts.sparseGradLimit ?? SPARSE_GRAD_LIMIT) ?? false;
+    if (this.gradSparse) {
+      rows!.backwardFilter(x, this.w.grad, true);
+      if (dx) rows!.backwardData(this.w.value, dx);
+      return dx;
+    }
     if (this.xc) this.skip!.backwardFilter(this.xc, dy, this.w.grad, true);
     else this.map.backwardFilter(x, dy, this.w.grad, true);
-    if (this.b) columnSums(dy, { out: this.b.grad, accumulate: true });
-    if (!this.inputGrad) return null;
-    const dx = this.buffer('dx', x.shape);
-    this.map.backwardData(dy, this.w.value, dx, false);
+    if (dx) this.map.backwardData(dy, this.w.value, dx, false);
     return dx;
   }
 

@@ -1,5 +1,6 @@
 import { ArgumentError, ShapeError } from '../errors.js';
 import { matmul } from '../ops/gemm.js';
+import { add } from '../ops/elementwise.js';
 import { pairOption } from '../ops/check.js';
 import { conv2d, conv2dBackwardData, conv2dBackwardFilter } from '../ops/conv.js';
 import { gatherColumns, gatherRows, nonzeroColumns, scatterRows } from '../ops/gather.js';
@@ -289,17 +290,21 @@ export class SparseGradProduct {
     return this.csr!;
   }
 
-  /** dW [..., F] (overwritten) = x ⋆ dy for the dy of the last {@link begin}. */
-  backwardFilter(x: Tensor, dW: Tensor): void {
+  /** dW [..., F] (=|+=) x ⋆ dy for the dy of the last {@link begin}. */
+  backwardFilter(x: Tensor, dW: Tensor, accumulate = false): void {
     const k = dW.size / this.g.f;
     const dwT = backwardFilterRows(this.g, x, this.csr!, this.buf('grad/wT', [this.g.f, k]));
-    transposeInto(dwT, this.g.f, k, dW);
+    if (!accumulate) {
+      transposeInto(dwT, this.g.f, k, dW);
+      return;
+    }
+    add(dW, transposeInto(dwT, this.g.f, k, this.buf('grad/w', dW.shape)), { out: dW });
   }
 
-  /** dx (overwritten) = dy ⊛ᵀ W for the dy of the last {@link begin}. */
-  backwardData(W: Tensor, dx: Tensor): void {
+  /** dx (=|+=) dy ⊛ᵀ W for the dy of the last {@link begin}. */
+  backwardData(W: Tensor, dx: Tensor, accumulate = false): void {
     const k = W.size / this.g.f;
     const wT = transposeInto(W, k, this.g.f, this.buf('grad/wT', [this.g.f, k]));
-    backwardDataRows(this.g, this.csr!, wT, dx);
+    backwardDataRows(this.g, this.csr!, wT, dx, accumulate);
   }
 }
