@@ -11,6 +11,7 @@ import { LrtLayer, SparseVDConv2d, SparseVDDense, VariationalDropoutConv2d } fro
 import { Conv2d, Dense, WeightLayer } from '../src/layers/dense.js';
 import { RowsCsr, SparseGeometry, backwardDataRows, backwardFilterRows, keptCsr, rowsCsr, sparseBackwardRows } from '../src/ops/sparse.js';
 import { gradCheck, lcg, randomArray } from './util/gradcheck.js';
+import { expectClose } from './util/kernel.js';
 
 const rt = Runtime.createSync();
 
@@ -24,16 +25,6 @@ function sparseArray(n: number, density: number, rnd: () => number): Float32Arra
   const a = new Float32Array(n);
   for (let i = 0; i < n; i++) if (rnd() < density) a[i] = rnd() * 2 - 1 || 0.5;
   return a;
-}
-
-function expectClose(a: ArrayLike<number>, b: ArrayLike<number>, tol: number, what: string): void {
-  expect(a.length, what).toBe(b.length);
-  let worst = 0, at = -1;
-  for (let i = 0; i < a.length; i++) {
-    const e = Math.abs(a[i] - b[i]) / Math.max(1, Math.abs(b[i]));
-    if (e > worst) [worst, at] = [e, i];
-  }
-  expect(worst, `${what}[${at}]: ${a[at]} vs ${b[at]}`).toBeLessThanOrEqual(tol);
 }
 
 describe('rowsCsr (csr_rows_nonzero_f32)', () => {

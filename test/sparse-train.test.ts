@@ -9,6 +9,7 @@ import { Layer } from '../src/layers/layer.js';
 import { SparseVDConv2d, SparseVDDense } from '../src/layers/bayesian.js';
 import { SparseGeometry, keptCsr, scatterKept, sparseBackward, sparseForward } from '../src/ops/sparse.js';
 import { gradCheck, lcg, randomArray } from './util/gradcheck.js';
+import { expectClose } from './util/kernel.js';
 
 const rt = Runtime.createSync();
 
@@ -38,16 +39,6 @@ function refBackward(g: SparseGeometry, n: number, x: Float32Array, dy: Float32A
     }
   }
   return { dM, dx, oh, ow };
-}
-
-function expectClose(a: ArrayLike<number>, b: ArrayLike<number>, tol: number, what: string): void {
-  expect(a.length, what).toBe(b.length);
-  let worst = 0, at = -1;
-  for (let i = 0; i < a.length; i++) {
-    const e = Math.abs(a[i] - b[i]) / Math.max(1, Math.abs(b[i]));
-    if (e > worst) [worst, at] = [e, i];
-  }
-  expect(worst, `${what}[${at}]: ${a[at]} vs ${b[at]}`).toBeLessThanOrEqual(tol);
 }
 
 describe('keptCsr / scatterKept', () => {

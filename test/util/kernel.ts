@@ -71,11 +71,11 @@ export function expectBits(a: Float32Array, b: Float32Array): void {
   expect(bits(a)).toEqual(bits(b));
 }
 
-/** Expect |a[i] − ref[i]| ≤ tol·(1 + |ref[i]|) for every i. */
-export function expectClose(a: ArrayLike<number>, ref: ArrayLike<number>, tol: number): void {
-  expect(a.length).toBe(ref.length);
+/** Expect |a[i] − ref[i]| ≤ tol·(1 + |ref[i]|) for every i; `what` names the array in the message. */
+export function expectClose(a: ArrayLike<number>, ref: ArrayLike<number>, tol: number, what = 'index'): void {
+  expect(a.length, what).toBe(ref.length);
   for (let i = 0; i < a.length; i++) {
-    if (!(Math.abs(a[i] - ref[i]) <= tol * (1 + Math.abs(ref[i])))) throw new Error(`index ${i}: ${a[i]} vs reference ${ref[i]}`);
+    if (!(Math.abs(a[i] - ref[i]) <= tol * (1 + Math.abs(ref[i])))) throw new Error(`${what}[${i}]: ${a[i]} vs reference ${ref[i]}`);
   }
 }
 
