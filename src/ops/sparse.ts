@@ -146,17 +146,29 @@ function checkRowsCsr(g: SparseGeometry, n: number, csr: RowsCsr): void {
 }
 
 /**
+ * One of the two paired kernels of assembly/sparse_grad.ts: `image` is x (filter) or dx (data),
+ * named `imageName`; `mat` the [F, KH·KW·C] matrix dWᵀ (filter, written) or Wᵀ (data, read).
+ */
+function rowsProduct(kind: 'filter' | 'data', g: SparseGeometry, csr: RowsCsr, image: Tensor, imageName: string, mat: Tensor, matName: string,
+  accumulate: boolean, scalar: boolean): void {
+  const n = batchOf(imageName, image, g);
+  checkRowsCsr(g, n, csr);
+  if (mat.size !== g.f * fanIn(g)) throw new ShapeError(matName, `${g.f * fanIn(g)} elements ([F, KH·KW·C])`, fmtShape(mat.shape));
+  const k = image.rt.k;
+  const kernel = kind === 'filter'
+    ? (scalar ? k.conv2d_backward_filter_rows_f32_scalar : k.conv2d_backward_filter_rows_f32)
+    : (scalar ? k.conv2d_backward_data_rows_f32_scalar : k.conv2d_backward_data_rows_f32);
+  const [a, b] = kind === 'filter' ? [image, mat] : [mat, image];
+  kernel(n, g.h, g.w, g.c, g.f, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, csr.rowPtr.ptr, csr.colIdx.ptr, csr.val.ptr, a.ptr, b.ptr, accumulate ? 1 : 0);
+}
+
+/**
  * dWᵀ [F, KH·KW·C] (overwritten, or added to with `accumulate`) = the backward-filter product of
  * the map `g` on input x [N, H, W, C] (or [N, C]) for the output gradient listed in `csr`
  * ({@link rowsCsr} of dy [N, OH, OW, F]). Transposed layout: W itself is [KH, KW, C, F].
  */
 export function backwardFilterRows(g: SparseGeometry, x: Tensor, csr: RowsCsr, dwT: Tensor, accumulate = false, scalar = false): Tensor {
-  const n = batchOf('x', x, g);
-  checkRowsCsr(g, n, csr);
-  if (dwT.size !== g.f * fanIn(g)) throw new ShapeError('dwT', `${g.f * fanIn(g)} elements ([F, KH·KW·C])`, fmtShape(dwT.shape));
-  const k = x.rt.k;
-  (scalar ? k.conv2d_backward_filter_rows_f32_scalar : k.conv2d_backward_filter_rows_f32)(n, g.h, g.w, g.c, g.f, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw,
-    csr.rowPtr.ptr, csr.colIdx.ptr, csr.val.ptr, x.ptr, dwT.ptr, accumulate ? 1 : 0);
+  rowsProduct('filter', g, csr, x, 'x', dwT, 'dwT', accumulate, scalar);
   return dwT;
 }
 
@@ -165,12 +177,7 @@ export function backwardFilterRows(g: SparseGeometry, x: Tensor, csr: RowsCsr, d
  * product of the map `g` with weights Wᵀ [F, KH·KW·C] for the output gradient listed in `csr`.
  */
 export function backwardDataRows(g: SparseGeometry, csr: RowsCsr, wT: Tensor, dx: Tensor, accumulate = false, scalar = false): Tensor {
-  const n = batchOf('dx', dx, g);
-  checkRowsCsr(g, n, csr);
-  if (wT.size !== g.f * fanIn(g)) throw new ShapeError('wT', `${g.f * fanIn(g)} elements ([F, KH·KW·C])`, fmtShape(wT.shape));
-  const k = dx.rt.k;
-  (scalar ? k.conv2d_backward_data_rows_f32_scalar : k.conv2d_backward_data_rows_f32)(n, g.h, g.w, g.c, g.f, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw,
-    csr.rowPtr.ptr, csr.colIdx.ptr, csr.val.ptr, wT.ptr, dx.ptr, accumulate ? 1 : 0);
+  rowsProduct('data', g, csr, dx, 'dx', wT, 'wT', accumulate, scalar);
   return dx;
 }
 
