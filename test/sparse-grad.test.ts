@@ -178,6 +178,11 @@ describe('layers on the sparse-gradient path', () => {
     gradCheck(l, rt, [4, 9], { withKl: true, h: 1e-3 });
     expect(l.gradSparseProducts).toBe(2);
   });
+  it('SparseVDDense after a pass that skipped zero input columns: finite differences through the nonzeros (full input)', () => {
+    const l = built(new SparseVDDense({ units: 5, sparseGradLimit: 1 }), [12]);
+    gradCheck(l, rt, [4, 12], { withKl: true, h: 1e-3, zeroColumns: [0, 3, 4, 7, 8, 11] });
+    expect(l.gradSparseProducts).toBe(2);
+  });
   it('VariationalDropoutConv2d (5x5 same): finite differences with every product through the nonzeros', () => {
     const l = built(new VariationalDropoutConv2d({ filters: 2, kernelSize: 5, padding: 'same', sparseGradLimit: 1 }), [5, 6, 3]);
     gradCheck(l, rt, [2, 5, 6, 3], { withKl: true, h: 1e-3 });
@@ -193,10 +198,14 @@ describe('layers on the sparse-gradient path', () => {
     ['SparseVDConv2d (pad 2), masked training on the sparse mean path', (limit: number) => new SparseVDConv2d({ filters: 3, kernelSize: 5, padding: 2, sparseMeanLimit: 1, sparseGradLimit: limit }), [6, 7, 3], [2, 6, 7, 3], training, 2],
     ['SparseVDConv2d, deterministic', (limit: number) => new SparseVDConv2d({ filters: 4, kernelSize: 3, sparseGradLimit: limit }), [6, 6, 3], [3, 6, 6, 3], deterministic, 1],
     ['SparseVDDense, training', (limit: number) => new SparseVDDense({ units: 12, sparseGradLimit: limit }), [10], [5, 10], training, 2],
+    // x with all-zero columns: the forward packs the live ones, the sparse products read all.
+    ['SparseVDDense, training, zero input columns', (limit: number) => new SparseVDDense({ units: 12, sparseGradLimit: limit }), [16], [5, 16], training, 2],
   ] as const)('%s: a max-pool-shaped dy gives the dense products\' results through its nonzeros', (_n, make, inShape, xShape, ctx, products) => {
     const run = (limit: number) => {
       const l = built(make(limit), [...inShape]) as LrtLayer;
-      const x = Tensor.from(randomArray(xShape.reduce((a, b) => a * b, 1), lcg(2)), [...xShape], rt);
+      const xa = randomArray(xShape.reduce((a, b) => a * b, 1), lcg(2));
+      if (_n.includes('zero input columns')) for (let i = 0; i < xa.length; i++) if (i % 16 < 7) xa[i] = 0;
+      const x = Tensor.from(xa, [...xShape], rt);
       const y = l.forward(x, { ...ctx }).toArray();
       // One output in four nonzero, as behind a 2x2 max-pool.
       const rnd = lcg(3);
@@ -224,13 +233,16 @@ describe('layers on the sparse-gradient path', () => {
 });
 
 describe('plain weight layers on the sparse-gradient path', () => {
-  it('Conv2d (3x3, stride 2, pad 1) and Dense: finite differences through the nonzeros', () => {
+  it('Conv2d (3x3, stride 2, pad 1) and Dense (with and without zero input columns): finite differences through the nonzeros', () => {
     const c = built(new Conv2d({ filters: 3, kernelSize: 3, stride: 2, padding: 1, sparseGradLimit: 1 }), [6, 5, 2]);
     gradCheck(c, rt, [2, 6, 5, 2], { h: 1e-2 });
     expect(c.gradWasSparse).toBe(true);
     const d = built(new Dense({ units: 5, sparseGradLimit: 1 }), [7]);
     gradCheck(d, rt, [3, 7], { h: 1e-2 });
     expect(d.gradWasSparse).toBe(true);
+    const z = built(new Dense({ units: 5, sparseGradLimit: 1 }), [12]);
+    gradCheck(z, rt, [3, 12], { h: 1e-2, zeroColumns: [1, 2, 5, 6, 9, 10] });
+    expect(z.gradWasSparse).toBe(true);
   });
 
   it.each([

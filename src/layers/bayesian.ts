@@ -176,10 +176,11 @@ export abstract class LrtLayer extends Layer {
     const lin = this.stochastic ? this.lin : this.map;
     const dx = this.inputGrad ? this.buffer('dx', x.shape) : null;
     // Output gradients that are mostly zero (behind a max-pool or a ReLU) go through their
-    // nonzeros only, when the map reads the full input.
+    // nonzeros only. Those products read the full input (a sampled pass that skipped x's zero
+    // columns kept only the packed square: the full one is made here when needed).
     const limit = this.base.sparseGradLimit ?? SPARSE_GRAD_LIMIT;
     const grad = (this.sparseGrad ??= new SparseGradProduct(this.map, (k, s) => this.buffer(k, s)));
-    const rows = lin === this.map ? grad : null;
+    const x2full = (): Tensor => (lin === this.map ? this.x2in! : square(x, { out: this.buffer('x2full', x.shape) }));
     this.gradSparseCount = 0;
     if (this.stochastic && this.meanSparse) {
       // Kept weights few and dy sparse too: one multiply-add per (nonzero, kept weight).
@@ -189,9 +190,9 @@ export abstract class LrtLayer extends Layer {
       } else {
         this.sparseMean!.backward(x, dy, dM, dx);
       }
-    } else if (rows?.begin(dy, limit)) {
-      rows.backwardFilter(x, dM);
-      if (dx) rows.backwardData(M, dx);
+    } else if (grad.begin(dy, limit)) {
+      grad.backwardFilter(x, dM);
+      if (dx) grad.backwardData(M, dx);
       this.gradSparseCount++;
     } else {
       lin.backwardFilter(this.stochastic ? this.xin! : x, dy, dM, false);
@@ -201,9 +202,9 @@ export abstract class LrtLayer extends Layer {
       const dv = this.buffer('dv', dy.shape);
       lrtBackward(dy, this.buffer('eps', dy.shape), this.buffer('std', dy.shape), dv);
       const t = dx ? this.buffer('t', x.shape) : null;
-      if (rows?.begin(dv, limit)) {
-        rows.backwardFilter(this.x2in!, dS);
-        if (t) rows.backwardData(S, t);
+      if (grad.begin(dv, limit)) {
+        grad.backwardFilter(x2full(), dS);
+        if (t) grad.backwardData(S, t);
         this.gradSparseCount++;
       } else {
         lin.backwardFilter(this.x2in!, dv, dS, false);

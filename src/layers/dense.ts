@@ -91,13 +91,13 @@ export abstract class WeightLayer extends Layer {
     const x = this.x!;
     if (this.b) columnSums(dy, { out: this.b.grad, accumulate: true });
     const dx = this.inputGrad ? this.buffer('dx', x.shape) : null;
-    // A mostly zero dy (behind a max-pool or a ReLU) goes through its nonzeros only, when the
-    // forward read the full input.
-    const rows = this.xc ? null : (this.sparseGrad ??= new SparseGradProduct(this.map, (k, s) => this.buffer(k, s)));
-    this.gradSparse = rows?.begin(dy, this.opts.sparseGradLimit ?? SPARSE_GRAD_LIMIT) ?? false;
+    // A mostly zero dy (behind a max-pool or a ReLU) goes through its nonzeros only (reading the
+    // full input, also after a forward that skipped its zero columns).
+    const rows = (this.sparseGrad ??= new SparseGradProduct(this.map, (k, s) => this.buffer(k, s)));
+    this.gradSparse = rows.begin(dy, this.opts.sparseGradLimit ?? SPARSE_GRAD_LIMIT);
     if (this.gradSparse) {
-      rows!.backwardFilter(x, this.w.grad, true);
-      if (dx) rows!.backwardData(this.w.value, dx);
+      rows.backwardFilter(x, this.w.grad, true);
+      if (dx) rows.backwardData(this.w.value, dx);
       return dx;
     }
     if (this.xc) this.skip!.backwardFilter(this.xc, dy, this.w.grad, true);
