@@ -301,3 +301,25 @@ export function maxabs_f32_scalar(x: usize, n: i32): f32 {
 export function sqrt_f64(x: f64): f64 {
   return Math.sqrt(x);
 }
+
+/** 1 when a and b hold the same n 32-bit patterns (bitwise: NaN equals the same NaN, +0 ≠ −0), else 0. */
+export function equal_bits_f32(a: usize, b: usize, n: i32): i32 {
+  assert(n >= 0, 'equal_bits_f32: n < 0');
+  let i = 0;
+  while (i + 4 <= n) {
+    // Differences OR-ed over blocks of up to 256 elements, then one test a block.
+    let d = i32x4.splat(0);
+    const end = min(n & ~3, i + 256);
+    for (; i < end; i += 4) d = v128.or(d, v128.xor(v128.load(at(a, i)), v128.load(at(b, i))));
+    if (v128.any_true(d)) return 0;
+  }
+  for (; i < n; i++) if (load<u32>(at(a, i)) != load<u32>(at(b, i))) return 0;
+  return 1;
+}
+
+/** Scalar twin of {@link equal_bits_f32}. */
+export function equal_bits_f32_scalar(a: usize, b: usize, n: i32): i32 {
+  assert(n >= 0, 'equal_bits_f32_scalar: n < 0');
+  for (let i = 0; i < n; i++) if (load<u32>(at(a, i)) != load<u32>(at(b, i))) return 0;
+  return 1;
+}

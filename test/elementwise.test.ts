@@ -102,6 +102,28 @@ describe('elementwise kernels', () => {
   });
 });
 
+describe('equal_bits_f32', () => {
+  it('SIMD and scalar twin: equal arrays, one flipped bit anywhere (blocks of 256 and tails), NaN and ±0', () => {
+    for (const n of [...SIZES, 255, 256, 257, 700]) {
+      const a = randArr(n, -3, 3, n + 5);
+      const pa = put(a), pb = put(a);
+      for (const suffix of ['', '_scalar']) expect(K[`equal_bits_f32${suffix}`](pa, pb, n)).toBe(1);
+      for (const i of n ? [0, n >> 1, n - 1] : []) {
+        const b = a.slice();
+        const u = new Uint32Array(b.buffer);
+        u[i] ^= 1; // the lowest mantissa bit
+        const pc = put(b);
+        for (const suffix of ['', '_scalar']) expect(K[`equal_bits_f32${suffix}`](pa, pc, n), `n ${n}, bit at ${i}`).toBe(0);
+      }
+    }
+    const nan = put([NaN, 0, 1, 2, 3]), nan2 = put([NaN, 0, 1, 2, 3]), neg0 = put([NaN, -0, 1, 2, 3]);
+    for (const suffix of ['', '_scalar']) {
+      expect(K[`equal_bits_f32${suffix}`](nan, nan2, 5)).toBe(1);
+      expect(K[`equal_bits_f32${suffix}`](nan, neg0, 5)).toBe(0);
+    }
+  });
+});
+
 describe('elementwise ops', () => {
   it('compute on tensors, in place and into out', () => {
     const a = Tensor.from([1, 2, 3, 4, 5], [5], rt), b = Tensor.from([5, 4, 3, 2, 1], [5], rt);

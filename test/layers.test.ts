@@ -112,6 +112,33 @@ describe('training vs inference', () => {
     expect(Array.from(a)).not.toEqual(Array.from(c));
   });
 
+  it('SparseVD: a run of inference passes computes the masked means once, and sees any change of θ or log σ²', () => {
+    const l = built(new SparseVDDense({ units: 3, initialLogSigma2: -10 }), [4]);
+    const [th, ls] = l.params();
+    th.value.set([1, 0.001, 2, 0.5, 0.01, 1, 1, 1, 1, 1, 1, 1]);
+    const x = Tensor.from([1, 2, 3, 4], [1, 4], rt);
+    const expected = (W: number[]) => [0, 1, 2].map((j) => W[j] + 2 * W[3 + j] + 3 * W[6 + j] + 4 * W[9 + j]);
+    // White box: M is the layer's buffer of masked means; a pass that reuses it shows what M holds.
+    const M = (l as unknown as { buffer(k: string, s: number[]): Tensor }).buffer('M', [4, 3]);
+    const y0 = l.forward(x, ctxInfer).toArray();
+    const W = [1, 0, 2, 0.5, 0.01, 1, 1, 1, 1, 1, 1, 1];
+    expected(W).forEach((v, j) => expect(y0[j]).toBeCloseTo(v, 4));
+    M.view().fill(0);
+    expect(Array.from(l.forward(x, ctxInfer).toArray())).toEqual([0, 0, 0]); // reused, not recomputed
+    // A change of θ by hand: seen.
+    th.value.view()[0] = 3;
+    W[0] = 3;
+    expected(W).forEach((v, j) => expect(l.forward(x, ctxInfer).toArray()[j]).toBeCloseTo(v, 4));
+    // A change of log σ² that drops weight 4 (θ = 0.01: log α = −4.6 + 9.2 ≥ 3).
+    ls.value.view()[4] = -4.6;
+    W[4] = 0;
+    expected(W).forEach((v, j) => expect(l.forward(x, ctxInfer).toArray()[j]).toBeCloseTo(v, 4));
+    expect(l.sparsity()).toEqual({ kept: 10, total: 12 });
+    // A sampled pass in between overwrites M: the next inference pass recomputes it.
+    l.forward(x, ctxTrain(1));
+    expected(W).forEach((v, j) => expect(l.forward(x, ctxInfer).toArray()[j]).toBeCloseTo(v, 4));
+  });
+
   it('BatchNorm: running statistics at inference', () => {
     const l = built(new BatchNorm({ momentum: 1 }), [2]);
     const x = Tensor.from([1, 10, 3, 20, 5, 30], [3, 2], rt);

@@ -1,5 +1,5 @@
 import { ArgumentError, checkInt, checkNumber, describe } from '../errors.js';
-import { columnSums, square } from '../ops/elementwise.js';
+import { columnSums, copy, equalBits, square } from '../ops/elementwise.js';
 import { gaussian } from '../ops/noise.js';
 import {
   AlphaMode, LogAlphaRange, klLogUniform, lrtBackward, lrtInputGrad, lrtSample,
@@ -250,6 +250,8 @@ abstract class SparseVD extends LrtLayer {
   private klAddedScale?: number;
   /** Weights the last `prepare` kept. */
   private kept = 0;
+  /** Whether M holds the masked means of the θ, log σ² copied at the last deterministic prepare. */
+  private detValid = false;
 
   constructor(opts: SparseVDOptions) {
     super(opts);
@@ -277,11 +279,34 @@ abstract class SparseVD extends LrtLayer {
   }
 
   protected prepare(M: Tensor, S: Tensor | null, ctx: ForwardContext): void {
+    if (S === null) {
+      this.prepareDeterministic(M);
+      return;
+    }
+    this.detValid = false; // M now holds this pass's means
     // A training step's KL gradient is fused into this sweep (it needs only θ, log σ² and σ²).
     const fuse = S !== null && ctx.training && ctx.klGradScale !== undefined;
     const klGrads = fuse ? { theta: this.theta.grad, logSigma2: this.logSigma2.grad, scale: ctx.klGradScale! } : undefined;
     this.kept = svdPrepare(this.theta.value, this.logSigma2.value, M, S, this.buffer('logAlpha', M.shape), this.maskThreshold, this.range, klGrads);
     this.klAddedScale = fuse ? ctx.klGradScale : undefined;
+  }
+
+  /**
+   * The masked means of an inference pass. They depend on θ and log σ² only, so a run of
+   * inference passes (predict, evaluate) computes them once: M, log α and the kept count stay
+   * from the last deterministic pass as long as θ and log σ² hold the same bits as then (checked
+   * against copies, so any write to the parameters, from an optimizer or by hand, is seen) and no
+   * sampled pass has run since.
+   */
+  private prepareDeterministic(M: Tensor): void {
+    const ws = this.map.weightShape;
+    const th = this.buffer('det/theta', ws), ls = this.buffer('det/logSigma2', ws);
+    if (this.detValid && equalBits(this.theta.value, th) && equalBits(this.logSigma2.value, ls)) return;
+    this.kept = svdPrepare(this.theta.value, this.logSigma2.value, M, null, this.buffer('logAlpha', M.shape), this.threshold, this.range);
+    this.klAddedScale = undefined;
+    copy(this.theta.value, { out: th });
+    copy(this.logSigma2.value, { out: ls });
+    this.detValid = true;
   }
 
   protected keptMask(): { logAlpha: Tensor; threshold: number; kept: number; limit: number } | null {

@@ -149,3 +149,11 @@ export function countNonFinite(x: Tensor): number {
 export function maxAbs(x: Tensor): number {
   return reduce('maxabs_f32', x);
 }
+
+/** Whether a and b (same size, any shapes) hold the same bit patterns (NaN equals the same NaN; +0 and −0 differ). */
+export function equalBits(a: Tensor, b: Tensor): boolean {
+  checkTensor('a', a);
+  checkTensor('b', b, a.rt);
+  if (b.size !== a.size) throw new ShapeError('b', `${a.size} elements (like a)`, `${b.size}`);
+  return a.rt.k.equal_bits_f32(a.ptr, b.ptr, a.size) === 1;
+}
