@@ -296,6 +296,26 @@ export function lrt_backward_f32(n: i32, dy: usize, eps: usize, std: usize, dv: 
   }
 }
 
+/**
+ * {@link lrt_backward_f32} at the nonzeros of dy only, in place: dy [m, f] listed as CSR over its
+ * rows (rowPtr m + 1, colIdx u32, val; see csr_rows_nonzero_f32), val[q] becomes dv at the same
+ * entry, dy·ε / (2·std) with the same operations. dv is 0 wherever dy is, so the list then holds
+ * every nonzero of dv (and, where ε = 0 exactly, a zero).
+ */
+export function lrt_backward_rows_f32(m: i32, f: i32, rowPtr: usize, colIdx: usize, val: usize, eps: usize, std: usize): void {
+  assert(m >= 0 && f >= 0, 'm, f must be >= 0');
+  let q = <i32>load<u32>(rowPtr);
+  for (let r = 0; r < m; r++) {
+    const q1 = <i32>load<u32>(rowPtr + (<usize>(r + 1) << 2));
+    const base = <usize>r * <usize>f;
+    for (; q < q1; q++) {
+      const qo = <usize>q << 2;
+      const o = (base + <usize>load<u32>(colIdx + qo)) << 2;
+      store<f32>(val + qo, load<f32>(val + qo) * load<f32>(eps + o) * 0.5 / load<f32>(std + o));
+    }
+  }
+}
+
 /** dx += 2·x ⊙ t: the x² path of the LRT input gradient (t = dv·Sᵀ). */
 export function lrt_dx_f32(n: i32, x: usize, t: usize, dx: usize): void {
   assert(n >= 0, 'n must be >= 0');

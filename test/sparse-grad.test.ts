@@ -9,6 +9,7 @@ import { ShapeError } from '../src/errors.js';
 import { Layer } from '../src/layers/layer.js';
 import { LrtLayer, SparseVDConv2d, SparseVDDense, VariationalDropoutConv2d } from '../src/layers/bayesian.js';
 import { Conv2d, Dense, WeightLayer } from '../src/layers/dense.js';
+import { lrtBackward, lrtBackwardRows } from '../src/ops/bayes.js';
 import { RowsCsr, SparseGeometry, backwardDataRows, backwardFilterRows, keptCsr, rowsCsr, sparseBackwardRows } from '../src/ops/sparse.js';
 import { gradCheck, lcg, randomArray } from './util/gradcheck.js';
 import { expectClose } from './util/kernel.js';
@@ -64,6 +65,27 @@ describe('rowsCsr (csr_rows_nonzero_f32)', () => {
     const csr = { rowPtr: Tensor.zeros([4], rt), colIdx: Tensor.zeros([12], rt), val: Tensor.zeros([16], rt), nnz: 0 };
     expect(() => rowsCsr(g, csr)).toThrow(ShapeError);
     expect(() => rowsCsr(Tensor.zeros([5], rt), newCsr(1, 5))).toThrow(ShapeError);
+  });
+});
+
+describe('lrtBackwardRows (lrt_backward_rows_f32)', () => {
+  it.each([[1, 1, 1], [6, 5, 0.2], [9, 20, 0.1], [4, 50, 1], [3, 7, 0]])('dy [%i, %i] at density %f: the listed values become dv, bit for bit as the dense kernel', (m, f, density) => {
+    const rnd = lcg(m * 7 + f);
+    const dy = Tensor.from(sparseArray(m * f, density, rnd), [m, f], rt);
+    const eps = Tensor.from(randomArray(m * f, rnd, -3, 3), [m, f], rt);
+    const std = Tensor.from(randomArray(m * f, rnd, 0.01, 2), [m, f], rt);
+    const dv = Tensor.zeros([m, f], rt);
+    lrtBackward(dy, eps, std, dv);
+    const csr = newCsr(m, f);
+    const nnz = rowsCsr(dy, csr);
+    lrtBackwardRows(csr, eps, std);
+    const rp = u32(csr.rowPtr, m + 1), ci = u32(csr.colIdx, nnz), v = csr.val.toArray(), want = dv.toArray();
+    for (let r = 0; r < m; r++) for (let q = rp[r]; q < rp[r + 1]; q++) expect(Object.is(v[q], want[r * f + ci[q]]), `row ${r} col ${ci[q]}`).toBe(true);
+    // Everything off the list is 0 in dv.
+    let listed = 0;
+    for (let i = 0; i < m * f; i++) if (want[i] !== 0) listed++;
+    expect(listed).toBeLessThanOrEqual(nnz);
+    expect(() => lrtBackwardRows(newCsr(m - 1, f), eps, std)).toThrow(ShapeError);
   });
 });
 

@@ -2,7 +2,7 @@ import { ArgumentError, checkInt, checkNumber, describe } from '../errors.js';
 import { columnSums, copy, equalBits, square } from '../ops/elementwise.js';
 import { gaussian } from '../ops/noise.js';
 import {
-  AlphaMode, LogAlphaRange, klLogUniform, lrtBackward, lrtInputGrad, lrtSample,
+  AlphaMode, LogAlphaRange, klLogUniform, lrtBackward, lrtBackwardRows, lrtInputGrad, lrtSample,
   svdKl, svdLogAlpha, svdParamGrads, svdPrepare, vdParamGrads, vdPrepare,
 } from '../ops/bayes.js';
 import { Initializer, initialize } from '../init.js';
@@ -182,31 +182,31 @@ export abstract class LrtLayer extends Layer {
     const grad = (this.sparseGrad ??= new SparseGradProduct(this.map, (k, s) => this.buffer(k, s)));
     const x2full = (): Tensor => (lin === this.map ? this.x2in! : square(x, { out: this.buffer('x2full', x.shape) }));
     this.gradSparseCount = 0;
+    // dv = dy·ε/(2·std) is zero wherever dy is: one list of dy's nonzeros serves both paths.
+    const sparseDy = grad.begin(dy, limit);
     if (this.stochastic && this.meanSparse) {
       // Kept weights few and dy sparse too: one multiply-add per (nonzero, kept weight).
-      if (grad.begin(dy, limit)) {
-        this.sparseMean!.backwardRows(x, grad.nonzeros, dM, dx);
-        this.gradSparseCount++;
-      } else {
-        this.sparseMean!.backward(x, dy, dM, dx);
-      }
-    } else if (grad.begin(dy, limit)) {
+      if (sparseDy) this.sparseMean!.backwardRows(x, grad.nonzeros, dM, dx);
+      else this.sparseMean!.backward(x, dy, dM, dx);
+    } else if (sparseDy) {
       grad.backwardFilter(x, dM);
       if (dx) grad.backwardData(M, dx);
-      this.gradSparseCount++;
     } else {
       lin.backwardFilter(this.stochastic ? this.xin! : x, dy, dM, false);
       if (dx) this.map.backwardData(dy, M, dx, false);
     }
+    if (sparseDy) this.gradSparseCount++;
     if (this.stochastic) {
-      const dv = this.buffer('dv', dy.shape);
-      lrtBackward(dy, this.buffer('eps', dy.shape), this.buffer('std', dy.shape), dv);
+      const eps = this.buffer('eps', dy.shape), std = this.buffer('std', dy.shape);
       const t = dx ? this.buffer('t', x.shape) : null;
-      if (grad.begin(dv, limit)) {
+      if (sparseDy) {
+        lrtBackwardRows(grad.nonzeros, eps, std); // the list's values become dv's
         grad.backwardFilter(x2full(), dS);
         if (t) grad.backwardData(S, t);
         this.gradSparseCount++;
       } else {
+        const dv = this.buffer('dv', dy.shape);
+        lrtBackward(dy, eps, std, dv);
         lin.backwardFilter(this.x2in!, dv, dS, false);
         if (t) this.map.backwardData(dv, S, t, false);
       }

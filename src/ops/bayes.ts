@@ -115,6 +115,17 @@ export function lrtBackward(dy: Tensor, eps: Tensor, std: Tensor, dv: Tensor): v
   dy.rt.k.lrt_backward_f32(dy.size, dy.ptr, eps.ptr, std.ptr, dv.ptr);
 }
 
+/**
+ * {@link lrtBackward} at the nonzeros of dy only: `csr` lists dy's nonzeros (see rowsCsr in
+ * ops/sparse.ts); their values become dv's, in place. `eps`, `std`: [..., F] like dy.
+ */
+export function lrtBackwardRows(csr: { rowPtr: Tensor; colIdx: Tensor; val: Tensor; nnz: number }, eps: Tensor, std: Tensor): void {
+  checkSameSize('std', std, eps);
+  const f = eps.shape[eps.shape.length - 1], m = eps.size / f;
+  if (csr.rowPtr.size < m + 1) throw new ShapeError('csr.rowPtr', `at least ${m + 1} elements`, `${csr.rowPtr.size}`);
+  eps.rt.k.lrt_backward_rows_f32(m, f, csr.rowPtr.ptr, csr.colIdx.ptr, csr.val.ptr, eps.ptr, std.ptr);
+}
+
 /** dx += 2·x ⊙ t (the x² path of the LRT input gradient). */
 export function lrtInputGrad(x: Tensor, t: Tensor, dx: Tensor): void {
   checkSameSize('t', t, x);
