@@ -270,7 +270,7 @@ export class SparseGradProduct {
   private readonly g: SparseGeometry;
   private csr?: RowsCsr;
 
-  constructor(private readonly map: LinearMap, private readonly buf: (key: string, shape: Shape) => Tensor) {
+  constructor(map: LinearMap, private readonly buf: (key: string, shape: Shape) => Tensor) {
     this.g = map.sparseGeometry();
   }
 
