@@ -51,12 +51,14 @@ const PACK_LANES: usize = memory.data<u8>([
 /**
  * CSR over the rows of g [m, f] of its nonzero entries (NaN counts as nonzero): rowPtr gets
  * m + 1 u32 offsets, colIdx the u32 column of each entry in ascending order, val its value.
- * colIdx and val need room for m·f + 4 entries (four lanes are stored at a time). Returns the
- * number of entries. No branch depends on the data: each group of four is packed by a lane
- * shuffle and stored whole, and the cursor moves by its count.
+ * Returns the number of entries, or −1 as soon as a row ends with more than `cap` listed (the
+ * caller's limit: the lists stop there). colIdx and val need room for min(cap, m·f) + f + 4
+ * entries (a row may pass the cap before the check, and four lanes are stored at a time). No
+ * branch depends on the data: each group of four is packed by a lane shuffle and stored whole,
+ * and the cursor moves by its count.
  */
-export function csr_rows_nonzero_f32(m: i32, f: i32, g: usize, rowPtr: usize, colIdx: usize, val: usize): i32 {
-  assert(m >= 0 && f >= 0, 'csr_rows_nonzero: sizes must be >= 0');
+export function csr_rows_nonzero_f32(m: i32, f: i32, g: usize, rowPtr: usize, colIdx: usize, val: usize, cap: i32): i32 {
+  assert(m >= 0 && f >= 0 && cap >= 0, 'csr_rows_nonzero: sizes and cap must be >= 0');
   const zero = f32x4.splat(0);
   const f4 = f & ~3;
   let p: usize = 0;
@@ -79,13 +81,14 @@ export function csr_rows_nonzero_f32(m: i32, f: i32, g: usize, rowPtr: usize, co
       p += <usize>(v != 0);
     }
     store<u32>(rowPtr + (<usize>(r + 1) << 2), <u32>p);
+    if (p > <usize>cap) return -1;
   }
   return <i32>p;
 }
 
 /** Scalar twin of {@link csr_rows_nonzero_f32}. */
-export function csr_rows_nonzero_f32_scalar(m: i32, f: i32, g: usize, rowPtr: usize, colIdx: usize, val: usize): i32 {
-  assert(m >= 0 && f >= 0, 'csr_rows_nonzero: sizes must be >= 0');
+export function csr_rows_nonzero_f32_scalar(m: i32, f: i32, g: usize, rowPtr: usize, colIdx: usize, val: usize, cap: i32): i32 {
+  assert(m >= 0 && f >= 0 && cap >= 0, 'csr_rows_nonzero: sizes and cap must be >= 0');
   let p: u32 = 0;
   store<u32>(rowPtr, 0);
   for (let r = 0; r < m; r++) {
@@ -98,6 +101,7 @@ export function csr_rows_nonzero_f32_scalar(m: i32, f: i32, g: usize, rowPtr: us
       }
     }
     store<u32>(rowPtr + (<usize>(r + 1) << 2), p);
+    if (p > <u32>cap) return -1;
   }
   return <i32>p;
 }

@@ -17,7 +17,7 @@ import { expectClose } from './util/kernel.js';
 const rt = Runtime.createSync();
 
 function newCsr(m: number, f: number): RowsCsr {
-  return { rowPtr: Tensor.zeros([m + 1], rt), colIdx: Tensor.zeros([m * f + 4], rt), val: Tensor.zeros([m * f + 4], rt), nnz: 0 };
+  return { rowPtr: Tensor.zeros([m + 1], rt), colIdx: Tensor.zeros([m * f + f + 4], rt), val: Tensor.zeros([m * f + f + 4], rt), nnz: 0 };
 }
 const u32 = (t: Tensor, n: number) => new Uint32Array(t.view().buffer, t.ptr, n);
 
@@ -60,11 +60,27 @@ describe('rowsCsr (csr_rows_nonzero_f32)', () => {
     }
   });
 
-  it('rejects buffers without room for the four-lane stores', () => {
+  it('stops past the cap (-1), in room for the cap', () => {
+    const m = 6, f = 5, a = sparseArray(m * f, 0.5, lcg(3));
+    const g = Tensor.from(a, [m, f], rt);
+    const nnz = rowsCsr(g, newCsr(m, f));
+    for (const scalar of [false, true]) {
+      for (const cap of [0, nnz - 1, nnz, nnz + 3]) {
+        const room = Math.min(cap, m * f) + f + 4;
+        const csr = { rowPtr: Tensor.zeros([m + 1], rt), colIdx: Tensor.zeros([room], rt), val: Tensor.zeros([room], rt), nnz: 0 };
+        expect(rowsCsr(g, csr, scalar, cap), `cap ${cap}`).toBe(cap >= nnz ? nnz : -1);
+        expect(csr.nnz).toBe(cap >= nnz ? nnz : -1);
+      }
+    }
+  });
+
+  it('rejects buffers without room for the four-lane stores, and bad caps', () => {
     const g = Tensor.zeros([3, 4], rt);
-    const csr = { rowPtr: Tensor.zeros([4], rt), colIdx: Tensor.zeros([12], rt), val: Tensor.zeros([16], rt), nnz: 0 };
+    const csr = { rowPtr: Tensor.zeros([4], rt), colIdx: Tensor.zeros([12 + 7], rt), val: Tensor.zeros([12 + 8], rt), nnz: 0 };
     expect(() => rowsCsr(g, csr)).toThrow(ShapeError);
     expect(() => rowsCsr(Tensor.zeros([5], rt), newCsr(1, 5))).toThrow(ShapeError);
+    expect(() => rowsCsr(g, newCsr(3, 4), false, -1)).toThrow(/cap/);
+    expect(() => rowsCsr(g, newCsr(3, 4), false, 1.5)).toThrow(/cap/);
   });
 });
 

@@ -277,12 +277,14 @@ export class SparseGradProduct {
   /** List the nonzeros of dy [N, ...outputShape]; false when more than `limit` of them are nonzero. */
   begin(dy: Tensor, limit: number): boolean {
     const f = this.g.f, m = dy.size / f;
+    // The lists stop at the limit, so they never take more room than a limit's worth of entries.
+    const cap = Math.floor(limit * dy.size), room = Math.min(cap, dy.size) + f + 4;
     const csr: RowsCsr = {
-      rowPtr: this.buf('grad/rowPtr', [m + 1]), colIdx: this.buf('grad/colIdx', [dy.size + 4]), val: this.buf('grad/val', [dy.size + 4]), nnz: 0,
+      rowPtr: this.buf('grad/rowPtr', [m + 1]), colIdx: this.buf('grad/colIdx', [room]), val: this.buf('grad/val', [room]), nnz: 0,
     };
-    rowsCsr(dy, csr);
+    rowsCsr(dy, csr, false, cap);
     this.csr = csr;
-    return csr.nnz <= limit * dy.size;
+    return csr.nnz >= 0;
   }
 
   /** The nonzeros listed by the last {@link begin}. */

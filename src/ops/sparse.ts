@@ -115,27 +115,30 @@ export function sparseBackward(g: SparseGeometry, x: Tensor, dy: Tensor, csr: Ke
 export interface RowsCsr {
   /** [M + 1] u32 offsets. */
   rowPtr: Tensor;
-  /** [M·F + 4] u32 column of each entry (the kernel stores four lanes at a time). */
+  /** u32 column of each entry (room: see {@link rowsCsr}). */
   colIdx: Tensor;
-  /** [M·F + 4] values. */
+  /** Values. */
   val: Tensor;
-  /** Entries listed. */
+  /** Entries listed (−1: more than the cap). */
   nnz: number;
 }
 
 /**
  * CSR over the rows of g ([..., F], any rank ≥ 2, read as [M, F]) of its nonzero entries (NaN
- * counts as nonzero), into `csr`'s tensors (room for M + 1 offsets and M·F + 4 entries). Returns the
- * number of entries, also left in `csr.nnz`.
+ * counts as nonzero), into `csr`'s tensors. Listing stops once more than `cap` entries (default:
+ * all of g) are found: the return value (also left in `csr.nnz`) is then −1, else the number of
+ * entries. `csr` needs room for M + 1 offsets and min(cap, M·F) + F + 4 entries.
  */
-export function rowsCsr(g: Tensor, csr: RowsCsr, scalar = false): number {
+export function rowsCsr(g: Tensor, csr: RowsCsr, scalar = false, cap = g.size): number {
   checkTensor('g', g);
   if (g.shape.length < 2) throw new ShapeError('g', '[..., F] with rank ≥ 2', fmtShape(g.shape));
+  if (!Number.isInteger(cap) || cap < 0) throw new ArgumentError('cap', 'an integer ≥ 0', String(cap));
   const f = g.shape[g.shape.length - 1], m = g.size / f;
+  const room = Math.min(cap, g.size) + f + 4;
   if (csr.rowPtr.size < m + 1) throw new ShapeError('rowPtr', `at least ${m + 1} elements`, `${csr.rowPtr.size}`);
-  if (csr.colIdx.size < g.size + 4 || csr.val.size < g.size + 4) throw new ShapeError('colIdx/val', `at least ${g.size + 4} elements`, `${Math.min(csr.colIdx.size, csr.val.size)}`);
+  if (csr.colIdx.size < room || csr.val.size < room) throw new ShapeError('colIdx/val', `at least ${room} elements`, `${Math.min(csr.colIdx.size, csr.val.size)}`);
   const k = g.rt.k;
-  csr.nnz = (scalar ? k.csr_rows_nonzero_f32_scalar : k.csr_rows_nonzero_f32)(m, f, g.ptr, csr.rowPtr.ptr, csr.colIdx.ptr, csr.val.ptr);
+  csr.nnz = (scalar ? k.csr_rows_nonzero_f32_scalar : k.csr_rows_nonzero_f32)(m, f, g.ptr, csr.rowPtr.ptr, csr.colIdx.ptr, csr.val.ptr, Math.min(cap, g.size));
   return csr.nnz;
 }
 
