@@ -72,6 +72,13 @@ describe('rowsCsr (csr_rows_nonzero_f32)', () => {
         expect(csr.nnz).toBe(cap >= nnz ? nnz : -1);
       }
     }
+    // A list stopped at its cap holds only its first rows: the products refuse it.
+    const stopped = newCsr(m, f);
+    expect(rowsCsr(g, stopped, false, 0)).toBe(-1);
+    const geo: SparseGeometry = { h: 1, w: 1, c: 3, f, kh: 1, kw: 1, sh: 1, sw: 1, ph: 0, pw: 0 };
+    expect(() => backwardFilterRows(geo, Tensor.zeros([m, 3], rt), stopped, Tensor.zeros([f, 3], rt))).toThrow(/complete list/);
+    expect(() => backwardDataRows(geo, stopped, Tensor.zeros([f, 3], rt), Tensor.zeros([m, 3], rt))).toThrow(/complete list/);
+    expect(() => lrtBackwardRows(stopped, Tensor.zeros([m, f], rt), Tensor.zeros([m, f], rt))).toThrow(/complete list/);
   });
 
   it('rejects buffers without room for the four-lane stores, and bad caps', () => {

@@ -1,6 +1,7 @@
 import { ArgumentError, ShapeError } from '../errors.js';
 import { fmtShape, type Tensor } from '../tensor.js';
 import { checkSameSize } from './check.js';
+import { checkCompleteRows } from './sparse.js';
 
 // Tensor-level wrappers of assembly/bayes.ts. Callers are the Bayesian layers, which own
 // their buffers; every function checks that the tensors it pairs have matching sizes.
@@ -121,6 +122,7 @@ export function lrtBackward(dy: Tensor, eps: Tensor, std: Tensor, dv: Tensor): v
  */
 export function lrtBackwardRows(csr: { rowPtr: Tensor; colIdx: Tensor; val: Tensor; nnz: number }, eps: Tensor, std: Tensor): void {
   checkSameSize('std', std, eps);
+  checkCompleteRows(csr);
   const f = eps.shape[eps.shape.length - 1], m = eps.size / f;
   if (csr.rowPtr.size < m + 1) throw new ShapeError('csr.rowPtr', `at least ${m + 1} elements`, `${csr.rowPtr.size}`);
   eps.rt.k.lrt_backward_rows_f32(m, f, csr.rowPtr.ptr, csr.colIdx.ptr, csr.val.ptr, eps.ptr, std.ptr);

@@ -142,7 +142,15 @@ export function rowsCsr(g: Tensor, csr: RowsCsr, scalar = false, cap = g.size): 
   return csr.nnz;
 }
 
+/** A list that {@link rowsCsr} stopped at its cap holds only its first rows: refuse it. */
+export function checkCompleteRows(csr: { nnz: number }): void {
+  if (!(Number.isInteger(csr.nnz) && csr.nnz >= 0)) {
+    throw new ArgumentError('csr', 'a complete list of nonzeros (nnz ≥ 0 from rowsCsr)', csr.nnz === -1 ? 'a list stopped at its cap (nnz −1)' : `nnz ${csr.nnz}`);
+  }
+}
+
 function checkRowsCsr(g: SparseGeometry, n: number, csr: RowsCsr): void {
+  checkCompleteRows(csr);
   const [oh, ow] = outDims(g);
   const m = n * oh * ow;
   if (csr.rowPtr.size < m + 1) throw new ShapeError('csr.rowPtr', `at least ${m + 1} elements (N·OH·OW + 1)`, `${csr.rowPtr.size}`);
@@ -203,6 +211,7 @@ export function sparseBackwardRows(g: SparseGeometry, x: Tensor, csr: KeptCsr, g
   checkRowsCsr(g, n, grad);
   if (dx && dx.size !== x.size) throw new ShapeError('dx', `${x.size} elements (${fmtShape(x.shape)})`, fmtShape(dx.shape));
   if (dval.size < csr.nnz) throw new ShapeError('dval', `at least ${csr.nnz} elements`, `${dval.size}`);
+  if (csr.val.size < csr.nnz || fanIn(g) * g.f < csr.nnz) throw new ShapeError('csr', `at most ${fanIn(g) * g.f} entries`, `${csr.nnz}`);
   const k = x.rt.k;
   const scratch = x.rt.workspace(k.conv2d_sparse_backward_rows_scratch_bytes(csr.nnz, grad.nnz, g.f));
   k.conv2d_sparse_backward_rows_f32(n, g.h, g.w, g.c, g.f, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw,
