@@ -1,16 +1,24 @@
 /**
  * vardrop: Bayesian neural networks (variational and sparse variational dropout) whose
  * compute runs as WebAssembly SIMD, with the same bits in Node, browsers and workers.
+ *
+ * The public surface is listed name by name (no `export *`): what a user of a Keras/tfjs-like
+ * library needs (models, layers, training, optimizers, schedules, data helpers, pruning and
+ * sparse inference, model files, typed errors) and the tensor ops a custom layer is written
+ * with. Layer internals (product plans, column skipping, KL kernels, noise keying) stay inside.
+ * `test/public-api.test.ts` lists every name, so a change to the surface shows in review.
  * @packageDocumentation
  */
-export * from './errors.js';
+
+// Errors.
+export { VardropError, ShapeError, ArgumentError, NonFiniteError, OutOfMemoryError, ModelFormatError, DivergenceError, KernelError } from './errors.js';
+
+// Runtime and tensors.
 export { Runtime, runtime, init } from './runtime/runtime.js';
-export type { Kernels } from './runtime/runtime.js';
-export { Heap } from './runtime/heap.js';
-export { Tensor, sizeOf, fmtShape, assertFinite } from './tensor.js';
+export { Tensor } from './tensor.js';
 export type { Shape } from './tensor.js';
 
-// Tensor-level ops (one per kernel family).
+// Tensor-level ops (the building blocks of custom layers, forward and backward).
 export { matmul } from './ops/gemm.js';
 export type { MatmulOptions } from './ops/gemm.js';
 export { conv2d, conv2dBackwardData, conv2dBackwardFilter, biasGradNHWC } from './ops/conv.js';
@@ -20,33 +28,59 @@ export type { Pool2dOptions, Pool2dForwardOptions, Pool2dBackwardOptions } from 
 export { activation, activationBackward } from './ops/activation.js';
 export type { ActivationKind, ActivationOptions, ActivationBackwardOptions } from './ops/activation.js';
 export { softmax, logSoftmax, softmaxBackward, logSoftmaxBackward, softmaxCrossEntropy, softCrossEntropy, argmaxRows } from './ops/softmax.js';
+export type { SoftmaxBackwardOptions, CrossEntropyOptions } from './ops/softmax.js';
 export { batchNorm, batchNormBackward } from './ops/batchnorm.js';
-export type { BatchNormStats, BatchNormSaved, BatchNormOptions, BatchNormResult, BatchNormGrads } from './ops/batchnorm.js';
+export type { BatchNormStats, BatchNormSaved, BatchNormOptions, BatchNormResult, BatchNormBackwardOptions, BatchNormGrads } from './ops/batchnorm.js';
 export { fill, copy, scale, axpy, add, sub, mul, square, clip, addBiasRows, columnSums, sum, sumSquares, dot, countNonFinite, maxAbs } from './ops/elementwise.js';
-export * from './ops/optim.js';
-export * from './ops/noise.js';
+export type { OutOptions, ColumnSumsOptions } from './ops/elementwise.js';
 export { exp, log, log1p, sigmoid, softplus, tanh } from './ops/math.js';
-export * from './ops/loss.js';
-export * as bayesOps from './ops/bayes.js';
+export type { UnaryOptions } from './ops/math.js';
+export { mse, gaussianNll, entropyRows } from './ops/loss.js';
+export type { LossGradOptions } from './ops/loss.js';
+export { Rng, uniform, gaussian, bernoulli } from './ops/noise.js';
+export type { Seed, NoiseOptions, BernoulliOptions } from './ops/noise.js';
 
-// Layers, models, training.
-export * from './layers/layer.js';
-export * from './layers/linear.js';
-export * from './layers/dense.js';
-export * from './layers/bayesian.js';
-export * from './layers/activation.js';
-export * from './layers/dropout.js';
-export * from './layers/pool.js';
-export * from './layers/reshape.js';
-export * from './layers/normalization.js';
-export * from './init.js';
-export * from './model.js';
-export * from './train.js';
-export * from './optim.js';
-export * from './schedule.js';
-export * from './data.js';
+// Layers (and what a custom layer needs: the base, parameter groups, registration, initializers).
+export { Layer, param, registerLayer } from './layers/layer.js';
+export type { ForwardContext, ParamGroup, LayerConfig } from './layers/layer.js';
+export { initialize } from './init.js';
+export type { Initializer } from './init.js';
+export { Dense, Conv2d } from './layers/dense.js';
+export type { WeightOptions, DenseOptions, Conv2dLayerOptions } from './layers/dense.js';
+export type { ConvGeometry } from './layers/linear.js';
+export {
+  SparseVDDense, SparseVDConv2d, VariationalDropoutDense, VariationalDropoutConv2d, GroupSparseVDDense, GroupSparseVDConv2d,
+} from './layers/bayesian.js';
+export type {
+  BayesOptions, SparseVDOptions, SparseVDDenseOptions, SparseVDConv2dOptions, AlphaShape, VariationalDropoutOptions,
+  VariationalDropoutDenseOptions, VariationalDropoutConv2dOptions,
+} from './layers/bayesian.js';
+export { Activation, ReLU, LeakyReLU, ELU, Sigmoid, Tanh, Softmax } from './layers/activation.js';
+export type { ActivationLayerOptions } from './layers/activation.js';
+export { Dropout, GaussianDropout } from './layers/dropout.js';
+export type { DropoutOptions, GaussianDropoutOptions } from './layers/dropout.js';
+export { MaxPool2d, AvgPool2d } from './layers/pool.js';
+export type { PoolOptions } from './layers/pool.js';
+export { Flatten } from './layers/reshape.js';
+export { BatchNorm } from './layers/normalization.js';
+export type { BatchNormLayerOptions } from './layers/normalization.js';
+
+// Models and training.
+export { Sequential } from './model.js';
+export type { SequentialOptions, McPrediction, LayerSparsity } from './model.js';
+export { fit, evaluate } from './train.js';
+export type { LossKind, Targets, EpochLog, History, EarlyStopping, FitOptions } from './train.js';
+export { Optimizer, SGD, Adam, RMSProp } from './optim.js';
+export type { SGDOptions, AdamOptions, RMSPropOptions } from './optim.js';
+export { schedules } from './schedule.js';
+export type { Schedule } from './schedule.js';
+
+// Data.
+export { parseIdx, loadMnist, parseCsv, fitStandardizer, standardize, unstandardize } from './data.js';
+export type { IdxArray, MnistSplit, CsvTable, Standardizer } from './data.js';
+
 // Pruning, sparse inference and model files.
-export { prune, SparseModel, SparseMatrix, spmm, sparseConv2d, transpose, checkCsr, csrFromWeights } from './sparse.js';
+export { prune, SparseModel, SparseMatrix, spmm, sparseConv2d, transpose, csrFromWeights } from './sparse.js';
 export type { Csr, PruneOptions, SparseConvGeometry, SparseOpOptions, SparsePredictOptions, SparseStepInfo, StepSpec } from './sparse.js';
-export { saveModel, loadModel, crc32 } from './io.js';
+export { saveModel, loadModel } from './io.js';
 export type { LoadOptions } from './io.js';
