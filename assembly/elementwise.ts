@@ -277,6 +277,41 @@ export function count_nonfinite_f32_scalar(x: usize, n: i32): i32 {
   return c;
 }
 
+/** Elements per block of {@link first_nonfinite_f32}: one branch per block keeps the scan branch-free. */
+const FINITE_BLOCK = 64;
+
+/**
+ * Index of the first NaN or ±∞ element of x[0..n) (exponent bits all ones), or −1 when every
+ * element is finite: the per-layer divergence check. Scans blocks of 64 with two ops a vector
+ * (an unsigned max of the exponent bits), and only a block that holds a non-finite value is
+ * searched element by element, so a finite buffer is read once at memory speed.
+ */
+export function first_nonfinite_f32(x: usize, n: i32): i32 {
+  assert(n >= 0, 'first_nonfinite_f32: n < 0');
+  const expMask = i32x4.splat(0x7f800000);
+  let i = 0;
+  while (i + FINITE_BLOCK <= n) {
+    // Exponent fields are compared as unsigned integers: all ones is the largest.
+    let e0123 = i32x4.splat(0), e4567 = i32x4.splat(0);
+    const end = i + FINITE_BLOCK;
+    for (let j = i; j < end; j += 8) {
+      e0123 = i32x4.max_u(e0123, v128.and(v128.load(at(x, j)), expMask));
+      e4567 = i32x4.max_u(e4567, v128.and(v128.load(at(x, j + 4)), expMask));
+    }
+    if (v128.any_true(i32x4.eq(i32x4.max_u(e0123, e4567), expMask))) break;
+    i = end;
+  }
+  for (; i < n; i++) if ((load<u32>(at(x, i)) & 0x7f800000) == 0x7f800000) return i;
+  return -1;
+}
+
+/** Scalar twin of {@link first_nonfinite_f32}. */
+export function first_nonfinite_f32_scalar(x: usize, n: i32): i32 {
+  assert(n >= 0, 'first_nonfinite_f32_scalar: n < 0');
+  for (let i = 0; i < n; i++) if ((load<u32>(at(x, i)) & 0x7f800000) == 0x7f800000) return i;
+  return -1;
+}
+
 /** max |x[i]| (0 for n = 0; NaN if any element is NaN). */
 export function maxabs_f32(x: usize, n: i32): f32 {
   assert(n >= 0, 'maxabs_f32: n < 0');

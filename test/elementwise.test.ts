@@ -3,7 +3,7 @@ import { Runtime } from '../src/runtime/runtime.js';
 import { ArgumentError, ShapeError } from '../src/errors.js';
 import { Tensor } from '../src/tensor.js';
 import {
-  add, addBiasRows, axpy, clip, columnSums, copy, countNonFinite, dot, fill, maxAbs, mul, scale, square, sub, sum, sumSquares,
+  add, addBiasRows, allFinite, axpy, clip, columnSums, copy, countNonFinite, firstNonFinite, dot, fill, maxAbs, mul, scale, square, sub, sum, sumSquares,
 } from '../src/ops/elementwise.js';
 import { expectBits, expectClose, kernelRig, randArr } from './util/kernel.js';
 
@@ -99,6 +99,52 @@ describe('elementwise kernels', () => {
     }
     // Largest finite and smallest subnormal floats are finite.
     expect(K.count_nonfinite_f32(put([3.4028234663852886e38, -3.4028234663852886e38, 1e-45, 0, -0]), 5)).toBe(0);
+  });
+});
+
+describe('first_nonfinite_f32', () => {
+  /** Naive reference: index of the first element that is not finite, −1 if none. */
+  const firstBad = (a: Float32Array): number => a.findIndex((v) => !Number.isFinite(v));
+
+  it('SIMD = scalar twin = reference: clean buffers, one special value at every position class, several', () => {
+    for (const n of [...SIZES, 63, 64, 65, 127, 128, 129, 200]) {
+      const a = randArr(n, -3, 3, n + 11);
+      for (const suffix of ['', '_scalar']) expect(K[`first_nonfinite_f32${suffix}`](put(a), n), `n ${n}`).toBe(-1);
+      // First, last, block edges (63, 64), a SIMD tail and the middle; every kind of non-finite value.
+      const where = [...new Set([0, n - 1, 63, 64, n >> 1, n - 3].filter((i) => i >= 0 && i < n))];
+      for (const i of where) for (const special of [NaN, Infinity, -Infinity]) {
+        const b = a.slice();
+        b[i] = special;
+        if (i + 5 < n) b[i + 5] = NaN; // a later one must not win
+        const p = put(b);
+        for (const suffix of ['', '_scalar']) expect(K[`first_nonfinite_f32${suffix}`](p, n), `n ${n}, ${special} at ${i}`).toBe(firstBad(b));
+      }
+    }
+  });
+
+  it('reads only n elements (a NaN just past the end is not seen) and treats extremes and NaN payloads right', () => {
+    const a = new Float32Array(70).fill(1);
+    a[69] = NaN;
+    const p = put(a);
+    for (const suffix of ['', '_scalar']) expect(K[`first_nonfinite_f32${suffix}`](p, 69)).toBe(-1);
+    const extremes = put([3.4028234663852886e38, -3.4028234663852886e38, 1e-45, -1e-45, 0, -0]);
+    for (const suffix of ['', '_scalar']) expect(K[`first_nonfinite_f32${suffix}`](extremes, 6)).toBe(-1);
+    // A negative quiet NaN with a payload (sign bit set: an unsigned compare must still see it).
+    const u = new Uint32Array(100).fill(0x3f800000);
+    u[77] = 0xffc00123;
+    const pu = put(new Float32Array(u.buffer));
+    for (const suffix of ['', '_scalar']) expect(K[`first_nonfinite_f32${suffix}`](pu, 100)).toBe(77);
+  });
+
+  it('firstNonFinite and allFinite on tensors', () => {
+    const x = Tensor.from(randArr(300, -1, 1, 4), [3, 100], rt);
+    expect(firstNonFinite(x)).toBe(-1);
+    expect(allFinite(x)).toBe(true);
+    const y = copy(x);
+    rt.f32[(y.ptr >>> 2) + 250] = -Infinity; // Tensor.from refuses non-finite data: write it raw
+    expect(firstNonFinite(y)).toBe(250);
+    expect(allFinite(y)).toBe(false);
+    expect(() => firstNonFinite({} as Tensor)).toThrow(ArgumentError);
   });
 });
 

@@ -145,6 +145,20 @@ export function countNonFinite(x: Tensor): number {
   return reduce('count_nonfinite_f32', x);
 }
 
+/**
+ * Flat index of the first NaN or ±Infinity element of `x`, or −1 when all are finite: the fast
+ * check a layer output or gradient gets before it is used (one read of `x`, early exit).
+ */
+export function firstNonFinite(x: Tensor): number {
+  checkTensor('x', x);
+  return x.rt.k.first_nonfinite_f32(x.ptr, x.size);
+}
+
+/** Whether every element of `x` is finite (neither NaN nor ±Infinity); see {@link firstNonFinite}. */
+export function allFinite(x: Tensor): boolean {
+  return firstNonFinite(x) < 0;
+}
+
 /** max |x| (0 for an empty tensor, NaN if any element is NaN). */
 export function maxAbs(x: Tensor): number {
   return reduce('maxabs_f32', x);
