@@ -1,6 +1,6 @@
 // Feature-major im2col shared by the sparse convolution kernels (not exported from the module).
 
-import { transpose_f32 } from './sparse';
+import { transpose_f32 } from './transpose';
 
 /**
  * Whether a chunk's im2col/col2im goes row kk by row ({@link im2colTNarrow}): with fewer than 4

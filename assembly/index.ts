@@ -19,6 +19,7 @@ export * from './bayes';
 export * from './loss';
 export * from './scalar';
 export * from './sparse';
+export * from './transpose';
 export * from './gather';
 export * from './sparse_train';
 export * from './sparse_grad';

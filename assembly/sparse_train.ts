@@ -14,7 +14,7 @@
 // The CSR keeps every weight whose log α is below the threshold, even where θ happens to be
 // exactly 0: such a weight still gets its gradient.
 
-import { transpose_f32 } from './sparse';
+import { transpose_f32 } from './transpose';
 import { col2imTAdd, im2colT, narrowRows } from './im2col_t';
 
 /** Bytes of im2col/gradient chunk the backward keeps in cache at once. */

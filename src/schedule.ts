@@ -1,9 +1,6 @@
 import { ArgumentError, checkInt, checkNumber, describe } from './errors.js';
-import { runtime } from './runtime/runtime.js';
-
 // pow and cos come from wasm: engines may round Math.pow/Math.cos differently.
-const pow = (x: number, y: number): number => runtime().k.math_pow_f64(x, y);
-const cos = (x: number): number => runtime().k.math_cos_f64(x);
+import { cosF64 as cos, powF64 as pow } from './ops/math.js';
 
 /**
  * A value that changes with the epoch (0-based): learning rate or KL weight β.

@@ -1,5 +1,5 @@
 import type { Tensor } from '../tensor.js';
-import type { Kernels } from '../runtime/runtime.js';
+import { runtime, type Kernels } from '../runtime/runtime.js';
 import { checkTensor, destination } from './check.js';
 
 /** Options of the element-wise math ops. */
@@ -47,4 +47,26 @@ export function softplus(x: Tensor, opts: UnaryOptions = {}): Tensor {
 /** Hyperbolic tangent element-wise (odd, saturates to ±1). Max error 1.5 ulp. */
 export function tanh(x: Tensor, opts: UnaryOptions = {}): Tensor {
   return unary('tanh_f32', x, opts);
+}
+
+// ---- f64 scalars computed in wasm (engines may round Math.pow, Math.cos, … differently) ----
+
+/** x^y in float64, computed in wasm so every engine gives the same bits (for schedules and hyperparameters). */
+export function powF64(x: number, y: number): number {
+  return runtime().k.math_pow_f64(x, y);
+}
+
+/** cos x (x in radians) in float64, computed in wasm so every engine gives the same bits. */
+export function cosF64(x: number): number {
+  return runtime().k.math_cos_f64(x);
+}
+
+/** e^x in float64, computed in wasm so every engine gives the same bits. */
+export function expF64(x: number): number {
+  return runtime().k.math_exp_f64(x);
+}
+
+/** Natural logarithm in float64, computed in wasm so every engine gives the same bits. */
+export function logF64(x: number): number {
+  return runtime().k.math_log_f64(x);
 }
