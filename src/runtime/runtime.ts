@@ -1,10 +1,9 @@
 import { WASM_BASE64 } from './wasm-binary.js';
 import { Heap } from './heap.js';
 import { KernelError } from '../errors.js';
-import type { instantiate as asInstantiate } from '../../build/vardrop.js';
+import type { Kernels } from './kernels.generated.js';
 
-/** Every exported kernel of `assembly/`, typed from the bindings asc generates. */
-export type Kernels = Awaited<ReturnType<typeof asInstantiate>>;
+export type { Kernels };
 
 let cachedModule: WebAssembly.Module | null = null;
 

@@ -1,0 +1,104 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+// @ts-expect-error: a plain .mjs build script, no declarations
+import { BINDINGS_PATH, bindingsFromDts } from '../scripts/embed-wasm.mjs';
+
+// The structural rules of the kernel layer and the source tree, read from the files themselves
+// (Node only: it reads the repository and the build output of `npm run build:wasm`).
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const read = (rel: string): string => fs.readFileSync(path.join(ROOT, rel), 'utf8');
+
+/** Every .ts file under `dir` (relative to the repository root), recursively. */
+function tsFiles(dir: string): string[] {
+  return fs.readdirSync(path.join(ROOT, dir), { withFileTypes: true }).flatMap((e) => {
+    const rel = path.join(dir, e.name);
+    if (e.isDirectory()) return tsFiles(rel);
+    return e.name.endsWith('.ts') ? [rel] : [];
+  });
+}
+
+/**
+ * The relative imports and re-exports of each file that exist at run time (`import type` and
+ * `export type` are left out: the compiler erases them), as repository-relative paths.
+ */
+export function importGraph(dir: string): Map<string, string[]> {
+  const files = tsFiles(dir);
+  const known = new Set(files);
+  const graph = new Map<string, string[]>();
+  const spec = /^[ \t]*(?:import|export)\s+(type\s+)?(?:[^'";]*?\s+from\s+)?['"](\.{1,2}\/[^'"]+)['"]/gm;
+  for (const f of files) {
+    const deps: string[] = [];
+    for (const m of read(f).matchAll(spec)) {
+      if (m[1]) continue;
+      const target = path.join(path.dirname(f), m[2]).replace(/\.js$/, '');
+      const file = target.endsWith('.ts') ? target : `${target}.ts`;
+      // Generated files absent before a build (wasm-binary.ts) are leaves: they import nothing.
+      if (known.has(file)) deps.push(file);
+    }
+    graph.set(f, deps);
+  }
+  return graph;
+}
+
+/** Every elementary cycle found by a depth-first search, each as the list of files around it. */
+export function findCycles(graph: Map<string, string[]>): string[][] {
+  const state = new Map<string, 1 | 2>();
+  const stack: string[] = [];
+  const cycles: string[][] = [];
+  const visit = (u: string): void => {
+    state.set(u, 1);
+    stack.push(u);
+    for (const v of graph.get(u) ?? []) {
+      if (state.get(v) === 1) cycles.push([...stack.slice(stack.indexOf(v)), v]);
+      else if (!state.has(v)) visit(v);
+    }
+    stack.pop();
+    state.set(u, 2);
+  };
+  for (const f of [...graph.keys()].sort()) if (!state.has(f)) visit(f);
+  return cycles;
+}
+
+describe('import graph', () => {
+  it('the cycle finder finds a cycle, including one through a re-export', () => {
+    const g = new Map([['a.ts', ['b.ts']], ['b.ts', ['c.ts']], ['c.ts', ['a.ts']], ['d.ts', ['a.ts']]]);
+    expect(findCycles(g)).toEqual([['a.ts', 'b.ts', 'c.ts', 'a.ts']]);
+    expect(findCycles(new Map([['a.ts', ['b.ts']], ['b.ts', []]]))).toEqual([]);
+  });
+
+  for (const dir of ['assembly', 'src']) {
+    it(`${dir}/ has no import cycle`, () => {
+      const graph = importGraph(dir);
+      expect(graph.size).toBeGreaterThan(10);
+      expect(findCycles(graph).map((c) => c.join(' -> '))).toEqual([]);
+    });
+  }
+});
+
+describe('kernel contract', () => {
+  it(`${BINDINGS_PATH} is what the build generates from the kernels (and is committed)`, () => {
+    const generated: string = bindingsFromDts(read('build/vardrop.d.ts'));
+    expect(read(BINDINGS_PATH) === generated, `${BINDINGS_PATH} differs from the build's bindings: run npm run build:wasm`).toBe(true);
+    const git = (...args: string[]): string =>
+      execFileSync('git', args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 1 << 26 });
+    let inGit = false;
+    try {
+      inGit = git('rev-parse', '--is-inside-work-tree').trim() === 'true';
+    } catch {
+      // Not a git checkout (an unpacked tarball): the file on disk is all there is to compare.
+    }
+    let committed: string | null = null;
+    if (inGit) {
+      try {
+        committed = git('show', `HEAD:${BINDINGS_PATH}`);
+      } catch {
+        committed = '';
+      }
+    }
+    if (committed !== null) expect(committed === generated, `${BINDINGS_PATH} changed: commit it with the kernel change`).toBe(true);
+  });
+});
