@@ -75,8 +75,9 @@ export interface CsvTable {
  * dropped first; with `header` the next line names the columns. Every other line must hold
  * the same number of finite numbers.
  */
-export function parseCsv(text: string, opts: { header?: boolean; skipLines?: number; delimiter?: string | RegExp } = {}): CsvTable {
-  if (typeof text !== 'string') throw new ArgumentError('text', 'a string', describe(text));
+export function parseCsv(text: string | Uint8Array, opts: { header?: boolean; skipLines?: number; delimiter?: string | RegExp } = {}): CsvTable {
+  if (text instanceof Uint8Array) text = new TextDecoder('utf-8').decode(text); // also a Node Buffer; drops a BOM
+  if (typeof text !== 'string') throw new ArgumentError('text', 'a string or its UTF-8 bytes (Uint8Array, Buffer)', describe(text));
   const skip = checkInt('skipLines', opts.skipLines ?? 0, 0);
   const delim = opts.delimiter ?? /[,;\t]|\s+/;
   const lines = text.split(/\r?\n/).slice(skip).filter((l) => l.trim() !== '');
@@ -90,7 +91,10 @@ export function parseCsv(text: string, opts: { header?: boolean; skipLines?: num
     if (cells.length !== cols) throw new ShapeError(`line ${r + 1 + skip + (opts.header ? 1 : 0)}`, `${cols} values`, `${cells.length}`);
     for (const c of cells) {
       const v = Number(c);
-      if (!Number.isFinite(v)) throw new NonFiniteError(`line ${r + 1 + skip + (opts.header ? 1 : 0)}`, 'finite numbers', JSON.stringify(c));
+      if (!Number.isFinite(v)) {
+        const hint = r === 0 && !opts.header && Number.isNaN(v) ? ' (is this a header row? pass header: true)' : '';
+        throw new NonFiniteError(`line ${r + 1 + skip + (opts.header ? 1 : 0)}`, `finite numbers${hint}`, JSON.stringify(c));
+      }
       out.push(v);
     }
   });
@@ -117,17 +121,28 @@ export function fitStandardizer(data: Float32Array, cols: number): Standardizer 
   return { mean: Float32Array.from(mean), std };
 }
 
+/** Check the arguments of {@link standardize} / {@link unstandardize}; returns the column count. */
+function checkStandardizerUse(data: unknown, s: Standardizer, out: unknown): number {
+  if (!(data instanceof Float32Array)) throw new ArgumentError('data', 'a Float32Array', describe(data));
+  if (typeof s !== 'object' || s === null || !(s.mean instanceof Float32Array) || !(s.std instanceof Float32Array) || s.mean.length === 0 || s.std.length !== s.mean.length) {
+    throw new ArgumentError('standardizer', 'a Standardizer { mean, std } (Float32Arrays of one length >= 1, from fitStandardizer)', describe(s));
+  }
+  const cols = s.mean.length;
+  if (data.length % cols !== 0) throw new ShapeError('data', `a multiple of ${cols} values (rows of the standardizer's ${cols} columns)`, `${data.length}`);
+  if (!(out instanceof Float32Array) || out.length !== data.length) throw new ShapeError('out', `a Float32Array of ${data.length} values`, describe(out));
+  return cols;
+}
+
 /** (x − mean) / std column-wise, into a new array (or `out`). */
 export function standardize(data: Float32Array, s: Standardizer, out = new Float32Array(data.length)): Float32Array {
-  const cols = s.mean.length;
-  if (data.length % cols !== 0) throw new ShapeError('data', `a multiple of ${cols} values`, `${data.length}`);
+  const cols = checkStandardizerUse(data, s, out);
   for (let i = 0; i < data.length; i++) out[i] = (data[i] - s.mean[i % cols]) / s.std[i % cols];
   return out;
 }
 
 /** Inverse of {@link standardize}. */
 export function unstandardize(data: Float32Array, s: Standardizer, out = new Float32Array(data.length)): Float32Array {
-  const cols = s.mean.length;
+  const cols = checkStandardizerUse(data, s, out);
   for (let i = 0; i < data.length; i++) out[i] = data[i] * s.std[i % cols] + s.mean[i % cols];
   return out;
 }

@@ -35,6 +35,7 @@ import {
   GroupSparseVDConv2d, GroupSparseVDDense, SparseVDConv2d, SparseVDDense, VariationalDropoutConv2d, VariationalDropoutDense,
 } from './layers/bayesian.js';
 import { Sequential } from './model.js';
+import { checkSequential } from './validate.js';
 
 /**
  * The built-in layer classes a model file may name. Referencing them keeps their modules (and
@@ -310,7 +311,7 @@ function paramKey(name: string): string {
  * with CRC-32s of header and payload. See the module comment for the byte layout.
  */
 export function saveModel(model: Sequential): Uint8Array {
-  if (!(model instanceof Sequential)) throw new ArgumentError('model', 'a Sequential', describe(model));
+  checkSequential('model', model);
   const w = new PayloadWriter();
   const layers = model.layers.map((l) => {
     const cfg: LayerConfig = l.config();
@@ -361,7 +362,7 @@ export function loadModel(bytes: Uint8Array, opts: LoadOptions = {}): Sequential
   const inputSize = checkShapeField('header.inputShape', h.inputShape, MAX_ELEMENTS, 1);
   if ((h.inputShape as number[]).length === 0 || inputSize === 0) bad('header.inputShape', 'a non-empty shape', show(h.inputShape));
   if (!isInt(h.seed) || h.seed > 0xffffffff) bad('header.seed', 'an integer in [0, 2^32 − 1]', show(h.seed));
-  if (!Array.isArray(h.layers) || h.layers.length === 0 || h.layers.length > 10000) bad('header.layers', 'a non-empty array of layers', show(h.layers));
+  if (!Array.isArray(h.layers) || h.layers.length === 0 || h.layers.length > 10000) bad('header.layers', 'a non-empty array of at most 10000 layers', show(h.layers));
   const payloadFloats = r.payloadBytes / 4;
 
   // 1. Construct the layers (constructors allocate nothing) and check each weight map fits the payload.

@@ -4,7 +4,8 @@ import { Shape, Tensor, assertFinite, fmtShape, sizeOf } from './tensor.js';
 import { ForwardContext, Layer, ParamGroup } from './layers/layer.js';
 import { argmaxRows, softmax } from './ops/softmax.js';
 import { entropyRows } from './ops/loss.js';
-import { FitOptions, History, LossKind, Targets, evaluate, fit } from './train.js';
+import { FitOptions, History, LossKind, Targets, evaluate, fit, releaseOptimizer } from './train.js';
+import { batchSizeOption, brandSequential, checkSequential, modelShape, optionsObject, seedOption } from './validate.js';
 
 /** Options of {@link Sequential}. */
 export interface SequentialOptions {
@@ -48,21 +49,33 @@ export class Sequential {
   readonly outputShape: Shape;
   readonly seed: number;
   private xBuf: Tensor | null = null;
+  private disposed = false;
 
   constructor(opts: SequentialOptions) {
-    if (!opts || !Array.isArray(opts.layers) || opts.layers.length === 0) {
-      throw new ArgumentError('layers', 'a non-empty array of layers', describe(opts?.layers));
+    if (typeof opts !== 'object' || opts === null) throw new ArgumentError('options', 'an options object with inputShape and layers', describe(opts));
+    if (!Array.isArray(opts.layers) || opts.layers.length === 0) {
+      throw new ArgumentError('layers', 'a non-empty array of layers', describe(opts.layers));
     }
+    if (opts.runtime !== undefined && !(opts.runtime instanceof Runtime)) throw new ArgumentError('runtime', 'a Runtime', describe(opts.runtime));
     this.rt = opts.runtime ?? runtime();
-    this.seed = opts.seed === undefined ? 0 : checkInt('seed', opts.seed, 0, 2 ** 32 - 1);
-    sizeOf(opts.inputShape, 'inputShape');
-    this.inputShape = opts.inputShape.slice();
+    this.seed = seedOption(opts.seed, 0);
+    this.inputShape = modelShape('inputShape', opts.inputShape);
     this.layers = opts.layers.slice();
-    let shape: Shape = this.inputShape;
-    const counts = new Map<string, number>();
+    const unique = new Set(this.layers);
+    if (unique.size !== this.layers.length) {
+      const i = this.layers.findIndex((l, j) => this.layers.indexOf(l) !== j);
+      throw new ArgumentError(`layers[${i}]`, 'each layer instance once', `the instance of layers[${this.layers.indexOf(this.layers[i])}] again`);
+    }
     this.layers.forEach((l, i) => {
       if (!(l instanceof Layer)) throw new ArgumentError(`layers[${i}]`, 'a Layer', describe(l));
       if (l.built) throw new ArgumentError(`layers[${i}]`, 'a layer not yet in a model', 'a layer already built');
+    });
+    // Shapes chain through every layer before anything is allocated.
+    let shape: Shape = this.inputShape;
+    for (const l of this.layers) shape = l.plan(shape).outputShape;
+    shape = this.inputShape;
+    const counts = new Map<string, number>();
+    this.layers.forEach((l, i) => {
       const base = l.constructor.name.replace('ReLU', 'Relu').replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/([A-Z]+)([A-Z][a-z])/g, '$1_$2').toLowerCase();
       const c = (counts.get(base) ?? 0) + 1;
       counts.set(base, c);
@@ -70,6 +83,7 @@ export class Sequential {
       l.index = i;
       shape = l.build(shape, this.rt, (this.seed + Math.imul(i + 1, 0x9e3779b1)) >>> 0);
     });
+    brandSequential(this);
     this.outputShape = shape;
     // No gradient is needed below the first layer with parameters.
     const first = this.layers.findIndex((l) => l.params().length > 0);
@@ -144,6 +158,7 @@ export class Sequential {
 
   /** Check a flat input array and return how many samples it holds. */
   checkX(x: unknown, name = 'x'): number {
+    checkSequential('model', this);
     if (!(x instanceof Float32Array)) throw new ArgumentError(name, 'a Float32Array of samples', describe(x));
     const per = this.inputSize;
     if (x.length % per !== 0 || x.length === 0) {
@@ -159,6 +174,7 @@ export class Sequential {
     const count = 'count' in rows ? rows.count : rows.length;
     if (!this.xBuf || this.xBuf.shape[0] !== count) {
       this.xBuf?.dispose();
+      this.xBuf = null; // a failed allocation below must not leave the freed one in place
       this.xBuf = Tensor.zeros([count, ...this.inputShape], this.rt);
     }
     const v = this.xBuf.view();
@@ -169,7 +185,6 @@ export class Sequential {
 
   private runBatches(x: Float32Array, batchSize: number, each: (t: Tensor, start: number, count: number) => void): number {
     const n = this.checkX(x);
-    checkInt('batchSize', batchSize, 1);
     for (let s = 0; s < n; s += batchSize) {
       const c = Math.min(batchSize, n - s);
       each(this.loadBatch(x, { start: s, count: c }), s, c);
@@ -182,9 +197,10 @@ export class Sequential {
    * (logits of a classifier), [n, outputSize] flat.
    */
   predict(x: Float32Array, opts: { batchSize?: number } = {}): Float32Array {
+    const bs = batchSizeOption(optionsObject('options', opts).batchSize, 256);
     const out = new Float32Array(this.checkX(x) * this.outputSize);
     const ctx: ForwardContext = { training: false, sample: false, seed: this.seed, step: 0 };
-    this.runBatches(x, opts.batchSize ?? 256, (t, s) => {
+    this.runBatches(x, bs, (t, s) => {
       out.set(this.forward(t, ctx).view(), s * this.outputSize);
     });
     return out;
@@ -192,10 +208,11 @@ export class Sequential {
 
   /** Class probabilities (softmax of the deterministic logits), [n, classes] flat. */
   predictProba(x: Float32Array, opts: { batchSize?: number } = {}): Float32Array {
+    const bs = batchSizeOption(optionsObject('options', opts).batchSize, 256);
     const out = new Float32Array(this.checkX(x) * this.outputSize);
     const ctx: ForwardContext = { training: false, sample: false, seed: this.seed, step: 0 };
     let p: Tensor | null = null;
-    this.runBatches(x, opts.batchSize ?? 256, (t, s, c) => {
+    this.runBatches(x, bs, (t, s, c) => {
       const y = this.forward(t, ctx);
       if (!p || p.shape[0] !== c) {
         p?.dispose();
@@ -209,9 +226,10 @@ export class Sequential {
 
   /** Predicted class of each sample (argmax of the deterministic logits). */
   predictClasses(x: Float32Array, opts: { batchSize?: number } = {}): Int32Array {
+    const bs = batchSizeOption(optionsObject('options', opts).batchSize, 256);
     const out = new Int32Array(this.checkX(x));
     const ctx: ForwardContext = { training: false, sample: false, seed: this.seed, step: 0 };
-    this.runBatches(x, opts.batchSize ?? 256, (t, s) => out.set(argmaxRows(this.forward(t, ctx)), s));
+    this.runBatches(x, bs, (t, s) => out.set(argmaxRows(this.forward(t, ctx)), s));
     return out;
   }
 
@@ -220,14 +238,15 @@ export class Sequential {
    * draw weights through the LRT; dropout stays off), seeded by `seed` so it is repeatable.
    */
   predictMC(x: Float32Array, opts: { samples?: number; seed?: number; batchSize?: number } = {}): McPrediction {
-    const S = checkInt('samples', opts.samples ?? 20, 1, 1 << 20);
-    const seed = opts.seed === undefined ? this.seed : checkInt('seed', opts.seed, 0, 2 ** 32 - 1);
+    const o = optionsObject('options', opts);
+    const S = checkInt('samples', o.samples ?? 20, 1, 1 << 20);
+    const seed = seedOption(o.seed, this.seed);
+    const bs = batchSizeOption(o.batchSize, 256);
     const n = this.checkX(x);
     const C = this.outputSize;
     const mean = new Float32Array(n * C);
     const expectedEntropy = new Float32Array(n);
     const predictiveEntropy = new Float32Array(n);
-    const bs = opts.batchSize ?? 256;
     this.runBatches(x, bs, (t, start, c) => {
       const acc = Tensor.zeros([c, C], this.rt);
       const p = Tensor.zeros([c, C], this.rt);
@@ -273,8 +292,16 @@ export class Sequential {
     return evaluate(this, x, y, opts);
   }
 
+  /** True once {@link dispose} ran: every method but `dispose` then throws {@link ArgumentError}. */
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
   /** Free every parameter and buffer of the model. */
   dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    releaseOptimizer(this);
     for (const l of this.layers) l.dispose();
     this.xBuf?.dispose();
     this.xBuf = null;

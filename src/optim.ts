@@ -1,11 +1,28 @@
-import { checkNumber } from './errors.js';
+import { ArgumentError, checkNumber, describe } from './errors.js';
 import { ParamGroup } from './layers/layer.js';
 import { adamUpdate, rmspropUpdate, sgdUpdate } from './ops/optim.js';
 import { Tensor } from './tensor.js';
+import { booleanOption, decayRate, optionsObject, positiveF32 } from './validate.js';
+
+// Safety net for optimizers dropped without dispose(): their state tensors are freed once the
+// optimizer object is garbage-collected (the held value is the state map, never the optimizer).
+const orphans = typeof FinalizationRegistry === 'undefined' ? null
+  : new FinalizationRegistry<Map<ParamGroup, Tensor[]>>((state) => {
+    for (const s of state.values()) for (const t of s) t.dispose();
+    state.clear();
+  });
 
 /**
  * Updates parameters from their gradients. State (momenta) is kept per parameter group and
  * created on the first step; each group's own L1/L2 coefficients are applied.
+ *
+ * Ownership of the state (wasm memory, about 4 bytes per parameter per moment): `fit` frees
+ * the state of an optimizer it made itself when it ends. A model keeps the state of the last
+ * optimizer it was trained with, so a second `fit` with the same optimizer continues from
+ * its moments; training the model with another optimizer frees the previous one's state for
+ * that model's parameters, and `model.dispose()` frees it too. So `fit(…, { optimizer: new
+ * Adam() })` in a loop holds one optimizer's state at a time. {@link dispose} frees all of it
+ * at once; an optimizer that is garbage-collected without it is freed by a finalizer.
  */
 export abstract class Optimizer {
   /** Base learning rate (a schedule passed to `fit` overrides it). */
@@ -15,6 +32,7 @@ export abstract class Optimizer {
 
   constructor(lr: number) {
     this.lr = checkNumber('lr', lr, 0);
+    orphans?.register(this, this.state, this);
   }
 
   /** One update of every group with learning rate `lr`. */
@@ -39,6 +57,14 @@ export abstract class Optimizer {
     return this.t;
   }
 
+  /** Free the state of the given parameter groups (a later step starts them from zero). */
+  release(params: readonly ParamGroup[]): void {
+    for (const p of params) {
+      for (const t of this.state.get(p) ?? []) t.dispose();
+      this.state.delete(p);
+    }
+  }
+
   /** Free the optimizer state. */
   dispose(): void {
     for (const s of this.state.values()) for (const t of s) t.dispose();
@@ -61,9 +87,11 @@ export class SGD extends Optimizer {
   private readonly momentum: number;
   private readonly nesterov: boolean;
   constructor(opts: SGDOptions = {}) {
-    super(opts.lr ?? 0.01);
-    this.momentum = checkNumber('momentum', opts.momentum ?? 0, 0, 0.999999);
-    this.nesterov = opts.nesterov ?? false;
+    const o = optionsObject('options', opts);
+    super(o.lr ?? 0.01);
+    this.momentum = decayRate('momentum', o.momentum ?? 0);
+    this.nesterov = booleanOption('nesterov', o.nesterov, false);
+    if (this.nesterov && this.momentum === 0) throw new ArgumentError('momentum', 'momentum > 0 with nesterov', describe(this.momentum));
   }
   protected makeState(p: ParamGroup): Tensor[] {
     return this.momentum > 0 ? [Tensor.zeros(p.value.shape, p.value.rt)] : [];
@@ -89,8 +117,9 @@ export interface AdamOptions {
 export class Adam extends Optimizer {
   private readonly o: Required<AdamOptions>;
   constructor(opts: AdamOptions = {}) {
-    super(opts.lr ?? 1e-3);
-    this.o = { lr: this.lr, beta1: opts.beta1 ?? 0.9, beta2: opts.beta2 ?? 0.999, eps: opts.eps ?? 1e-8 };
+    const o = optionsObject('options', opts);
+    super(o.lr ?? 1e-3);
+    this.o = { lr: this.lr, beta1: decayRate('beta1', o.beta1 ?? 0.9), beta2: decayRate('beta2', o.beta2 ?? 0.999), eps: positiveF32('eps', o.eps ?? 1e-8) };
   }
   protected makeState(p: ParamGroup): Tensor[] {
     return [Tensor.zeros(p.value.shape, p.value.rt), Tensor.zeros(p.value.shape, p.value.rt)];
@@ -116,8 +145,9 @@ export interface RMSPropOptions {
 export class RMSProp extends Optimizer {
   private readonly o: Required<RMSPropOptions>;
   constructor(opts: RMSPropOptions = {}) {
-    super(opts.lr ?? 1e-3);
-    this.o = { lr: this.lr, rho: opts.rho ?? 0.9, eps: opts.eps ?? 1e-8, momentum: opts.momentum ?? 0 };
+    const o = optionsObject('options', opts);
+    super(o.lr ?? 1e-3);
+    this.o = { lr: this.lr, rho: decayRate('rho', o.rho ?? 0.9), eps: positiveF32('eps', o.eps ?? 1e-8), momentum: decayRate('momentum', o.momentum ?? 0) };
   }
   protected makeState(p: ParamGroup): Tensor[] {
     const s = [Tensor.zeros(p.value.shape, p.value.rt)];

@@ -15,6 +15,7 @@ import { ArgumentError, ModelFormatError, ShapeError, checkInt, checkNumber, des
 import { Runtime, runtime } from './runtime/runtime.js';
 import { Shape, Tensor, assertFinite, fmtShape, sizeOf } from './tensor.js';
 import { Sequential } from './model.js';
+import { checkSequential, optionsObject } from './validate.js';
 import { Layer } from './layers/layer.js';
 import { ConvGeometry, ConvMap } from './layers/linear.js';
 import { Conv2d, Dense } from './layers/dense.js';
@@ -652,7 +653,7 @@ export class SparseModel {
     const inSize = checkShapeField('header.inputShape', h.inputShape, MAX_ELEMENTS, 1);
     if ((h.inputShape as number[]).length === 0 || inSize === 0) bad('header.inputShape', 'a non-empty shape', show(h.inputShape));
     if (!isInt(h.originalWeights)) bad('header.originalWeights', 'a non-negative integer', show(h.originalWeights));
-    if (!Array.isArray(h.steps) || h.steps.length === 0 || h.steps.length > 10000) bad('header.steps', 'a non-empty array of steps', show(h.steps));
+    if (!Array.isArray(h.steps) || h.steps.length === 0 || h.steps.length > 10000) bad('header.steps', 'a non-empty array of at most 10000 steps', show(h.steps));
     let shape: Shape = h.inputShape as number[];
     const specs = (h.steps as unknown[]).map((e, i) => {
       const spec = readStep(r, e, `header.steps[${i}]`, shape);
@@ -983,7 +984,8 @@ function dropUnits(a: ProtoLinear, acts: Proto[], b: ProtoLinear, rt: Runtime): 
  * Outputs match `model.predict` up to float rounding.
  */
 export function prune(model: Sequential, opts: PruneOptions = {}): SparseModel {
-  if (!(model instanceof Sequential)) throw new ArgumentError('model', 'a Sequential', describe(model));
+  checkSequential('model', model);
+  opts = optionsObject('options', opts);
   const sparseBelow = checkNumber('options.sparseBelow', opts.sparseBelow ?? 0.3, 0, 1);
   let original = 0;
   const protos: Proto[] = [];

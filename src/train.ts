@@ -9,6 +9,9 @@ import { argmaxRows, softmaxCrossEntropy } from './ops/softmax.js';
 import { Adam, Optimizer } from './optim.js';
 import { Schedule, evalSchedule } from './schedule.js';
 import { Tensor, assertFinite } from './tensor.js';
+import {
+  batchSizeOption, booleanOption, callbackOption, checkSequential, earlyStoppingOption, inferredLoss, lossOption, optionsObject, scheduleOption, seedOption,
+} from './validate.js';
 
 /**
  * The data term of the loss, per sample:
@@ -128,7 +131,10 @@ function checkTargets(model: Sequential, loss: LossKind, y: unknown, n: number, 
   if (!(y instanceof Float32Array)) throw new ArgumentError(name, 'a Float32Array of regression targets', describe(y));
   const per = loss === 'gaussianNll' ? model.outputSize / 2 : model.outputSize;
   if (!Number.isInteger(per) || per < 1) throw new ShapeError('model output', 'an even number of outputs (means, log-variances) for gaussianNll', `${model.outputSize}`);
-  if (y.length !== n * per) throw new ShapeError(name, `${n * per} values (${per} per sample)`, `${y.length}`);
+  if (y.length !== n * per) {
+    const why = y.length === n && per > 1 ? ` (one per sample: a Float32Array holds regression targets, ${per} per sample for this model; class labels go in an Int32Array)` : '';
+    throw new ShapeError(name, `${n * per} values (${per} per sample)`, `${y.length}${why}`);
+  }
   assertFinite(name, y);
   return { targets: y };
 }
@@ -161,10 +167,13 @@ function dataLoss(kind: LossKind, out: Tensor, s: Split, rows: ArrayLike<number>
  * accuracy.
  */
 export function evaluate(model: Sequential, x: Float32Array, y: Targets, opts: { batchSize?: number; loss?: LossKind } = {}): { loss: number; accuracy?: number } {
+  checkSequential('model', model);
+  const o = optionsObject('options', opts);
+  const bs = batchSizeOption(o.batchSize, 256);
   const n = model.checkX(x);
-  const kind = opts.loss ?? (y instanceof Float32Array ? 'mse' : 'softmaxCrossEntropy');
+  const kind = lossOption(o.loss) ?? inferredLoss(y, model.outputSize, n);
   const s: Split = { x, n, ...checkTargets(model, kind, y, n, 'y') };
-  return evalSplit(model, kind, s, opts.batchSize ?? 256);
+  return evalSplit(model, kind, s, bs);
 }
 
 function evalSplit(model: Sequential, kind: LossKind, s: Split, bs: number): { loss: number; accuracy?: number } {
@@ -186,6 +195,21 @@ function evalSplit(model: Sequential, kind: LossKind, s: Split, bs: number): { l
   return kind === 'softmaxCrossEntropy' ? { loss: sum / s.n, accuracy: correct / s.n } : { loss: sum / s.n };
 }
 
+/** The optimizer each model last trained with: the one whose state it keeps. */
+const boundOptimizers = new WeakMap<Sequential, Optimizer>();
+
+function bindOptimizer(model: Sequential, optimizer: Optimizer): void {
+  const prev = boundOptimizers.get(model);
+  if (prev && prev !== optimizer) prev.release(model.params());
+  boundOptimizers.set(model, optimizer);
+}
+
+/** @internal Free the state the model's last optimizer keeps for its parameters (on dispose). */
+export function releaseOptimizer(model: Sequential): void {
+  boundOptimizers.get(model)?.release(model.params());
+  boundOptimizers.delete(model);
+}
+
 function splitRows(x: Float32Array, per: number, from: number, to: number): Float32Array {
   return x.subarray(from * per, to * per);
 }
@@ -199,19 +223,24 @@ const now = (): number => (typeof performance !== 'undefined' ? performance.now(
  * applied, so the weights stay at the last good state.
  */
 export function fit(model: Sequential, x: Float32Array, y: Targets, opts: FitOptions): History {
+  // Every option is checked here, before anything changes.
+  checkSequential('model', model);
   if (!opts || typeof opts !== 'object') throw new ArgumentError('options', 'an options object with epochs', describe(opts));
   const epochs = checkInt('epochs', opts.epochs, 1);
-  const bs = checkInt('batchSize', opts.batchSize ?? 100, 1);
-  const kind: LossKind = opts.loss ?? (y instanceof Float32Array ? 'mse' : 'softmaxCrossEntropy');
-  if (!['softmaxCrossEntropy', 'mse', 'gaussianNll'].includes(kind)) throw new ArgumentError('loss', "'softmaxCrossEntropy' | 'mse' | 'gaussianNll'", describe(kind));
+  const bs = batchSizeOption(opts.batchSize, 100);
   const nAll = model.checkX(x);
+  const kind: LossKind = lossOption(opts.loss) ?? inferredLoss(y, model.outputSize, nAll);
   const all: Split = { x, n: nAll, ...checkTargets(model, kind, y, nAll, 'y') };
   const per = model.inputSize;
   let train = all, val: Split | undefined;
-  if (opts.validationData) {
-    const vn = model.checkX(opts.validationData.x, 'validationData.x');
-    val = { x: opts.validationData.x, n: vn, ...checkTargets(model, kind, opts.validationData.y, vn, 'validationData.y') };
-  } else if (opts.validationSplit) {
+  if (opts.validationData !== undefined) {
+    if (opts.validationSplit !== undefined && opts.validationSplit !== 0) {
+      throw new ArgumentError('validationSplit', 'no split when validationData is given', describe(opts.validationSplit));
+    }
+    const vd = optionsObject('validationData', opts.validationData);
+    const vn = model.checkX(vd.x, 'validationData.x');
+    val = { x: vd.x!, n: vn, ...checkTargets(model, kind, vd.y, vn, 'validationData.y') };
+  } else if (opts.validationSplit !== undefined) {
     const f = checkNumber('validationSplit', opts.validationSplit, 0, 0.9);
     const nv = Math.floor(nAll * f);
     const nt = nAll - nv;
@@ -221,17 +250,25 @@ export function fit(model: Sequential, x: Float32Array, y: Targets, opts: FitOpt
       val = { x: splitRows(x, per, nt, nAll), n: nv, labels: all.labels?.subarray(nt), targets: all.targets?.subarray(nt * tper) };
     }
   }
-  const seed = opts.seed === undefined ? model.seed : checkInt('seed', opts.seed, 0, 2 ** 32 - 1);
+  const seed = seedOption(opts.seed, model.seed);
   const N = opts.datasetSize === undefined ? train.n : checkInt('datasetSize', opts.datasetSize, 1);
   const clip = opts.clipNorm === undefined ? 0 : checkNumber('clipNorm', opts.clipNorm, Number.MIN_VALUE);
-  // An optimizer made here is freed at the end; one passed in keeps its state across calls.
-  const optimizer = opts.optimizer ?? new Adam({ lr: 1e-3 });
-  const es = opts.earlyStopping;
+  if (opts.optimizer !== undefined && !(opts.optimizer instanceof Optimizer)) throw new ArgumentError('optimizer', 'an Optimizer (SGD, Adam, RMSProp)', describe(opts.optimizer));
+  scheduleOption('lr', opts.lr, 0);
+  scheduleOption('klWeight', opts.klWeight, 0);
+  const shuffle = booleanOption('shuffle', opts.shuffle, true);
+  const progress = booleanOption('progress', opts.progress, true);
+  callbackOption('onEpochEnd', opts.onEpochEnd);
+  callbackOption('onBatchEnd', opts.onBatchEnd);
+  const es = earlyStoppingOption(opts.earlyStopping, val !== undefined, kind === 'softmaxCrossEntropy');
   const monitor = es?.monitor ?? 'valLoss';
-  const patience = es ? checkInt('earlyStopping.patience', es.patience ?? 5, 0) : 0;
-  const minDelta = es ? checkNumber('earlyStopping.minDelta', es.minDelta ?? 0, 0) : 0;
-  const maximize = monitor === 'valAccuracy' || monitor === 'accuracy';
-  if (es && monitor.startsWith('val') && !val) throw new ArgumentError('earlyStopping.monitor', 'a training metric, or validation data', monitor);
+  const patience = es?.patience ?? 0;
+  const minDelta = es?.minDelta ?? 0;
+  const maximize = es?.maximize ?? false;
+  // An optimizer made here is freed at the end; one passed in keeps its state for this model
+  // until the model trains with another one or is disposed (see Optimizer).
+  const optimizer = opts.optimizer ?? new Adam({ lr: 1e-3 });
+  if (opts.optimizer) bindOptimizer(model, opts.optimizer);
 
   const params = model.params();
   const rng = new Rng(seed, 0x5eed, model.rt);
@@ -240,7 +277,7 @@ export function fit(model: Sequential, x: Float32Array, y: Targets, opts: FitOpt
   const tBuf: { t?: Tensor } = {};
   const history: History = { epochs: [], stoppedEarly: false, bestEpoch: 0 };
   let best = maximize ? -Infinity : Infinity, bestWeights: Float32Array[] | null = null, wait = 0;
-  const bar = new ProgressBar(opts.progress ?? true);
+  const bar = new ProgressBar(progress);
   const stepsPerEpoch = Math.ceil(train.n / bs);
   let step = 0;
   // KL of the whole model, refreshed at the end of every epoch (the steps only need its gradient).
@@ -249,7 +286,7 @@ export function fit(model: Sequential, x: Float32Array, y: Targets, opts: FitOpt
   try {
     for (let e = 0; e < epochs; e++) {
       const t0 = now();
-      if (opts.shuffle ?? true) rng.shuffle(order);
+      if (shuffle) rng.shuffle(order);
       let dataSum = 0, correct = 0, lr = 0, beta = 0;
       for (let b = 0; b < stepsPerEpoch; b++) {
         const frac = b / stepsPerEpoch;
@@ -311,12 +348,11 @@ export function fit(model: Sequential, x: Float32Array, y: Targets, opts: FitOpt
       const stop = opts.onEpochEnd?.(log) === false;
       if (!es) history.bestEpoch = e + 1;
       else {
-        const m = log[monitor];
-        if (m === undefined) throw new ArgumentError('earlyStopping.monitor', 'a metric this training reports', monitor);
+        const m = log[monitor]!;
         if (maximize ? m > best + minDelta : m < best - minDelta) {
           best = m;
           wait = 0;
-          if (es.restoreBestWeights ?? true) bestWeights = params.map((p) => p.value.toArray());
+          if (es.restoreBestWeights) bestWeights = params.map((p) => p.value.toArray());
           history.bestEpoch = e + 1;
         } else if (++wait > patience) {
           history.stoppedEarly = true;
