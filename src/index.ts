@@ -84,3 +84,7 @@ export { prune, SparseModel, SparseMatrix, spmm, sparseConv2d, transpose, csrFro
 export type { Csr, PruneOptions, SparseConvGeometry, SparseOpOptions, SparsePredictOptions, SparseStepInfo, StepSpec } from './sparse.js';
 export { saveModel, loadModel } from './io.js';
 export type { LoadOptions } from './io.js';
+export { exportOnnx } from './interop/onnx.js';
+export type { OnnxExportOptions } from './interop/onnx.js';
+export { exportWeights, importWeights, readSafetensors, writeSafetensors } from './interop/safetensors.js';
+export type { ImportWeightsOptions, NamedTensor, SafetensorsDtype, WeightsOptions } from './interop/safetensors.js';

@@ -70,11 +70,14 @@ const VALUES = [
   'entropyRows',
   'evaluate',
   'exp',
+  'exportOnnx',
+  'exportWeights',
   'fill',
   'fit',
   'fitStandardizer',
   'gaussian',
   'gaussianNll',
+  'importWeights',
   'init',
   'initialize',
   'loadMnist',
@@ -93,6 +96,7 @@ const VALUES = [
   'parseCsv',
   'parseIdx',
   'prune',
+  'readSafetensors',
   'registerLayer',
   'runtime',
   'saveModel',
@@ -115,6 +119,7 @@ const VALUES = [
   'transpose',
   'uniform',
   'unstandardize',
+  'writeSafetensors',
 ];
 
 const TYPES = [
@@ -151,6 +156,7 @@ const TYPES = [
   'GaussianDropoutOptions',
   'History',
   'IdxArray',
+  'ImportWeightsOptions',
   'Initializer',
   'LayerConfig',
   'LayerSparsity',
@@ -160,7 +166,9 @@ const TYPES = [
   'MatmulOptions',
   'McPrediction',
   'MnistSplit',
+  'NamedTensor',
   'NoiseOptions',
+  'OnnxExportOptions',
   'OutOptions',
   'Pair',
   'ParamGroup',
@@ -171,6 +179,7 @@ const TYPES = [
   'PruneOptions',
   'RMSPropOptions',
   'SGDOptions',
+  'SafetensorsDtype',
   'Schedule',
   'Seed',
   'SequentialOptions',
@@ -191,6 +200,7 @@ const TYPES = [
   'VariationalDropoutDenseOptions',
   'VariationalDropoutOptions',
   'WeightOptions',
+  'WeightsOptions',
 ];
 
 // Internals that once leaked through `export *` and must stay inside.
