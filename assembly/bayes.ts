@@ -5,6 +5,11 @@
 // where M are the (masked) mean weights and S the weight variances σ². The two GEMMs that make
 // μ and v live in gemm.ts / conv.ts; the element-wise work around them lives here, fused.
 // Pointers are byte offsets; n, rows, cols are element counts.
+//
+// Every SIMD kernel has a `_scalar` twin (its test oracle) that runs the same operations in the
+// same order, so the two agree bit for bit: the clamp is pmin/pmax's select (x < lo ? lo : x),
+// lanes masked off add +0, and the KL value is summed in four f32 lanes flushed to f64 every
+// 256 weights, as the SIMD kernel sums it. The SIMD kernels' tails call the same scalar steps.
 
 import { kl_lu, dkl_lu, dkl_lu_ratio, exp_s, log_s, v_dkl_lu_ratio, v_kl_and_grad, v_kl_lu } from './bayes_math';
 
@@ -17,12 +22,17 @@ const VAR_EPS: f32 = 1e-8;
 /** θ² floor inside log θ² (log α of a zero weight is then large, i.e. pruned). */
 const THETA2_EPS: f32 = 1e-8;
 
-@inline function clampf(x: f32, lo: f32, hi: f32): f32 {
-  return min(max(x, lo), hi);
+/** f32x4.pmin(f32x4.pmax(x, lo), hi) on one lane (so NaN and ±0 come out as in the SIMD kernels). */
+// @ts-ignore: decorator
+@inline function pclamp(x: f32, lo: f32, hi: f32): f32 {
+  const y = x < lo ? lo : x;
+  return hi < y ? hi : y;
 }
 
-@inline function svdLogAlpha(theta: f32, logSigma2: f32, lo: f32, hi: f32): f32 {
-  return clampf(logSigma2 - log_s(theta * theta + THETA2_EPS), lo, hi);
+/** log α from t2 = θ² + 1e-8 on one lane, as {@link v_svdLogAlphaT2}. */
+// @ts-ignore: decorator
+@inline function svdLogAlphaT2(t2: f32, logSigma2: f32, lo: f32, hi: f32): f32 {
+  return pclamp(logSigma2 - log_s(t2), lo, hi);
 }
 
 @inline function v_svdLogAlpha(theta: v128, logSigma2: v128, lo: v128, hi: v128): v128 {
@@ -43,10 +53,22 @@ export function svd_log_alpha_f32(theta: usize, logSigma2: usize, out: usize, n:
     const o = <usize>i << 2;
     v128.store(out + o, v_svdLogAlpha(v128.load(theta + o), v128.load(logSigma2 + o), vlo, vhi));
   }
-  for (; i < n; i++) {
+  svdLogAlphaRange(theta, logSigma2, out, i, n, lo, hi);
+}
+
+// @ts-ignore: decorator
+@inline function svdLogAlphaRange(theta: usize, logSigma2: usize, out: usize, i0: i32, n: i32, lo: f32, hi: f32): void {
+  for (let i = i0; i < n; i++) {
     const o = <usize>i << 2;
-    store<f32>(out + o, svdLogAlpha(load<f32>(theta + o), load<f32>(logSigma2 + o), lo, hi));
+    const t = load<f32>(theta + o);
+    store<f32>(out + o, svdLogAlphaT2(t * t + THETA2_EPS, load<f32>(logSigma2 + o), lo, hi));
   }
+}
+
+/** Scalar twin of {@link svd_log_alpha_f32}. */
+export function svd_log_alpha_f32_scalar(theta: usize, logSigma2: usize, out: usize, n: i32, lo: f32, hi: f32): void {
+  assert(n >= 0, 'n must be >= 0');
+  svdLogAlphaRange(theta, logSigma2, out, 0, n, lo, hi);
 }
 
 /** Four weights of {@link svd_prepare_f32} at the given addresses (sigma2, dTheta 0 = skip); returns the keep mask (−1 lanes). */
@@ -104,27 +126,58 @@ export function svd_prepare_f32(theta: usize, logSigma2: usize, n: i32, thetaEff
     const o = <usize>i << 2;
     keptV = i32x4.sub(keptV, svdPrepare4(theta + o, logSigma2 + o, thetaEff + o, sigma2 ? sigma2 + o : 0, logAlpha + o, vthr, vlo, vhi, dTheta ? dTheta + o : 0, dLogSigma2 + o, vscale));
   }
-  let kept = i32x4.extract_lane(keptV, 0) + i32x4.extract_lane(keptV, 1) + i32x4.extract_lane(keptV, 2) + i32x4.extract_lane(keptV, 3);
-  for (; i < n; i++) {
-    const o = <usize>i << 2;
-    const t = load<f32>(theta + o);
-    const ls = load<f32>(logSigma2 + o);
-    const t2 = t * t + THETA2_EPS;
-    const la = clampf(ls - log_s(t2), lo, hi);
-    const keep = la < threshold;
-    kept += <i32>keep;
-    store<f32>(logAlpha + o, la);
-    store<f32>(thetaEff + o, keep ? t : 0);
-    if (sigma2) {
-      const s2 = exp_s(ls);
-      store<f32>(sigma2 + o, s2);
-      if (dTheta) {
-        const g: f32 = la > lo && la < hi ? dkl_lu_ratio(la, t2, s2) * scale : 0;
-        store<f32>(dLogSigma2 + o, load<f32>(dLogSigma2 + o) + g);
-        store<f32>(dTheta + o, load<f32>(dTheta + o) + g * -2 * t / t2);
-      }
+  const kept = i32x4.extract_lane(keptV, 0) + i32x4.extract_lane(keptV, 1) + i32x4.extract_lane(keptV, 2) + i32x4.extract_lane(keptV, 3);
+  let tail = 0;
+  for (; i < n; i++) tail += <i32>svdPrepare1(<usize>i << 2, theta, logSigma2, thetaEff, sigma2, logAlpha, threshold, lo, hi, dTheta, dLogSigma2, scale, true);
+  return kept + tail;
+}
+
+/**
+ * One weight of {@link svd_prepare_f32} at byte offset o; returns whether it is kept. `grad` false
+ * skips the KL gradient (the SIMD kernel skips four weights all on a clamp bound), else it is
+ * added, +0 where log α sits on a bound.
+ */
+// @ts-ignore: decorator
+@inline function svdPrepare1(o: usize, theta: usize, logSigma2: usize, thetaEff: usize, sigma2: usize, logAlpha: usize,
+  threshold: f32, lo: f32, hi: f32, dTheta: usize, dLogSigma2: usize, scale: f32, grad: bool): bool {
+  const t = load<f32>(theta + o);
+  const ls = load<f32>(logSigma2 + o);
+  const t2 = t * t + THETA2_EPS;
+  const la = svdLogAlphaT2(t2, ls, lo, hi);
+  const keep = la < threshold;
+  store<f32>(logAlpha + o, la);
+  store<f32>(thetaEff + o, keep ? t : 0);
+  if (sigma2) {
+    const s2 = exp_s(ls);
+    store<f32>(sigma2 + o, s2);
+    if (dTheta && grad) {
+      const g: f32 = la > lo && la < hi ? dkl_lu_ratio(la, t2, s2) * scale : 0;
+      store<f32>(dLogSigma2 + o, load<f32>(dLogSigma2 + o) + g);
+      store<f32>(dTheta + o, load<f32>(dTheta + o) + g * -2 * t / t2);
     }
   }
+  return keep;
+}
+
+/** Scalar twin of {@link svd_prepare_f32}: groups of four whose log α all sit on a clamp bound get no gradient update, as there. */
+export function svd_prepare_f32_scalar(theta: usize, logSigma2: usize, n: i32, thetaEff: usize, sigma2: usize, logAlpha: usize, threshold: f32, lo: f32, hi: f32, dTheta: usize, dLogSigma2: usize, scale: f32): i32 {
+  assert(n >= 0, 'n must be >= 0');
+  assert(dTheta == 0 || (sigma2 != 0 && dLogSigma2 != 0), 'svd_prepare_f32: KL gradients need sigma2 and dLogSigma2');
+  let kept = 0;
+  const n4 = n & ~3;
+  let i = 0;
+  for (; i < n4; i += 4) {
+    // Whether any of the four has log α strictly inside the clamp (then all four get the update).
+    let inside = false;
+    for (let j = 0; j < 4; j++) {
+      const o = <usize>(i + j) << 2;
+      const t = load<f32>(theta + o);
+      const la = svdLogAlphaT2(t * t + THETA2_EPS, load<f32>(logSigma2 + o), lo, hi);
+      inside = inside || (la > lo && la < hi);
+    }
+    for (let j = 0; j < 4; j++) kept += <i32>svdPrepare1(<usize>(i + j) << 2, theta, logSigma2, thetaEff, sigma2, logAlpha, threshold, lo, hi, dTheta, dLogSigma2, scale, inside);
+  }
+  for (; i < n; i++) kept += <i32>svdPrepare1(<usize>i << 2, theta, logSigma2, thetaEff, sigma2, logAlpha, threshold, lo, hi, dTheta, dLogSigma2, scale, true);
   return kept;
 }
 
@@ -166,17 +219,49 @@ export function svd_kl_f32(theta: usize, logAlpha: usize, n: i32, dTheta: usize,
     const a = v128.load(acc);
     sum += <f64>f32x4.extract_lane(a, 0) + <f64>f32x4.extract_lane(a, 1) + <f64>f32x4.extract_lane(a, 2) + <f64>f32x4.extract_lane(a, 3);
   }
-  for (; i < n; i++) {
-    const o = <usize>i << 2;
-    const la = load<f32>(logAlpha + o);
-    if (wantValue) sum += <f64>kl_lu(la);
-    if (dTheta) {
-      const t = load<f32>(theta + o);
-      const g: f32 = la > lo && la < hi ? dkl_lu(la) * scale : 0;
-      store<f32>(dLogSigma2 + o, load<f32>(dLogSigma2 + o) + g);
-      store<f32>(dTheta + o, load<f32>(dTheta + o) + g * -2 * t / (t * t + THETA2_EPS));
-    }
+  for (; i < n; i++) sum += <f64>svdKl1(<usize>i << 2, theta, logAlpha, dTheta, dLogSigma2, scale, lo, hi, wantValue);
+  return wantValue ? sum : 0;
+}
+
+/**
+ * One weight of {@link svd_kl_f32} at byte offset o: adds the KL gradient when dTheta ≠ 0 and
+ * returns the KL value when wantValue ≠ 0 or dTheta = 0 (else 0).
+ */
+// @ts-ignore: decorator
+@inline function svdKl1(o: usize, theta: usize, logAlpha: usize, dTheta: usize, dLogSigma2: usize, scale: f32, lo: f32, hi: f32, wantValue: i32): f32 {
+  const la = load<f32>(logAlpha + o);
+  if (dTheta) {
+    const t = load<f32>(theta + o);
+    const g: f32 = la > lo && la < hi ? dkl_lu(la) * scale : 0;
+    store<f32>(dLogSigma2 + o, load<f32>(dLogSigma2 + o) + g);
+    store<f32>(dTheta + o, load<f32>(dTheta + o) + g * -2 * t / (t * t + THETA2_EPS));
   }
+  return wantValue || !dTheta ? kl_lu(la) : 0;
+}
+
+/**
+ * Scalar twin of {@link svd_kl_f32}: the same four f32 lane sums (lane j holds the weights
+ * i ≡ j mod 4), flushed to f64 every 256 weights in lane order, then the tail in f64.
+ */
+export function svd_kl_f32_scalar(theta: usize, logAlpha: usize, n: i32, dTheta: usize, dLogSigma2: usize, scale: f32, lo: f32, hi: f32, wantValue: i32): f64 {
+  assert(n >= 0, 'n must be >= 0');
+  assert(dTheta != 0 || wantValue != 0, 'svd_kl_f32: nothing to compute');
+  let sum: f64 = 0;
+  const n4 = n & ~3;
+  let i = 0;
+  while (i < n4) {
+    let a0: f32 = 0, a1: f32 = 0, a2: f32 = 0, a3: f32 = 0;
+    const end = min(n4, i + 256);
+    for (; i < end; i += 4) {
+      const o = <usize>i << 2;
+      a0 += svdKl1(o, theta, logAlpha, dTheta, dLogSigma2, scale, lo, hi, wantValue);
+      a1 += svdKl1(o + 4, theta, logAlpha, dTheta, dLogSigma2, scale, lo, hi, wantValue);
+      a2 += svdKl1(o + 8, theta, logAlpha, dTheta, dLogSigma2, scale, lo, hi, wantValue);
+      a3 += svdKl1(o + 12, theta, logAlpha, dTheta, dLogSigma2, scale, lo, hi, wantValue);
+    }
+    sum += <f64>a0 + <f64>a1 + <f64>a2 + <f64>a3;
+  }
+  for (; i < n; i++) sum += <f64>svdKl1(<usize>i << 2, theta, logAlpha, dTheta, dLogSigma2, scale, lo, hi, wantValue);
   return wantValue ? sum : 0;
 }
 
@@ -194,11 +279,23 @@ export function svd_param_grads_f32(logAlpha: usize, n: i32, dM: usize, dS: usiz
     v128.store(dTheta + o, f32x4.add(v128.load(dTheta + o), v128.and(v128.load(dM + o), keep)));
     v128.store(dLogSigma2 + o, f32x4.add(v128.load(dLogSigma2 + o), f32x4.mul(v128.load(dS + o), v128.load(sigma2 + o))));
   }
-  for (; i < n; i++) {
+  svdParamGradsRange(logAlpha, i, n, dM, dS, sigma2, dTheta, dLogSigma2, threshold);
+}
+
+/** Weights [i0, n) of {@link svd_param_grads_f32}; a dropped weight's dθ gets +0, as a masked lane. */
+// @ts-ignore: decorator
+@inline function svdParamGradsRange(logAlpha: usize, i0: i32, n: i32, dM: usize, dS: usize, sigma2: usize, dTheta: usize, dLogSigma2: usize, threshold: f32): void {
+  for (let i = i0; i < n; i++) {
     const o = <usize>i << 2;
-    if (load<f32>(logAlpha + o) < threshold) store<f32>(dTheta + o, load<f32>(dTheta + o) + load<f32>(dM + o));
+    store<f32>(dTheta + o, load<f32>(dTheta + o) + (load<f32>(logAlpha + o) < threshold ? load<f32>(dM + o) : 0));
     store<f32>(dLogSigma2 + o, load<f32>(dLogSigma2 + o) + load<f32>(dS + o) * load<f32>(sigma2 + o));
   }
+}
+
+/** Scalar twin of {@link svd_param_grads_f32}. */
+export function svd_param_grads_f32_scalar(logAlpha: usize, n: i32, dM: usize, dS: usize, sigma2: usize, dTheta: usize, dLogSigma2: usize, threshold: f32): void {
+  assert(n >= 0, 'n must be >= 0');
+  svdParamGradsRange(logAlpha, 0, n, dM, dS, sigma2, dTheta, dLogSigma2, threshold);
 }
 
 /** Index of the α shared by weight i of a [rows, cols] matrix: 0 layer, 1 per column (unit), 2 per weight. */
@@ -240,7 +337,7 @@ export function kl_log_uniform_f32(logAlpha: usize, n: i32, mult: f32, dLogAlpha
   for (let i = 0; i < n; i++) {
     const o = <usize>i << 2;
     const raw = load<f32>(logAlpha + o);
-    const la = clampf(raw, lo, hi);
+    const la = pclamp(raw, lo, hi);
     sum += <f64>(mult * kl_lu(la));
     if (dLogAlpha && raw > lo && raw < hi) store<f32>(dLogAlpha + o, load<f32>(dLogAlpha + o) + scale * mult * dkl_lu(la));
   }
@@ -268,16 +365,28 @@ export function lrt_sample_f32(rows: i32, cols: i32, mu: usize, v: usize, eps: u
       if (bias) y = f32x4.add(y, v128.load(bias + (<usize>c << 2)));
       v128.store(out + o, y);
     }
-    for (; c < cols; c++) {
-      const o = base + (<usize>c << 2);
-      const s = sqrt<f32>(load<f32>(v + o) + VAR_EPS);
-      store<f32>(std + o, s);
-      let y = load<f32>(mu + o);
-      if (eps) y += s * load<f32>(eps + o);
-      if (bias) y += load<f32>(bias + (<usize>c << 2));
-      store<f32>(out + o, y);
-    }
+    lrtSampleRow(base, c, cols, mu, v, eps, bias, out, std);
   }
+}
+
+/** Columns [c0, cols) of one row of {@link lrt_sample_f32} (row at byte offset base). */
+// @ts-ignore: decorator
+@inline function lrtSampleRow(base: usize, c0: i32, cols: i32, mu: usize, v: usize, eps: usize, bias: usize, out: usize, std: usize): void {
+  for (let c = c0; c < cols; c++) {
+    const o = base + (<usize>c << 2);
+    const s = sqrt<f32>(load<f32>(v + o) + VAR_EPS);
+    store<f32>(std + o, s);
+    let y = load<f32>(mu + o);
+    if (eps) y += s * load<f32>(eps + o);
+    if (bias) y += load<f32>(bias + (<usize>c << 2));
+    store<f32>(out + o, y);
+  }
+}
+
+/** Scalar twin of {@link lrt_sample_f32}. */
+export function lrt_sample_f32_scalar(rows: i32, cols: i32, mu: usize, v: usize, eps: usize, bias: usize, out: usize, std: usize): void {
+  assert(rows >= 0 && cols >= 0, 'rows, cols must be >= 0');
+  for (let r = 0; r < rows; r++) lrtSampleRow(<usize>(r * cols) << 2, 0, cols, mu, v, eps, bias, out, std);
 }
 
 /** LRT backward through the noise: dv = dy·ε / (2·std). */
@@ -290,10 +399,21 @@ export function lrt_backward_f32(n: i32, dy: usize, eps: usize, std: usize, dv: 
     const o = <usize>i << 2;
     v128.store(dv + o, f32x4.div(f32x4.mul(f32x4.mul(v128.load(dy + o), v128.load(eps + o)), half), v128.load(std + o)));
   }
-  for (; i < n; i++) {
+  lrtBackwardRange(i, n, dy, eps, std, dv);
+}
+
+// @ts-ignore: decorator
+@inline function lrtBackwardRange(i0: i32, n: i32, dy: usize, eps: usize, std: usize, dv: usize): void {
+  for (let i = i0; i < n; i++) {
     const o = <usize>i << 2;
     store<f32>(dv + o, load<f32>(dy + o) * load<f32>(eps + o) * 0.5 / load<f32>(std + o));
   }
+}
+
+/** Scalar twin of {@link lrt_backward_f32}. */
+export function lrt_backward_f32_scalar(n: i32, dy: usize, eps: usize, std: usize, dv: usize): void {
+  assert(n >= 0, 'n must be >= 0');
+  lrtBackwardRange(0, n, dy, eps, std, dv);
 }
 
 /**
@@ -326,10 +446,22 @@ export function lrt_dx_f32(n: i32, x: usize, t: usize, dx: usize): void {
     const o = <usize>i << 2;
     v128.store(dx + o, f32x4.add(v128.load(dx + o), f32x4.mul(two, f32x4.mul(v128.load(x + o), v128.load(t + o)))));
   }
-  for (; i < n; i++) {
+  lrtDxRange(i, n, x, t, dx);
+}
+
+/** Elements [i0, n) of {@link lrt_dx_f32}: dx + 2·(x·t), the SIMD kernel's order. */
+// @ts-ignore: decorator
+@inline function lrtDxRange(i0: i32, n: i32, x: usize, t: usize, dx: usize): void {
+  for (let i = i0; i < n; i++) {
     const o = <usize>i << 2;
-    store<f32>(dx + o, load<f32>(dx + o) + 2 * load<f32>(x + o) * load<f32>(t + o));
+    store<f32>(dx + o, load<f32>(dx + o) + <f32>2 * (load<f32>(x + o) * load<f32>(t + o)));
   }
+}
+
+/** Scalar twin of {@link lrt_dx_f32}. */
+export function lrt_dx_f32_scalar(n: i32, x: usize, t: usize, dx: usize): void {
+  assert(n >= 0, 'n must be >= 0');
+  lrtDxRange(0, n, x, t, dx);
 }
 
 /** Scalar KL of the log-uniform prior at log α (exported for tests). */

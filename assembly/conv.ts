@@ -19,6 +19,7 @@
 // The forward pass skips `col` whenever W fits the GEMM engine's packed-B buffer: it packs W
 // once and writes each chunk's im2col straight into the engine's packed-A layout, so the
 // receptive fields are copied once instead of twice (im2col, then the GEMM's packing).
+import { checkWindow2d, outDim } from './geometry';
 import { gemm_f32_nn, gemm_f32_nt, gemm_f32_tn } from './gemm';
 import { MACRO_KC_MAX, MR, PACK_A_FLOATS, PACK_B_FLOATS, gemmMacro, gemmPackA, gemmPackB, packedBFloats, storeTransposed4x4 } from './gemm_engine';
 
@@ -28,16 +29,6 @@ const COL_CHUNK_BYTES: i32 = 256 << 10;
 // ---------------------------------------------------------------------------------------------
 // Shared helpers
 
-// @ts-ignore: decorator
-@inline function outDim(size: i32, k: i32, s: i32, p: i32): i32 {
-  return (size + 2 * p - k) / s + 1;
-}
-
-function checkConvArgs(n: i32, h: i32, w: i32, c: i32, f: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32): void {
-  assert(n > 0 && h > 0 && w > 0 && c > 0 && f > 0, 'conv2d: sizes must be positive');
-  assert(kh > 0 && kw > 0 && sh > 0 && sw > 0 && ph >= 0 && pw >= 0, 'conv2d: bad kernel, stride or padding');
-  assert(h + 2 * ph >= kh && w + 2 * pw >= kw, 'conv2d: kernel larger than the padded input');
-}
 
 // @ts-ignore: decorator
 @inline function isPointwise(kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32): bool {
@@ -258,7 +249,7 @@ function col2imAdd(r0: i32, r1: i32, h: i32, w: i32, c: i32, kh: i32, kw: i32, s
  */
 export function conv2d_f32_nhwc(n: i32, h: i32, w: i32, c: i32, f: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
   x: usize, wgt: usize, bias: usize, y: usize, acc: i32, col: usize): void {
-  checkConvArgs(n, h, w, c, f, kh, kw, sh, sw, ph, pw);
+  checkWindow2d(n, h, w, c, f, kh, kw, sh, sw, ph, pw);
   const oh = outDim(h, kh, sh, ph), ow = outDim(w, kw, sw, pw);
   const m = n * oh * ow, k = kh * kw * c;
   if (isPointwise(kh, kw, sh, sw, ph, pw)) {
@@ -292,7 +283,7 @@ export function conv2d_f32_nhwc(n: i32, h: i32, w: i32, c: i32, f: i32, kh: i32,
 /** Scalar direct twin of {@link conv2d_f32_nhwc} (naive loops, no im2col; `col` unused): the test oracle. */
 export function conv2d_f32_nhwc_scalar(n: i32, h: i32, w: i32, c: i32, f: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
   x: usize, wgt: usize, bias: usize, y: usize, acc: i32, col: usize): void {
-  checkConvArgs(n, h, w, c, f, kh, kw, sh, sw, ph, pw);
+  checkWindow2d(n, h, w, c, f, kh, kw, sh, sw, ph, pw);
   const oh = outDim(h, kh, sh, ph), ow = outDim(w, kw, sw, pw);
   for (let b = 0; b < n; b++) for (let oy = 0; oy < oh; oy++) for (let ox = 0; ox < ow; ox++) {
     for (let fo = 0; fo < f; fo++) {
@@ -326,7 +317,7 @@ export function conv2d_f32_nhwc_scalar(n: i32, h: i32, w: i32, c: i32, f: i32, k
  */
 export function conv2d_backward_data_f32_nhwc(n: i32, h: i32, w: i32, c: i32, f: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
   dy: usize, wgt: usize, dx: usize, acc: i32, col: usize): void {
-  checkConvArgs(n, h, w, c, f, kh, kw, sh, sw, ph, pw);
+  checkWindow2d(n, h, w, c, f, kh, kw, sh, sw, ph, pw);
   const oh = outDim(h, kh, sh, ph), ow = outDim(w, kw, sw, pw);
   const m = n * oh * ow, k = kh * kw * c;
   if (isPointwise(kh, kw, sh, sw, ph, pw)) {
@@ -346,7 +337,7 @@ export function conv2d_backward_data_f32_nhwc(n: i32, h: i32, w: i32, c: i32, f:
 /** Scalar direct twin of {@link conv2d_backward_data_f32_nhwc} (`col` unused). */
 export function conv2d_backward_data_f32_nhwc_scalar(n: i32, h: i32, w: i32, c: i32, f: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
   dy: usize, wgt: usize, dx: usize, acc: i32, col: usize): void {
-  checkConvArgs(n, h, w, c, f, kh, kw, sh, sw, ph, pw);
+  checkWindow2d(n, h, w, c, f, kh, kw, sh, sw, ph, pw);
   const oh = outDim(h, kh, sh, ph), ow = outDim(w, kw, sw, pw);
   if (!acc) for (let i = 0; i < n * h * w * c; i++) store<f32>(dx + (<usize>i << 2), 0);
   for (let b = 0; b < n; b++) for (let oy = 0; oy < oh; oy++) for (let ox = 0; ox < ow; ox++) {
@@ -379,7 +370,7 @@ export function conv2d_backward_data_f32_nhwc_scalar(n: i32, h: i32, w: i32, c: 
  */
 export function conv2d_backward_filter_f32_nhwc(n: i32, h: i32, w: i32, c: i32, f: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
   x: usize, dy: usize, dw: usize, acc: i32, col: usize): void {
-  checkConvArgs(n, h, w, c, f, kh, kw, sh, sw, ph, pw);
+  checkWindow2d(n, h, w, c, f, kh, kw, sh, sw, ph, pw);
   const oh = outDim(h, kh, sh, ph), ow = outDim(w, kw, sw, pw);
   const m = n * oh * ow, k = kh * kw * c;
   if (isPointwise(kh, kw, sh, sw, ph, pw)) {
@@ -398,7 +389,7 @@ export function conv2d_backward_filter_f32_nhwc(n: i32, h: i32, w: i32, c: i32, 
 /** Scalar direct twin of {@link conv2d_backward_filter_f32_nhwc} (`col` unused). */
 export function conv2d_backward_filter_f32_nhwc_scalar(n: i32, h: i32, w: i32, c: i32, f: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
   x: usize, dy: usize, dw: usize, acc: i32, col: usize): void {
-  checkConvArgs(n, h, w, c, f, kh, kw, sh, sw, ph, pw);
+  checkWindow2d(n, h, w, c, f, kh, kw, sh, sw, ph, pw);
   const oh = outDim(h, kh, sh, ph), ow = outDim(w, kw, sw, pw);
   for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) for (let ci = 0; ci < c; ci++) {
     for (let fo = 0; fo < f; fo++) {

@@ -33,7 +33,13 @@ export function nonzero_cols_f32(x: usize, rows: i32, cols: i32, idx: usize): i3
       if (load<f32>(at(row, c)) != 0) store<i32>(at(idx, c), -1);
     }
   }
-  // Pass 2: compact the flags into indices in place (k ≤ c, so nothing unread is overwritten).
+  return compactFlags(idx, cols);
+}
+
+/** Pass 2 of {@link nonzero_cols_f32}: the flags idx[c] ≠ 0 compacted in place into ascending indices (as f32); returns k. */
+// @ts-ignore: decorator
+@inline function compactFlags(idx: usize, cols: i32): i32 {
+  // k ≤ c, so nothing unread is overwritten.
   let k = 0;
   for (let c = 0; c < cols; c++) {
     if (load<i32>(at(idx, c)) != 0) {
@@ -42,6 +48,17 @@ export function nonzero_cols_f32(x: usize, rows: i32, cols: i32, idx: usize): i3
     }
   }
   return k;
+}
+
+/** Scalar twin of {@link nonzero_cols_f32}. */
+export function nonzero_cols_f32_scalar(x: usize, rows: i32, cols: i32, idx: usize): i32 {
+  assert(rows >= 0 && cols >= 0 && cols < (1 << 24), 'nonzero_cols_f32: need 0 <= cols < 2^24');
+  memory.fill(idx, 0, <usize>cols << 2);
+  for (let r = 0; r < rows; r++) {
+    const row = at(x, r * cols);
+    for (let c = 0; c < cols; c++) if (load<f32>(at(row, c)) != 0) store<i32>(at(idx, c), -1);
+  }
+  return compactFlags(idx, cols);
 }
 
 /** out[r, j] = x[r, idx[j]] for r < rows, j < k: the live columns of x[rows, cols], packed. */
@@ -74,9 +91,20 @@ export function gather_rows_f32(w: usize, rows: i32, cols: i32, idx: usize, k: i
  * idx must be ascending, as nonzero_cols_f32 writes it.
  */
 export function scatter_rows_f32(src: usize, k: i32, idx: usize, dst: usize, rows: i32, cols: i32, accumulate: i32): void {
+  scatterRows(src, k, idx, dst, rows, cols, accumulate, true);
+}
+
+/** Scalar twin of {@link scatter_rows_f32}. */
+export function scatter_rows_f32_scalar(src: usize, k: i32, idx: usize, dst: usize, rows: i32, cols: i32, accumulate: i32): void {
+  scatterRows(src, k, idx, dst, rows, cols, accumulate, false);
+}
+
+/** {@link scatter_rows_f32}; `simd` (a constant at each call, so inlining drops the other branch) picks the accumulation's vector loop. */
+// @ts-ignore: decorator
+@inline function scatterRows(src: usize, k: i32, idx: usize, dst: usize, rows: i32, cols: i32, accumulate: i32, simd: bool): void {
   assert(rows >= 0 && cols >= 0 && k >= 0 && k <= rows, 'scatter_rows_f32: need 0 <= k <= rows');
   const bytes = <usize>cols << 2;
-  const cols4 = cols & ~3;
+  const cols4 = simd ? cols & ~3 : 0;
   let next = 0; // first row of dst not yet written
   for (let j = 0; j < k; j++) {
     const r = <i32>load<f32>(at(idx, j));
@@ -84,7 +112,7 @@ export function scatter_rows_f32(src: usize, k: i32, idx: usize, dst: usize, row
     const d = dst + <usize>r * bytes, s = src + <usize>j * bytes;
     if (accumulate) {
       let c = 0;
-      for (; c < cols4; c += 4) v128.store(at(d, c), f32x4.add(v128.load(at(d, c)), v128.load(at(s, c))));
+      if (simd) for (; c < cols4; c += 4) v128.store(at(d, c), f32x4.add(v128.load(at(d, c)), v128.load(at(s, c))));
       for (; c < cols; c++) store<f32>(at(d, c), load<f32>(at(d, c)) + load<f32>(at(s, c)));
     } else {
       if (r > next) memory.fill(dst + <usize>next * bytes, 0, <usize>(r - next) * bytes);

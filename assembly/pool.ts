@@ -11,16 +11,12 @@
 // buffer is kept. SIMD runs across channels (4 at a time); the C % 4 tail is scalar.
 // Pointers are byte offsets; sizes, strides and paddings are in elements.
 
-// @ts-ignore: decorator
-@inline function outDim(size: i32, k: i32, s: i32, p: i32): i32 {
-  return (size + 2 * p - k) / s + 1;
-}
+import { checkWindow2d, outDim } from './geometry';
 
 function checkPoolArgs(n: i32, h: i32, w: i32, c: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32): void {
-  assert(n > 0 && h > 0 && w > 0 && c > 0, 'pool2d: sizes must be positive');
-  assert(kh > 0 && kw > 0 && sh > 0 && sw > 0, 'pool2d: bad window or stride');
-  assert(ph >= 0 && pw >= 0 && ph < kh && pw < kw, 'pool2d: padding must be in [0, window)');
-  assert(h + 2 * ph >= kh && w + 2 * pw >= kw, 'pool2d: window larger than the padded input');
+  checkWindow2d(n, h, w, c, c, kh, kw, sh, sw, ph, pw);
+  // A window made only of padding would have no input to reduce.
+  assert(ph < kh && pw < kw, 'pool2d: padding must be in [0, window)');
 }
 
 // @ts-ignore: decorator

@@ -20,6 +20,7 @@
 // The structure (rowPtr monotone, indices < k) is validated once by the TypeScript owner when
 // a matrix is created; checking it here on every call would double the work at batch 1.
 
+import { checkWindow2d, outDim } from './geometry';
 import { im2colT } from './im2col_t';
 import { transpose_f32 } from './transpose';
 
@@ -125,16 +126,6 @@ export function spmm_f32_csr_scalar(m: i32, k: i32, n: i32, rowPtr: usize, colId
 // CSR (K = KH·KW·C). Per chunk of output pixels: a feature-major im2col colT [K, chunk], one
 // spmm giving yT [F, chunk], and a transpose into y's NHWC rows.
 
-// @ts-ignore: decorator
-@inline function outDim(size: i32, k: i32, s: i32, p: i32): i32 {
-  return (size + 2 * p - k) / s + 1;
-}
-
-function checkConv(n: i32, h: i32, w: i32, c: i32, f: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32): void {
-  assert(n > 0 && h > 0 && w > 0 && c > 0 && f > 0, 'conv2d_sparse: sizes must be positive');
-  assert(kh > 0 && kw > 0 && sh > 0 && sw > 0 && ph >= 0 && pw >= 0, 'conv2d_sparse: bad kernel, stride or padding');
-  assert(h + 2 * ph >= kh && w + 2 * pw >= kw, 'conv2d_sparse: kernel larger than the padded input');
-}
 
 function convChunk(k: i32, f: i32, m: i32): i32 {
   let rows = CONV_CHUNK_BYTES / ((2 * k + f) << 2);
@@ -160,7 +151,7 @@ export function conv2d_sparse_scratch_bytes(n: i32, h: i32, w: i32, c: i32, f: i
  */
 export function conv2d_sparse_f32_nhwc(n: i32, h: i32, w: i32, c: i32, f: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
   rowPtr: usize, colIdx: usize, wide: i32, val: usize, liveRows: usize, x: usize, bias: usize, y: usize, scratch: usize): void {
-  checkConv(n, h, w, c, f, kh, kw, sh, sw, ph, pw);
+  checkWindow2d(n, h, w, c, f, kh, kw, sh, sw, ph, pw);
   assert(scratch != 0, 'conv2d_sparse: scratch required');
   const oh = outDim(h, kh, sh, ph), ow = outDim(w, kw, sw, pw);
   const m = n * oh * ow, k = kh * kw * c;
@@ -182,7 +173,7 @@ export function conv2d_sparse_f32_nhwc(n: i32, h: i32, w: i32, c: i32, f: i32, k
 /** Scalar direct twin of {@link conv2d_sparse_f32_nhwc} (no im2col; `scratch` unused): the test oracle. */
 export function conv2d_sparse_f32_nhwc_scalar(n: i32, h: i32, w: i32, c: i32, f: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
   rowPtr: usize, colIdx: usize, wide: i32, val: usize, liveRows: usize, x: usize, bias: usize, y: usize, scratch: usize): void {
-  checkConv(n, h, w, c, f, kh, kw, sh, sw, ph, pw);
+  checkWindow2d(n, h, w, c, f, kh, kw, sh, sw, ph, pw);
   const oh = outDim(h, kh, sh, ph), ow = outDim(w, kw, sw, pw);
   for (let b = 0; b < n; b++) for (let oy = 0; oy < oh; oy++) for (let ox = 0; ox < ow; ox++) {
     for (let fo = 0; fo < f; fo++) {

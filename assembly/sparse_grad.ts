@@ -17,16 +17,7 @@
 // Every sum runs over the nonzeros in (r, fo) order, in the SIMD kernels and their scalar twins
 // alike, so the two agree bit for bit. Products against the dense kernels agree to rounding.
 
-// @ts-ignore: decorator
-@inline function outDim(size: i32, k: i32, s: i32, p: i32): i32 {
-  return (size + 2 * p - k) / s + 1;
-}
-
-function checkGeom(n: i32, h: i32, w: i32, c: i32, f: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32): void {
-  assert(n > 0 && h > 0 && w > 0 && c > 0 && f > 0, 'sparse_grad: sizes must be positive');
-  assert(kh > 0 && kw > 0 && sh > 0 && sw > 0 && ph >= 0 && pw >= 0, 'sparse_grad: bad kernel, stride or padding');
-  assert(h + 2 * ph >= kh && w + 2 * pw >= kw, 'sparse_grad: kernel larger than the padded input');
-}
+import { checkWindow2d, outDim } from './geometry';
 
 // Byte shuffles that pack the set lanes of a 4-lane mask (index = the mask's bits) to the front.
 const PACK_LANES: usize = memory.data<u8>([
@@ -190,7 +181,7 @@ export function csr_rows_nonzero_f32_scalar(m: i32, f: i32, g: usize, rowPtr: us
  */
 export function conv2d_backward_filter_rows_f32(n: i32, h: i32, w: i32, c: i32, f: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
   rowPtr: usize, colIdx: usize, val: usize, x: usize, dwT: usize, acc: i32): void {
-  checkGeom(n, h, w, c, f, kh, kw, sh, sw, ph, pw);
+  checkWindow2d(n, h, w, c, f, kh, kw, sh, sw, ph, pw);
   if (!acc) memory.fill(dwT, 0, (<usize>f * <usize>(kh * kw * c)) << 2);
   walkRuns(n, h, w, c, kh, kw, sh, sw, ph, pw, rowPtr, colIdx, val, x, dwT, false, true);
 }
@@ -198,7 +189,7 @@ export function conv2d_backward_filter_rows_f32(n: i32, h: i32, w: i32, c: i32, 
 /** Scalar twin of {@link conv2d_backward_filter_rows_f32} (the same sums in the same order). */
 export function conv2d_backward_filter_rows_f32_scalar(n: i32, h: i32, w: i32, c: i32, f: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
   rowPtr: usize, colIdx: usize, val: usize, x: usize, dwT: usize, acc: i32): void {
-  checkGeom(n, h, w, c, f, kh, kw, sh, sw, ph, pw);
+  checkWindow2d(n, h, w, c, f, kh, kw, sh, sw, ph, pw);
   if (!acc) memory.fill(dwT, 0, (<usize>f * <usize>(kh * kw * c)) << 2);
   walkRuns(n, h, w, c, kh, kw, sh, sw, ph, pw, rowPtr, colIdx, val, x, dwT, false, false);
 }
@@ -211,7 +202,7 @@ export function conv2d_backward_filter_rows_f32_scalar(n: i32, h: i32, w: i32, c
  */
 export function conv2d_backward_data_rows_f32(n: i32, h: i32, w: i32, c: i32, f: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
   rowPtr: usize, colIdx: usize, val: usize, wT: usize, dx: usize, acc: i32): void {
-  checkGeom(n, h, w, c, f, kh, kw, sh, sw, ph, pw);
+  checkWindow2d(n, h, w, c, f, kh, kw, sh, sw, ph, pw);
   if (!acc) memory.fill(dx, 0, (<usize>n * <usize>h * <usize>w * <usize>c) << 2);
   walkRuns(n, h, w, c, kh, kw, sh, sw, ph, pw, rowPtr, colIdx, val, dx, wT, true, true);
 }
@@ -219,7 +210,7 @@ export function conv2d_backward_data_rows_f32(n: i32, h: i32, w: i32, c: i32, f:
 /** Scalar twin of {@link conv2d_backward_data_rows_f32} (the same sums in the same order). */
 export function conv2d_backward_data_rows_f32_scalar(n: i32, h: i32, w: i32, c: i32, f: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
   rowPtr: usize, colIdx: usize, val: usize, wT: usize, dx: usize, acc: i32): void {
-  checkGeom(n, h, w, c, f, kh, kw, sh, sw, ph, pw);
+  checkWindow2d(n, h, w, c, f, kh, kw, sh, sw, ph, pw);
   if (!acc) memory.fill(dx, 0, (<usize>n * <usize>h * <usize>w * <usize>c) << 2);
   walkRuns(n, h, w, c, kh, kw, sh, sw, ph, pw, rowPtr, colIdx, val, dx, wT, true, false);
 }
@@ -247,7 +238,7 @@ export function conv2d_sparse_backward_rows_scratch_bytes(nnzW: i32, nnzG: i32, 
  */
 export function conv2d_sparse_backward_rows_f32(n: i32, h: i32, w: i32, c: i32, f: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
   wPtr: usize, wIdx: usize, wVal: usize, gPtr: usize, gIdx: usize, gVal: usize, x: usize, dval: usize, dx: usize, scratch: usize): void {
-  checkGeom(n, h, w, c, f, kh, kw, sh, sw, ph, pw);
+  checkWindow2d(n, h, w, c, f, kh, kw, sh, sw, ph, pw);
   assert(load<u32>(wPtr) == 0, 'conv2d_sparse_backward_rows: wPtr[0] must be 0');
   assert(scratch != 0, 'conv2d_sparse_backward_rows: scratch required');
   const oh = outDim(h, kh, sh, ph), ow = outDim(w, kw, sw, pw);

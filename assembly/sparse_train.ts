@@ -14,16 +14,12 @@
 // The CSR keeps every weight whose log α is below the threshold, even where θ happens to be
 // exactly 0: such a weight still gets its gradient.
 
+import { checkWindow2d, outDim } from './geometry';
 import { transpose_f32 } from './transpose';
 import { col2imTAdd, im2colT, narrowRows } from './im2col_t';
 
 /** Bytes of im2col/gradient chunk the backward keeps in cache at once. */
 const CHUNK_BYTES: i32 = 384 << 10;
-
-// @ts-ignore: decorator
-@inline function outDim(size: i32, k: i32, s: i32, p: i32): i32 {
-  return (size + 2 * p - k) / s + 1;
-}
 
 // @ts-ignore: decorator
 @inline function ptrAt(rowPtr: usize, i: i32): i32 {
@@ -61,10 +57,7 @@ export function csr_t_from_mask_f32(k: i32, f: i32, m: usize, logAlpha: usize, t
       if (load<f32>(la + (<usize>fo << 2)) < thr) store<u32>(counts + (<usize>fo << 2), load<u32>(counts + (<usize>fo << 2)) + 1);
     }
   }
-  for (let fo = 0; fo < f; fo++) {
-    const c = rowPtr + (<usize>(fo + 1) << 2);
-    store<u32>(c, load<u32>(c) + load<u32>(c - 4));
-  }
+  countsToOffsets(rowPtr, f);
   // Pass 2: fill, with rowPtr[fo] as the cursor of row fo (it ends at the old rowPtr[fo + 1]);
   // groups of four outputs with nothing kept (most of them, in a sparse layer) are skipped whole.
   let live = 0;
@@ -75,24 +68,64 @@ export function csr_t_from_mask_f32(k: i32, f: i32, m: usize, logAlpha: usize, t
     for (; fo < f; fo += 4) {
       const g = fo + 4 <= f ? fo + 4 : f;
       if (g == fo + 4 && !v128.any_true(f32x4.lt(v128.load(logAlpha + o + (<usize>fo << 2)), vthr))) continue;
-      for (let q = fo; q < g; q++) {
-        if (load<f32>(logAlpha + o + (<usize>q << 2)) < thr) {
-          const c = rowPtr + (<usize>q << 2);
-          const p = <usize>load<u32>(c);
-          store<u32>(colIdx + (p << 2), <u32>kk);
-          store<f32>(val + (p << 2), load<f32>(m + o + (<usize>q << 2)));
-          store<u32>(c, <u32>(p + 1));
-          any = true;
-        }
-      }
+      for (let q = fo; q < g; q++) any = appendKept(kk, q, o, m, logAlpha, thr, rowPtr, colIdx, val) || any;
     }
     if (any) store<u32>(liveRows + (<usize>(++live) << 2), <u32>kk);
   }
+  return finishCsrT(f, rowPtr, liveRows, live);
+}
+
+/** rowPtr[1..f] holds counts per output: turn them into end offsets (a running sum). */
+// @ts-ignore: decorator
+@inline function countsToOffsets(rowPtr: usize, f: i32): void {
+  for (let fo = 0; fo < f; fo++) {
+    const c = rowPtr + (<usize>(fo + 1) << 2);
+    store<u32>(c, load<u32>(c) + load<u32>(c - 4));
+  }
+}
+
+/** Entry (kk, q) of M (row kk at byte offset o) appended to CSR row q when kept, rowPtr[q] its cursor; returns whether kept. */
+// @ts-ignore: decorator
+@inline function appendKept(kk: i32, q: i32, o: usize, m: usize, logAlpha: usize, thr: f32, rowPtr: usize, colIdx: usize, val: usize): bool {
+  if (!(load<f32>(logAlpha + o + (<usize>q << 2)) < thr)) return false;
+  const c = rowPtr + (<usize>q << 2);
+  const p = <usize>load<u32>(c);
+  store<u32>(colIdx + (p << 2), <u32>kk);
+  store<f32>(val + (p << 2), load<f32>(m + o + (<usize>q << 2)));
+  store<u32>(c, <u32>(p + 1));
+  return true;
+}
+
+/** The live-row count, and the cursors shifted back into offsets; returns the number kept. */
+// @ts-ignore: decorator
+@inline function finishCsrT(f: i32, rowPtr: usize, liveRows: usize, live: i32): i32 {
   store<u32>(liveRows, <u32>live);
-  // Shift the cursors back into offsets.
   for (let fo = f; fo > 0; fo--) store<u32>(rowPtr + (<usize>fo << 2), load<u32>(rowPtr + (<usize>(fo - 1) << 2)));
   store<u32>(rowPtr, 0);
   return <i32>load<u32>(rowPtr + (<usize>f << 2));
+}
+
+/** Scalar twin of {@link csr_t_from_mask_f32}. */
+export function csr_t_from_mask_f32_scalar(k: i32, f: i32, m: usize, logAlpha: usize, thr: f32,
+  rowPtr: usize, colIdx: usize, val: usize, liveRows: usize): i32 {
+  assert(k >= 0 && f >= 0, 'csr_t_from_mask: sizes must be >= 0');
+  memory.fill(rowPtr, 0, (<usize>f + 1) << 2);
+  for (let kk = 0; kk < k; kk++) {
+    const la = logAlpha + ((<usize>kk * <usize>f) << 2);
+    for (let fo = 0; fo < f; fo++) {
+      const c = rowPtr + (<usize>(fo + 1) << 2);
+      if (load<f32>(la + (<usize>fo << 2)) < thr) store<u32>(c, load<u32>(c) + 1);
+    }
+  }
+  countsToOffsets(rowPtr, f);
+  let live = 0;
+  for (let kk = 0; kk < k; kk++) {
+    const o = (<usize>kk * <usize>f) << 2;
+    let any = false;
+    for (let q = 0; q < f; q++) any = appendKept(kk, q, o, m, logAlpha, thr, rowPtr, colIdx, val) || any;
+    if (any) store<u32>(liveRows + (<usize>(++live) << 2), <u32>kk);
+  }
+  return finishCsrT(f, rowPtr, liveRows, live);
 }
 
 /** w [k, f] = 0 except at the CSR entries of Mᵀ (see {@link csr_t_from_mask_f32}): w[kk, fo] = src[p]. */
@@ -107,11 +140,6 @@ export function csr_t_scatter_f32(k: i32, f: i32, rowPtr: usize, colIdx: usize, 
   }
 }
 
-function checkConv(n: i32, h: i32, w: i32, c: i32, f: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32): void {
-  assert(n > 0 && h > 0 && w > 0 && c > 0 && f > 0, 'conv2d_sparse_backward: sizes must be positive');
-  assert(kh > 0 && kw > 0 && sh > 0 && sw > 0 && ph >= 0 && pw >= 0, 'conv2d_sparse_backward: bad kernel, stride or padding');
-  assert(h + 2 * ph >= kh && w + 2 * pw >= kw, 'conv2d_sparse_backward: kernel larger than the padded input');
-}
 
 function chunkRows(k: i32, f: i32, m: i32): i32 {
   let rows = CHUNK_BYTES / ((2 * k + f) << 2);
@@ -156,7 +184,7 @@ export function conv2d_sparse_backward_scratch_bytes(n: i32, h: i32, w: i32, c: 
 export function conv2d_sparse_backward_f32_nhwc(n: i32, h: i32, w: i32, c: i32, f: i32, kh: i32, kw: i32,
   sh: i32, sw: i32, ph: i32, pw: i32, rowPtr: usize, colIdx: usize, val: usize, liveRows: usize, x: usize, dy: usize,
   dval: usize, dx: usize, scratch: usize): void {
-  checkConv(n, h, w, c, f, kh, kw, sh, sw, ph, pw);
+  checkWindow2d(n, h, w, c, f, kh, kw, sh, sw, ph, pw);
   assert(scratch != 0, 'conv2d_sparse_backward: scratch required');
   assert(load<u32>(rowPtr) == 0, 'conv2d_sparse_backward: rowPtr[0] must be 0');
   const oh = outDim(h, kh, sh, ph), ow = outDim(w, kw, sw, pw);
@@ -218,7 +246,7 @@ export function conv2d_sparse_backward_f32_nhwc(n: i32, h: i32, w: i32, c: i32, 
 export function conv2d_sparse_backward_f32_nhwc_scalar(n: i32, h: i32, w: i32, c: i32, f: i32, kh: i32, kw: i32,
   sh: i32, sw: i32, ph: i32, pw: i32, rowPtr: usize, colIdx: usize, val: usize, liveRows: usize, x: usize, dy: usize,
   dval: usize, dx: usize, scratch: usize): void {
-  checkConv(n, h, w, c, f, kh, kw, sh, sw, ph, pw);
+  checkWindow2d(n, h, w, c, f, kh, kw, sh, sw, ph, pw);
   const oh = outDim(h, kh, sh, ph), ow = outDim(w, kw, sw, pw);
   if (dx) memory.fill(dx, 0, (<usize>n * <usize>h * <usize>w * <usize>c) << 2);
   for (let fo = 0; fo < f; fo++) {

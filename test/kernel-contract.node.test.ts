@@ -79,7 +79,67 @@ describe('import graph', () => {
   }
 });
 
+/** A function of the module text: does it use SIMD, and which functions does it call. */
+interface WatFunc { simd: boolean; calls: string[] }
+
+/** The functions of asc's text output (build/vardrop.wat) and the function each export names. */
+function parseWat(wat: string): { funcs: Map<string, WatFunc>; exports: Map<string, string> } {
+  const funcs = new Map<string, WatFunc>();
+  let cur: WatFunc | null = null;
+  for (const line of wat.split('\n')) {
+    const head = /^ \(func (\$\S+)/.exec(line);
+    if (head) {
+      cur = { simd: false, calls: [] };
+      funcs.set(head[1], cur);
+    } else if (/^ \(/.test(line)) {
+      cur = null;
+    } else if (cur) {
+      if (/\b(?:v128|[fi](?:32x4|64x2|16x8|8x16))\./.test(line)) cur.simd = true;
+      for (const c of line.matchAll(/\bcall (\$[^\s)]+)/g)) cur.calls.push(c[1]);
+    }
+  }
+  const exports = new Map([...wat.matchAll(/\(export "(\w+)" \(func (\$[^\s)]+)\)\)/g)].map((m) => [m[1], m[2]] as [string, string]));
+  return { funcs, exports };
+}
+
+/**
+ * SIMD exports whose twin is not `<name>_scalar`, with the reason. Nothing else is exempt.
+ */
+const TWIN_EXCEPTIONS: Record<string, string> = {
+  // Runs the module's start-up (static data), no kernel.
+  _start: '',
+  // A peak-throughput probe for the benchmarks: it computes nothing a twin could check.
+  simd_peak_f32: '',
+  // Four Threefry blocks at once; its twin is the one-block function, tested lane by lane.
+  threefry2x32_20_x4: 'threefry2x32_20',
+};
+
 describe('kernel contract', () => {
+  it('every exported kernel that uses SIMD (itself or through what it calls) has a scalar twin', () => {
+    const { funcs, exports } = parseWat(read('build/vardrop.wat'));
+    const memo = new Map<string, boolean>();
+    const usesSimd = (f: string, seen = new Set<string>()): boolean => {
+      if (memo.has(f)) return memo.get(f)!;
+      if (seen.has(f)) return false;
+      seen.add(f);
+      const fn = funcs.get(f);
+      const r = !!fn && (fn.simd || fn.calls.some((c) => usesSimd(c, seen)));
+      memo.set(f, r);
+      return r;
+    };
+    const simd = [...exports].filter(([, f]) => usesSimd(f)).map(([e]) => e);
+    // The parse itself works: the big SIMD kernels are seen as such, their twins are not.
+    expect(simd).toEqual(expect.arrayContaining(['gemm_f32_nn', 'conv2d_f32_nhwc', 'svd_prepare_f32', 'transpose_f32']));
+    expect(simd).not.toContain('gemm_f32_nn_scalar');
+    const missing = simd.filter((e) => !e.endsWith('_scalar')).filter((e) => {
+      const twin = e in TWIN_EXCEPTIONS ? TWIN_EXCEPTIONS[e] : `${e}_scalar`;
+      return twin !== '' && !exports.has(twin);
+    });
+    expect(missing).toEqual([]);
+    // A twin is the oracle: it must not use SIMD itself.
+    expect(simd.filter((e) => e.endsWith('_scalar'))).toEqual([]);
+  });
+
   it(`${BINDINGS_PATH} is what the build generates from the kernels (and is committed)`, () => {
     const generated: string = bindingsFromDts(read('build/vardrop.d.ts'));
     expect(read(BINDINGS_PATH) === generated, `${BINDINGS_PATH} differs from the build's bindings: run npm run build:wasm`).toBe(true);

@@ -1368,6 +1368,16 @@ export interface Kernels {
    */
   svd_log_alpha_f32(theta: number, logSigma2: number, out: number, n: number, lo: number, hi: number): void;
   /**
+   * `svd_log_alpha_f32_scalar` of assembly/bayes.ts
+   * @param theta `usize`
+   * @param logSigma2 `usize`
+   * @param out `usize`
+   * @param n `i32`
+   * @param lo `f32`
+   * @param hi `f32`
+   */
+  svd_log_alpha_f32_scalar(theta: number, logSigma2: number, out: number, n: number, lo: number, hi: number): void;
+  /**
    * `svd_prepare_f32` of assembly/bayes.ts
    * @param theta `usize`
    * @param logSigma2 `usize`
@@ -1385,6 +1395,23 @@ export interface Kernels {
    */
   svd_prepare_f32(theta: number, logSigma2: number, n: number, thetaEff: number, sigma2: number, logAlpha: number, threshold: number, lo: number, hi: number, dTheta: number, dLogSigma2: number, scale: number): number;
   /**
+   * `svd_prepare_f32_scalar` of assembly/bayes.ts
+   * @param theta `usize`
+   * @param logSigma2 `usize`
+   * @param n `i32`
+   * @param thetaEff `usize`
+   * @param sigma2 `usize`
+   * @param logAlpha `usize`
+   * @param threshold `f32`
+   * @param lo `f32`
+   * @param hi `f32`
+   * @param dTheta `usize`
+   * @param dLogSigma2 `usize`
+   * @param scale `f32`
+   * @returns `i32`
+   */
+  svd_prepare_f32_scalar(theta: number, logSigma2: number, n: number, thetaEff: number, sigma2: number, logAlpha: number, threshold: number, lo: number, hi: number, dTheta: number, dLogSigma2: number, scale: number): number;
+  /**
    * `svd_kl_f32` of assembly/bayes.ts
    * @param theta `usize`
    * @param logAlpha `usize`
@@ -1399,6 +1426,20 @@ export interface Kernels {
    */
   svd_kl_f32(theta: number, logAlpha: number, n: number, dTheta: number, dLogSigma2: number, scale: number, lo: number, hi: number, wantValue: number): number;
   /**
+   * `svd_kl_f32_scalar` of assembly/bayes.ts
+   * @param theta `usize`
+   * @param logAlpha `usize`
+   * @param n `i32`
+   * @param dTheta `usize`
+   * @param dLogSigma2 `usize`
+   * @param scale `f32`
+   * @param lo `f32`
+   * @param hi `f32`
+   * @param wantValue `i32`
+   * @returns `f64`
+   */
+  svd_kl_f32_scalar(theta: number, logAlpha: number, n: number, dTheta: number, dLogSigma2: number, scale: number, lo: number, hi: number, wantValue: number): number;
+  /**
    * `svd_param_grads_f32` of assembly/bayes.ts
    * @param logAlpha `usize`
    * @param n `i32`
@@ -1410,6 +1451,18 @@ export interface Kernels {
    * @param threshold `f32`
    */
   svd_param_grads_f32(logAlpha: number, n: number, dM: number, dS: number, sigma2: number, dTheta: number, dLogSigma2: number, threshold: number): void;
+  /**
+   * `svd_param_grads_f32_scalar` of assembly/bayes.ts
+   * @param logAlpha `usize`
+   * @param n `i32`
+   * @param dM `usize`
+   * @param dS `usize`
+   * @param sigma2 `usize`
+   * @param dTheta `usize`
+   * @param dLogSigma2 `usize`
+   * @param threshold `f32`
+   */
+  svd_param_grads_f32_scalar(logAlpha: number, n: number, dM: number, dS: number, sigma2: number, dTheta: number, dLogSigma2: number, threshold: number): void;
   /**
    * `vd_prepare_f32` of assembly/bayes.ts
    * @param theta `usize`
@@ -1458,6 +1511,18 @@ export interface Kernels {
    */
   lrt_sample_f32(rows: number, cols: number, mu: number, v: number, eps: number, bias: number, out: number, std: number): void;
   /**
+   * `lrt_sample_f32_scalar` of assembly/bayes.ts
+   * @param rows `i32`
+   * @param cols `i32`
+   * @param mu `usize`
+   * @param v `usize`
+   * @param eps `usize`
+   * @param bias `usize`
+   * @param out `usize`
+   * @param std `usize`
+   */
+  lrt_sample_f32_scalar(rows: number, cols: number, mu: number, v: number, eps: number, bias: number, out: number, std: number): void;
+  /**
    * `lrt_backward_f32` of assembly/bayes.ts
    * @param n `i32`
    * @param dy `usize`
@@ -1466,6 +1531,15 @@ export interface Kernels {
    * @param dv `usize`
    */
   lrt_backward_f32(n: number, dy: number, eps: number, std: number, dv: number): void;
+  /**
+   * `lrt_backward_f32_scalar` of assembly/bayes.ts
+   * @param n `i32`
+   * @param dy `usize`
+   * @param eps `usize`
+   * @param std `usize`
+   * @param dv `usize`
+   */
+  lrt_backward_f32_scalar(n: number, dy: number, eps: number, std: number, dv: number): void;
   /**
    * `lrt_backward_rows_f32` of assembly/bayes.ts
    * @param m `i32`
@@ -1485,6 +1559,14 @@ export interface Kernels {
    * @param dx `usize`
    */
   lrt_dx_f32(n: number, x: number, t: number, dx: number): void;
+  /**
+   * `lrt_dx_f32_scalar` of assembly/bayes.ts
+   * @param n `i32`
+   * @param x `usize`
+   * @param t `usize`
+   * @param dx `usize`
+   */
+  lrt_dx_f32_scalar(n: number, x: number, t: number, dx: number): void;
   /**
    * `kl_log_uniform_scalar` of assembly/bayes.ts
    * @param logAlpha `f32`
@@ -1678,6 +1760,15 @@ export interface Kernels {
    */
   nonzero_cols_f32(x: number, rows: number, cols: number, idx: number): number;
   /**
+   * `nonzero_cols_f32_scalar` of assembly/gather.ts
+   * @param x `usize`
+   * @param rows `i32`
+   * @param cols `i32`
+   * @param idx `usize`
+   * @returns `i32`
+   */
+  nonzero_cols_f32_scalar(x: number, rows: number, cols: number, idx: number): number;
+  /**
    * `gather_cols_f32` of assembly/gather.ts
    * @param x `usize`
    * @param rows `i32`
@@ -1709,6 +1800,17 @@ export interface Kernels {
    */
   scatter_rows_f32(src: number, k: number, idx: number, dst: number, rows: number, cols: number, accumulate: number): void;
   /**
+   * `scatter_rows_f32_scalar` of assembly/gather.ts
+   * @param src `usize`
+   * @param k `i32`
+   * @param idx `usize`
+   * @param dst `usize`
+   * @param rows `i32`
+   * @param cols `i32`
+   * @param accumulate `i32`
+   */
+  scatter_rows_f32_scalar(src: number, k: number, idx: number, dst: number, rows: number, cols: number, accumulate: number): void;
+  /**
    * `csr_t_from_mask_f32` of assembly/sparse_train.ts
    * @param k `i32`
    * @param f `i32`
@@ -1722,6 +1824,20 @@ export interface Kernels {
    * @returns `i32`
    */
   csr_t_from_mask_f32(k: number, f: number, m: number, logAlpha: number, thr: number, rowPtr: number, colIdx: number, val: number, liveRows: number): number;
+  /**
+   * `csr_t_from_mask_f32_scalar` of assembly/sparse_train.ts
+   * @param k `i32`
+   * @param f `i32`
+   * @param m `usize`
+   * @param logAlpha `usize`
+   * @param thr `f32`
+   * @param rowPtr `usize`
+   * @param colIdx `usize`
+   * @param val `usize`
+   * @param liveRows `usize`
+   * @returns `i32`
+   */
+  csr_t_from_mask_f32_scalar(k: number, f: number, m: number, logAlpha: number, thr: number, rowPtr: number, colIdx: number, val: number, liveRows: number): number;
   /**
    * `csr_t_scatter_f32` of assembly/sparse_train.ts
    * @param k `i32`
