@@ -1,6 +1,7 @@
 import { ShapeError } from '../errors.js';
 import { fmtShape, type Shape, type Tensor } from '../tensor.js';
 import type { Runtime } from '../runtime/runtime.js';
+import { checkedWindowOutput } from './geometry.js';
 import { checkRankedTensor, checkShape, checkShapeArg, checkTensor, pairOption, rankedDestination, type Pair } from './check.js';
 
 export type { Pair };
@@ -31,10 +32,8 @@ export interface Conv2dGradOptions extends Conv2dGeometry {
   accumulate?: boolean;
 }
 
-/** Output size along one axis: floor((size + 2·pad − k) / stride) + 1. */
-export function convOutDim(size: number, k: number, stride: number, pad: number): number {
-  return Math.floor((size + 2 * pad - k) / stride) + 1;
-}
+/** Output size along one axis (see src/ops/geometry.ts); the name src/sparse.ts imports. */
+export { outDim as convOutDim } from './geometry.js';
 
 /** Resolved geometry of one conv2d: every size the kernels take. */
 interface Geom {
@@ -51,10 +50,7 @@ function geometry(xShape: Shape, wShape: Shape, opts: Conv2dGeometry, xName: str
   }
   const [sh, sw] = pairOption('stride', opts.stride, 1, 1);
   const [ph, pw] = pairOption('pad', opts.pad, 0, 0);
-  const oh = convOutDim(h, kh, sh, ph), ow = convOutDim(w, kw, sw, pw);
-  if (oh < 1 || ow < 1) {
-    throw new ShapeError(wName, `a kernel no larger than the padded input ${h + 2 * ph}×${w + 2 * pw}`, `${kh}×${kw}`);
-  }
+  const [oh, ow] = checkedWindowOutput(wName, 'a kernel', h, w, kh, kw, sh, sw, ph, pw);
   return { n, h, w, c, f, kh, kw, sh, sw, ph, pw, oh, ow };
 }
 

@@ -1,7 +1,7 @@
 import { ShapeError, ArgumentError, describe } from '../errors.js';
 import { fmtShape, type Shape, type Tensor } from '../tensor.js';
 import { checkRankedTensor, checkShape, checkShapeArg, pairOption, rankedDestination, type Pair } from './check.js';
-import { convOutDim } from './conv.js';
+import { checkedWindowOutput } from './geometry.js';
 
 /** Window geometry of the pooling ops. */
 export interface Pool2dOptions {
@@ -46,8 +46,7 @@ function poolGeometry(xShape: Shape, opts: Pool2dOptions, xName: string): PoolGe
   const [ph, pw] = pairOption('pad', opts.pad, 0, 0);
   const strideH = opts.stride === undefined ? kh : sh, strideW = opts.stride === undefined ? kw : sw;
   if (ph >= kh || pw >= kw) throw new ArgumentError('pad', `less than the window ${kh}×${kw} on each axis`, `${ph}×${pw}`);
-  const oh = convOutDim(h, kh, strideH, ph), ow = convOutDim(w, kw, strideW, pw);
-  if (oh < 1 || ow < 1) throw new ShapeError('size', `a window no larger than the padded input ${h + 2 * ph}×${w + 2 * pw}`, `${kh}×${kw}`);
+  const [oh, ow] = checkedWindowOutput('size', 'a window', h, w, kh, kw, strideH, strideW, ph, pw);
   return { n, h, w, c, kh, kw, sh: strideH, sw: strideW, ph, pw, oh, ow };
 }
 

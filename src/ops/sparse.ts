@@ -1,6 +1,7 @@
 import { ArgumentError, ShapeError } from '../errors.js';
 import { Tensor, fmtShape } from '../tensor.js';
 import { checkShape, checkTensor } from './check.js';
+import { outDim } from './geometry.js';
 
 // Tensor-level wrappers of assembly/sparse_train.ts (and the forward of assembly/sparse.ts): the
 // sparse mean path of masked Sparse VD training. Internal to the layers: src/index.ts exports none.
@@ -42,7 +43,7 @@ function fanIn(g: SparseGeometry): number {
 }
 
 function outDims(g: SparseGeometry): [number, number] {
-  return [Math.floor((g.h + 2 * g.ph - g.kh) / g.sh) + 1, Math.floor((g.w + 2 * g.pw - g.kw) / g.sw) + 1];
+  return [outDim(g.h, g.kh, g.sh, g.ph), outDim(g.w, g.kw, g.sw, g.pw)];
 }
 
 /** Batch size of x, checked against the geometry (x [N, H, W, C], or [N, C] for a dense layer). */
