@@ -76,8 +76,8 @@ export { schedules } from './schedule.js';
 export type { Schedule } from './schedule.js';
 
 // Data.
-export { parseIdx, loadMnist, parseCsv, fitStandardizer, standardize, unstandardize } from './data.js';
-export type { IdxArray, MnistSplit, CsvTable, Standardizer } from './data.js';
+export { parseIdx, loadMnist, parseCsv, fitStandardizer, standardize, unstandardize, oneHot, trainTestSplit } from './data.js';
+export type { IdxArray, MnistSplit, CsvOptions, CsvTable, Standardizer, ClassLabels, TrainTestSplit, TrainTestSplitOptions } from './data.js';
 
 // Pruning, sparse inference and model files.
 export { prune, SparseModel, SparseMatrix, spmm, sparseConv2d, transpose, csrFromWeights } from './sparse.js';

@@ -9,6 +9,7 @@ import { argmaxRows, softmaxCrossEntropy } from './ops/softmax.js';
 import { Adam, Optimizer } from './optim.js';
 import { Schedule, evalSchedule } from './schedule.js';
 import { Tensor, assertFinite } from './tensor.js';
+import { SPLIT_STREAM, splitIndices, takeRows } from './data.js';
 import {
   batchSizeOption, booleanOption, callbackOption, checkSequential, earlyStoppingOption, inferredLoss, lossOption, optionsObject, scheduleOption, seedOption,
 } from './validate.js';
@@ -85,7 +86,12 @@ export interface FitOptions {
   klWeight?: Schedule;
   /** Data term (default: cross-entropy for integer labels, MSE for Float32Array targets). */
   loss?: LossKind;
-  /** Fraction of the samples held out for validation, taken from the end (default 0). */
+  /**
+   * Fraction in [0, 0.9] of the samples held out for validation (default 0): floor(n·fraction)
+   * samples chosen by a shuffle seeded by `seed` (through the wasm generator), stratified by
+   * class for a classifier, so a file sorted by class still validates on every class. Both
+   * parts keep the samples' order.
+   */
   validationSplit?: number;
   /** Separate validation set (instead of a split). */
   validationData?: { x: Float32Array; y: Targets };
@@ -210,8 +216,10 @@ export function releaseOptimizer(model: Sequential): void {
   boundOptimizers.delete(model);
 }
 
-function splitRows(x: Float32Array, per: number, from: number, to: number): Float32Array {
-  return x.subarray(from * per, to * per);
+/** The samples `idx` of a split. */
+function takeSplit(s: Split, per: number, idx: Int32Array): Split {
+  const t = s.targets ? takeRows(s.targets, s.targets.length / s.n, idx) : undefined;
+  return { x: takeRows(s.x, per, idx), n: idx.length, labels: s.labels ? takeRows(s.labels, 1, idx) : undefined, targets: t };
 }
 
 const now = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
@@ -243,11 +251,10 @@ export function fit(model: Sequential, x: Float32Array, y: Targets, opts: FitOpt
   } else if (opts.validationSplit !== undefined) {
     const f = checkNumber('validationSplit', opts.validationSplit, 0, 0.9);
     const nv = Math.floor(nAll * f);
-    const nt = nAll - nv;
     if (nv > 0) {
-      const tper = all.targets ? all.targets.length / nAll : 0;
-      train = { x: splitRows(x, per, 0, nt), n: nt, labels: all.labels?.subarray(0, nt), targets: all.targets?.subarray(0, nt * tper) };
-      val = { x: splitRows(x, per, nt, nAll), n: nv, labels: all.labels?.subarray(nt), targets: all.targets?.subarray(nt * tper) };
+      const parts = splitIndices(nAll, nv, seedOption(opts.seed, model.seed), SPLIT_STREAM, all.labels, true, model.rt);
+      train = takeSplit(all, per, parts.train);
+      val = takeSplit(all, per, parts.test);
     }
   }
   const seed = seedOption(opts.seed, model.seed);
