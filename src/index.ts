@@ -88,3 +88,5 @@ export { exportOnnx } from './interop/onnx.js';
 export type { OnnxExportOptions } from './interop/onnx.js';
 export { exportWeights, importWeights, readSafetensors, writeSafetensors } from './interop/safetensors.js';
 export type { ImportWeightsOptions, NamedTensor, SafetensorsDtype, WeightsOptions } from './interop/safetensors.js';
+export { magnitudePrune, pruneAndRetrain, WeightMasks } from './magnitude.js';
+export type { MagnitudePruneOptions, PruneAndRetrainOptions, PruneAndRetrainResult } from './magnitude.js';
