@@ -145,7 +145,7 @@ export async function runSvdBench(bench, arch, { peerSteps = Number(process.env.
   if (secs.length >= 6) {
     report({ bench, case: 'epoch-time-by-phase', unit: 's', epochs2to5: round(median(secs.slice(1, 5)), 3), secondHalf: round(median(secs.slice(secs.length >> 1)), 3), epochs: secs.length });
   }
-  save(bench, model);
+  save(bench, model, epochs);
 
   const peers = [];
   if (peerSteps === 0) { // accuracy-only run: no peer timing
@@ -176,15 +176,23 @@ export async function runSvdBench(bench, arch, { peerSteps = Number(process.env.
   model.dispose();
 }
 
+/**
+ * File of a benchmark's trained model: `bench/out/<bench>.vdrp` for the full recipe,
+ * `bench/out/<bench>-<K>ep.vdrp` for a shorter run (BENCH_EPOCHS=K), so a short timing run never
+ * overwrites the full-recipe model that other benchmarks (sparse) read.
+ */
+export function modelFile(bench, epochs) {
+  return path.join(here, 'out', epochs >= FULL_EPOCHS ? `${bench}.vdrp` : `${bench}-${epochs}ep.vdrp`);
+}
+
 /** Write the model file when the library has a saver (src/io.ts); otherwise say so on stderr. */
-function save(bench, model) {
+function save(bench, model, epochs) {
   if (typeof vd.saveModel !== 'function') {
     console.error(`${bench}: saveModel not in this build; model not saved`);
     return;
   }
-  const dir = path.join(here, 'out');
-  fs.mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, `${bench}.vdrp`);
+  const file = modelFile(bench, epochs);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
   const bytes = vd.saveModel(model);
   fs.writeFileSync(file, bytes);
   console.error(`${bench}: saved ${bytes.length} bytes to ${path.relative(root, file)}`);
