@@ -13,6 +13,7 @@
  */
 import { ArgumentError, describe } from '../errors.js';
 import { Shape } from '../tensor.js';
+import { outDim } from '../ops/geometry.js';
 import { Sequential } from '../model.js';
 import { Csr, SparseModel, StepSpec, prune } from '../sparse.js';
 import { ProtoWriter } from './protobuf.js';
@@ -142,7 +143,7 @@ export function stepsToOnnx(inputShape: Shape, steps: readonly StepSpec[], opts:
         const ins = [h, g.tensor('weight', [s.filters, c, kh, kw], convWeightsNchw(w, kh, kw, c, s.filters))];
         if (s.bias) ins.push(g.tensor('bias', [s.filters], s.bias));
         h = g.node('Conv', ins, [['kernel_shape', 'ints', [kh, kw]], ['strides', 'ints', [...stride]], ['pads', 'ints', pads(pad)]]);
-        shape = [Math.floor((shape[0] + 2 * pad[0] - kh) / stride[0]) + 1, Math.floor((shape[1] + 2 * pad[1] - kw) / stride[1]) + 1, s.filters];
+        shape = [outDim(shape[0], kh, stride[0], pad[0]), outDim(shape[1], kw, stride[1], pad[1]), s.filters];
         break;
       }
       case 'activation':
@@ -159,7 +160,7 @@ export function stepsToOnnx(inputShape: Shape, steps: readonly StepSpec[], opts:
         // Both skip padding (max over real pixels; mean over real pixels: count_include_pad = 0).
         h = g.node(s.kind === 'maxPool' ? 'MaxPool' : 'AveragePool', [h],
           [['kernel_shape', 'ints', [...s.size]], ['strides', 'ints', [...s.stride]], ['pads', 'ints', pads(s.pad)]]);
-        shape = [Math.floor((shape[0] + 2 * s.pad[0] - s.size[0]) / s.stride[0]) + 1, Math.floor((shape[1] + 2 * s.pad[1] - s.size[1]) / s.stride[1]) + 1, shape[2]];
+        shape = [outDim(shape[0], s.size[0], s.stride[0], s.pad[0]), outDim(shape[1], s.size[1], s.stride[1], s.pad[1]), shape[2]];
         break;
       }
       case 'flatten':
