@@ -22,7 +22,7 @@ export type { Shape } from './tensor.js';
 export { matmul } from './ops/gemm.js';
 export type { MatmulOptions } from './ops/gemm.js';
 export { conv2d, conv2dBackwardData, conv2dBackwardFilter, biasGradNHWC } from './ops/conv.js';
-export type { Conv2dOptions, Conv2dGradOptions, Conv2dGeometry, Pair } from './ops/conv.js';
+export type { Conv2dOptions, Conv2dGradOptions, Conv2dBaseOptions, ConvGeometry, Pair } from './ops/conv.js';
 export { maxPool2d, maxPool2dBackward, avgPool2d, avgPool2dBackward } from './ops/pool.js';
 export type { Pool2dOptions, Pool2dForwardOptions, Pool2dBackwardOptions } from './ops/pool.js';
 export { activation, activationBackward } from './ops/activation.js';
@@ -42,12 +42,12 @@ export type { Seed, NoiseOptions, BernoulliOptions } from './ops/noise.js';
 
 // Layers (and what a custom layer needs: the base, parameter groups, registration, initializers).
 export { Layer, param, registerLayer } from './layers/layer.js';
-export type { ForwardContext, ParamGroup, LayerConfig } from './layers/layer.js';
+export type { ForwardContext, ParamGroup, LayerConfig, StateGroup, InferenceForm, FixedStep, LayerInfo } from './layers/layer.js';
 export { initialize } from './init.js';
 export type { Initializer } from './init.js';
 export { Dense, Conv2d } from './layers/dense.js';
 export type { WeightOptions, DenseOptions, Conv2dLayerOptions } from './layers/dense.js';
-export type { ConvGeometry } from './layers/linear.js';
+export type { ConvOptions } from './layers/linear.js';
 export {
   SparseVDDense, SparseVDConv2d, VariationalDropoutDense, VariationalDropoutConv2d, GroupSparseVDDense, GroupSparseVDConv2d,
 } from './layers/bayesian.js';
@@ -81,7 +81,7 @@ export type { IdxArray, MnistSplit, CsvOptions, CsvTable, Standardizer, ClassLab
 
 // Pruning, sparse inference and model files.
 export { prune, SparseModel, SparseMatrix, spmm, sparseConv2d, transpose, csrFromWeights } from './sparse.js';
-export type { Csr, PruneOptions, SparseConvGeometry, SparseOpOptions, SparsePredictOptions, SparseStepInfo, StepSpec } from './sparse.js';
+export type { Csr, PruneOptions, SparseOpOptions, SparsePredictOptions, SparseStepInfo, StepSpec } from './sparse.js';
 export { saveModel, loadModel } from './io.js';
 export type { LoadOptions } from './io.js';
 export { exportOnnx } from './interop/onnx.js';

@@ -18,6 +18,9 @@ export function sizeOf(shape: Shape, name = 'shape'): number {
   return n;
 }
 
+/** Largest tensor a model file or a CSR matrix may hold (elements): 1 GiB of f32, the most a 4 GiB wasm memory can sensibly hold. */
+export const MAX_ELEMENTS = 2 ** 28;
+
 /** `[a, b, c]` for messages. */
 export function fmtShape(shape: Shape): string {
   return `[${shape.join(', ')}]`;

@@ -278,6 +278,8 @@ export function fit(model: Sequential, x: Float32Array, y: Targets, opts: FitOpt
   if (opts.optimizer) bindOptimizer(model, opts.optimizer);
 
   const params = model.params();
+  // What a best-weights restore puts back: the parameters and every layer's non-trainable state.
+  const restorable = [...params.map((p) => p.value), ...model.layers.flatMap((l) => l.state().map((s) => s.value))];
   const rng = new Rng(seed, 0x5eed, model.rt);
   const order = Int32Array.from({ length: train.n }, (_, i) => i);
   const dOut = { t: undefined as Tensor | undefined };
@@ -359,7 +361,7 @@ export function fit(model: Sequential, x: Float32Array, y: Targets, opts: FitOpt
         if (maximize ? m > best + minDelta : m < best - minDelta) {
           best = m;
           wait = 0;
-          if (es.restoreBestWeights) bestWeights = params.map((p) => p.value.toArray());
+          if (es.restoreBestWeights) bestWeights = restorable.map((t) => t.toArray());
           history.bestEpoch = e + 1;
         } else if (++wait > patience) {
           history.stoppedEarly = true;
@@ -368,7 +370,7 @@ export function fit(model: Sequential, x: Float32Array, y: Targets, opts: FitOpt
       }
       if (stop) break;
     }
-    if (bestWeights) params.forEach((p, i) => p.value.set(bestWeights![i]));
+    if (bestWeights) restorable.forEach((t, i) => t.set(bestWeights![i]));
     else if (es) history.bestEpoch = history.epochs.length;
   } finally {
     dOut.t?.dispose();

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Runtime } from '../src/runtime/runtime.js';
 import { Tensor } from '../src/tensor.js';
-import { klLogUniform, lrtBackward, lrtInputGrad, lrtSample, svdKl, svdLogAlpha, svdParamGrads, svdPrepare, vdParamGrads, vdPrepare } from '../src/ops/bayes.js';
+import { klLogUniform, lrtBackward, lrtInputGrad, lrtSample, svdKl, svdLogAlpha, svdParamGrads, svdPrepare, vdMask, vdParamGrads, vdPrepare } from '../src/ops/bayes.js';
 import { ArgumentError, ShapeError } from '../src/errors.js';
 import { lcg, randomArray } from './util/kernel.js';
 
@@ -165,13 +165,17 @@ describe('Sparse VD and VD weight maps', () => {
     expect(Array.from(dL.view())).toEqual([2, 1.25]);
   });
 
-  it('vd_prepare and vd_param_grads share α per layer, unit or weight', () => {
+  it('vd_prepare, vd_param_grads and vdMask share α per layer, unit or weight', () => {
     const th = Tensor.from([1, 2, 3, 4, 5, 6], [3, 2], rt);
-    for (const [mode, la] of [[0, [0.5]], [1, [0.1, -0.2]], [2, [0, 0.1, 0.2, 0.3, 0.4, 0.5]]] as const) {
+    for (const [mode, la] of [['layer', [0.5]], ['unit', [0.1, -0.2]], ['weight', [0, 0.1, 0.2, 0.3, 0.4, 0.5]]] as const) {
       const L = Tensor.from(la as unknown as number[], [la.length], rt);
       const S = Tensor.zeros([3, 2], rt);
       vdPrepare(th, L, 2, mode, S);
-      const g = (i: number): number => (mode === 0 ? 0 : mode === 1 ? i % 2 : i);
+      const g = (i: number): number => (mode === 'layer' ? 0 : mode === 'unit' ? i % 2 : i);
+      const M = Tensor.zeros([3, 2], rt);
+      const kept = vdMask(th, L, 2, mode, 0.15, M);
+      M.view().forEach((m, i) => expect(m).toBe(la[g(i)] < 0.15 ? i + 1 : 0));
+      expect(kept).toBe(Array.from(M.view()).filter((m) => m !== 0).length);
       S.view().forEach((s, i) => expect(s).toBeCloseTo(Math.exp(la[g(i)]) * (i + 1) ** 2, 4));
       const dM = Tensor.from([1, 1, 1, 1, 1, 1], [3, 2], rt), dS = Tensor.from([1, 2, 3, 4, 5, 6], [3, 2], rt);
       const dT = Tensor.zeros([3, 2], rt), dL = Tensor.zeros([la.length], rt);

@@ -10,9 +10,16 @@ import { Layer } from '../src/layers/layer.js';
 import { LrtLayer, SparseVDConv2d, SparseVDDense, VariationalDropoutConv2d } from '../src/layers/bayesian.js';
 import { Conv2d, Dense, WeightLayer } from '../src/layers/dense.js';
 import { lrtBackward, lrtBackwardRows } from '../src/ops/bayes.js';
-import { RowsCsr, SparseGeometry, backwardDataRows, backwardFilterRows, keptCsr, rowsCsr, sparseBackwardRows } from '../src/ops/sparse.js';
+import { ConvProduct, CsrBuffers as RowsCsr, backwardDataRows, backwardFilterRows, keptCsr, rowsCsr, sparseBackwardRows } from '../src/ops/sparse.js';
 import { gradCheck, lcg, randomArray } from './util/gradcheck.js';
 import { expectClose } from './util/kernel.js';
+
+/** The ten sizes of a product, flat, as the references below read them. */
+interface SparseGeometry { h: number; w: number; c: number; f: number; kh: number; kw: number; sh: number; sw: number; ph: number; pw: number }
+/** The product type of ops/sparse.ts for a flat geometry. */
+function prod(g: SparseGeometry): ConvProduct {
+  return { input: [g.h, g.w, g.c], filters: g.f, geometry: { kernel: [g.kh, g.kw], stride: [g.sh, g.sw], pad: [g.ph, g.pw] } };
+}
 
 const rt = Runtime.createSync();
 
@@ -76,8 +83,8 @@ describe('rowsCsr (csr_rows_nonzero_f32)', () => {
     const stopped = newCsr(m, f);
     expect(rowsCsr(g, stopped, false, 0)).toBe(-1);
     const geo: SparseGeometry = { h: 1, w: 1, c: 3, f, kh: 1, kw: 1, sh: 1, sw: 1, ph: 0, pw: 0 };
-    expect(() => backwardFilterRows(geo, Tensor.zeros([m, 3], rt), stopped, Tensor.zeros([f, 3], rt))).toThrow(/complete list/);
-    expect(() => backwardDataRows(geo, stopped, Tensor.zeros([f, 3], rt), Tensor.zeros([m, 3], rt))).toThrow(/complete list/);
+    expect(() => backwardFilterRows(prod(geo), Tensor.zeros([m, 3], rt), stopped, Tensor.zeros([f, 3], rt))).toThrow(/complete list/);
+    expect(() => backwardDataRows(prod(geo), stopped, Tensor.zeros([f, 3], rt), Tensor.zeros([m, 3], rt))).toThrow(/complete list/);
     expect(() => lrtBackwardRows(stopped, Tensor.zeros([m, f], rt), Tensor.zeros([m, f], rt))).toThrow(/complete list/);
   });
 
@@ -159,8 +166,8 @@ describe('backward products through the nonzeros of dy', () => {
       const ref = reference(g, n, xa, dya, wa);
       const out: Record<string, Float32Array[]> = { dwT: [], dx: [] };
       for (const scalar of [false, true]) {
-        out.dwT.push(backwardFilterRows(g, x, csr, Tensor.from(randomArray(f * k, rnd), [f, k], rt), false, scalar).toArray());
-        out.dx.push(backwardDataRows(g, csr, wT, Tensor.from(randomArray(x.size, rnd), x.shape, rt), false, scalar).toArray());
+        out.dwT.push(backwardFilterRows(prod(g), x, csr, Tensor.from(randomArray(f * k, rnd), [f, k], rt), false, scalar).toArray());
+        out.dx.push(backwardDataRows(prod(g), csr, wT, Tensor.from(randomArray(x.size, rnd), x.shape, rt), false, scalar).toArray());
       }
       expect(Array.from(new Uint32Array(out.dwT[0].buffer))).toEqual(Array.from(new Uint32Array(out.dwT[1].buffer)));
       expect(Array.from(new Uint32Array(out.dx[0].buffer))).toEqual(Array.from(new Uint32Array(out.dx[1].buffer)));
@@ -172,10 +179,10 @@ describe('backward products through the nonzeros of dy', () => {
       }
       // accumulate adds onto what was there.
       const prior = randomArray(f * k, rnd);
-      const acc = backwardFilterRows(g, x, csr, Tensor.from(prior, [f, k], rt), true).toArray();
+      const acc = backwardFilterRows(prod(g), x, csr, Tensor.from(prior, [f, k], rt), true).toArray();
       expectClose(acc, Array.from(ref.dwT, (v, i) => v + prior[i]), 1e-5, 'dWT accumulated');
       const priorX = randomArray(x.size, rnd);
-      const accX = backwardDataRows(g, csr, wT, Tensor.from(priorX, x.shape, rt), true).toArray();
+      const accX = backwardDataRows(prod(g), csr, wT, Tensor.from(priorX, x.shape, rt), true).toArray();
       expectClose(accX, Array.from(ref.dx, (v, i) => v + priorX[i]), 1e-5, 'dx accumulated');
 
       // The sparse mean product's backward with dy sparse too: M [K, F] keeping about a third of
@@ -186,7 +193,7 @@ describe('backward products through the nonzeros of dy', () => {
       const nnzW = keptCsr(Tensor.from(M, [k, f], rt), Tensor.from(la, [k, f], rt), 3, kept);
       const refK = reference(g, n, xa, dya, Float32Array.from(wa, (v, e) => (la[(e % k) * f + Math.floor(e / k)] < 3 ? v : 0)));
       const dval = Tensor.zeros([Math.max(1, nnzW)], rt), dxk = Tensor.from(randomArray(x.size, rnd), x.shape, rt);
-      sparseBackwardRows(g, x, { ...kept, nnz: nnzW }, csr, dval, dxk);
+      sparseBackwardRows(prod(g), x, { ...kept, nnz: nnzW }, csr, dval, dxk);
       const rp = u32(kept.rowPtr, f + 1), ci = u32(kept.colIdx, nnzW);
       const wantVal: number[] = [];
       for (let fo = 0; fo < f; fo++) for (let p = rp[fo]; p < rp[fo + 1]; p++) wantVal.push(refK.dwT[fo * k + ci[p]]);
@@ -199,10 +206,10 @@ describe('backward products through the nonzeros of dy', () => {
     const g: SparseGeometry = { h: 4, w: 4, c: 2, f: 3, kh: 3, kw: 3, sh: 1, sw: 1, ph: 0, pw: 0 };
     const csr = newCsr(2 * 4, 3);
     rowsCsr(Tensor.zeros([8, 3], rt), csr);
-    expect(() => backwardFilterRows(g, Tensor.zeros([2, 4, 4, 3], rt), csr, Tensor.zeros([3, 18], rt))).toThrow(ShapeError);
-    expect(() => backwardFilterRows(g, Tensor.zeros([2, 4, 4, 2], rt), csr, Tensor.zeros([3, 17], rt))).toThrow(ShapeError);
-    expect(() => backwardDataRows(g, csr, Tensor.zeros([3, 18], rt), Tensor.zeros([3, 4, 4, 2], rt))).toThrow(ShapeError);
-    expect(() => backwardDataRows(g, csr, Tensor.zeros([2, 18], rt), Tensor.zeros([2, 4, 4, 2], rt))).toThrow(ShapeError);
+    expect(() => backwardFilterRows(prod(g), Tensor.zeros([2, 4, 4, 3], rt), csr, Tensor.zeros([3, 18], rt))).toThrow(ShapeError);
+    expect(() => backwardFilterRows(prod(g), Tensor.zeros([2, 4, 4, 2], rt), csr, Tensor.zeros([3, 17], rt))).toThrow(ShapeError);
+    expect(() => backwardDataRows(prod(g), csr, Tensor.zeros([3, 18], rt), Tensor.zeros([3, 4, 4, 2], rt))).toThrow(ShapeError);
+    expect(() => backwardDataRows(prod(g), csr, Tensor.zeros([2, 18], rt), Tensor.zeros([2, 4, 4, 2], rt))).toThrow(ShapeError);
   });
 });
 

@@ -7,9 +7,16 @@ import { Tensor } from '../src/tensor.js';
 import { ShapeError } from '../src/errors.js';
 import { Layer } from '../src/layers/layer.js';
 import { SparseVDConv2d, SparseVDDense } from '../src/layers/bayesian.js';
-import { SparseGeometry, keptCsr, scatterKept, sparseBackward, sparseForward } from '../src/ops/sparse.js';
+import { ConvProduct, keptCsr, scatterKept, sparseBackward, sparseForward } from '../src/ops/sparse.js';
 import { gradCheck, lcg, randomArray } from './util/gradcheck.js';
 import { expectClose } from './util/kernel.js';
+
+/** The ten sizes of a product, flat, as the references below read them. */
+interface SparseGeometry { h: number; w: number; c: number; f: number; kh: number; kw: number; sh: number; sw: number; ph: number; pw: number }
+/** The product type of ops/sparse.ts for a flat geometry. */
+function prod(g: SparseGeometry): ConvProduct {
+  return { input: [g.h, g.w, g.c], filters: g.f, geometry: { kernel: [g.kh, g.kw], stride: [g.sh, g.sw], pad: [g.ph, g.pw] } };
+}
 
 const rt = Runtime.createSync();
 
@@ -122,7 +129,7 @@ describe('sparse mean product: forward and backward against an f64 reference', (
     const dy = Tensor.from(dya, [n * ref.oh * ref.ow, geo.f], rt);
 
     // Forward: the masked dense product.
-    const y = sparseForward(geo, x, csr, Tensor.zeros([dya.length], rt));
+    const y = sparseForward(prod(geo), x, csr, Tensor.zeros([dya.length], rt));
     const yRef = new Float64Array(dya.length);
     const oh = ref.oh, ow = ref.ow;
     for (let b = 0; b < n; b++) for (let oy = 0; oy < oh; oy++) for (let ox = 0; ox < ow; ox++) for (let ky = 0; ky < geo.kh; ky++) for (let kx = 0; kx < geo.kw; kx++) {
@@ -143,13 +150,13 @@ describe('sparse mean product: forward and backward against an f64 reference', (
     for (const scalar of [false, true]) {
       const dval = Tensor.from(randomArray(K * geo.f, rnd), [K * geo.f], rt); // stale values must not leak
       const dxT = Tensor.from(randomArray(xa.length, rnd), x.shape, rt);
-      sparseBackward(geo, x, dy, csr, dval, dxT, scalar);
+      sparseBackward(prod(geo), x, dy, csr, dval, dxT, scalar);
       const dMT = scatterKept(csr, dval, Tensor.zeros([K, geo.f], rt));
       expectClose(dMT.view(), dM, 1e-5, `dM (${scalar ? 'scalar' : 'SIMD'})`);
       expectClose(dxT.view(), dx, 1e-5, `dx (${scalar ? 'scalar' : 'SIMD'})`);
       // Without dx only the weight gradient is computed.
       const dval2 = Tensor.zeros([K * geo.f], rt);
-      sparseBackward(geo, x, dy, csr, dval2, null, scalar);
+      sparseBackward(prod(geo), x, dy, csr, dval2, null, scalar);
       expect(Array.from(dval2.view().subarray(0, csr.nnz))).toEqual(Array.from(dval.view().subarray(0, csr.nnz)));
     }
   });
@@ -158,9 +165,9 @@ describe('sparse mean product: forward and backward against an f64 reference', (
     const geo = g(5, 5, 2, 3, 3, 3);
     const { csr } = makeCsr(18, 3, 0.5, lcg(1));
     const x = Tensor.zeros([2, 5, 5, 2], rt);
-    expect(() => sparseBackward(geo, x, Tensor.zeros([2, 3, 3, 2], rt), csr, Tensor.zeros([54], rt), null)).toThrow(/dy/);
-    expect(() => sparseBackward(geo, x, Tensor.zeros([2, 3, 3, 3], rt), csr, Tensor.zeros([54], rt), Tensor.zeros([2, 5, 5], rt))).toThrow(/dx/);
-    expect(() => sparseForward(geo, Tensor.zeros([2, 5, 4, 2], rt), csr, Tensor.zeros([54], rt))).toThrow(ShapeError);
+    expect(() => sparseBackward(prod(geo), x, Tensor.zeros([2, 3, 3, 2], rt), csr, Tensor.zeros([54], rt), null)).toThrow(/dy/);
+    expect(() => sparseBackward(prod(geo), x, Tensor.zeros([2, 3, 3, 3], rt), csr, Tensor.zeros([54], rt), Tensor.zeros([2, 5, 5], rt))).toThrow(/dx/);
+    expect(() => sparseForward(prod(geo), Tensor.zeros([2, 5, 4, 2], rt), csr, Tensor.zeros([54], rt))).toThrow(ShapeError);
   });
 });
 

@@ -2,7 +2,7 @@ import { ArgumentError, checkNumber, describe } from '../errors.js';
 import { ActivationKind, activation, activationBackward } from '../ops/activation.js';
 import { softmax, softmaxBackward } from '../ops/softmax.js';
 import { Shape, Tensor } from '../tensor.js';
-import { ForwardContext, Layer, LayerConfig, registerLayer } from './layer.js';
+import { ForwardContext, InferenceForm, Layer, LayerConfig, registerLayer } from './layer.js';
 
 /** Options of {@link Activation}. */
 export interface ActivationLayerOptions {
@@ -44,37 +44,50 @@ export class Activation extends Layer {
     return activationBackward(this.kind, this.x!, this.y!, dy, { alpha: this.alpha, out: this.buffer('dx', dy.shape) });
   }
 
+  inference(): InferenceForm {
+    return this.alpha === undefined ? { kind: 'activation', activation: this.kind } : { kind: 'activation', activation: this.kind, alpha: this.alpha };
+  }
+
+  /** The class name this layer is saved under: a named subclass (ReLU, …) comes back as itself. */
+  protected readonly className: string = 'Activation';
+
   config(): LayerConfig {
-    return { className: 'Activation', options: { kind: this.kind, alpha: this.alpha } };
+    if (this.className === 'Activation') return { className: 'Activation', options: { kind: this.kind, alpha: this.alpha } };
+    return { className: this.className, options: this.alpha === undefined ? {} : { alpha: this.alpha } };
   }
 }
 
 /** max(x, 0). */
 export class ReLU extends Activation {
+  protected readonly className = 'ReLU';
   constructor() {
     super('relu');
   }
 }
 /** x > 0 ? x : α·x (α default 0.01). */
 export class LeakyReLU extends Activation {
+  protected readonly className = 'LeakyReLU';
   constructor(opts: { alpha?: number } = {}) {
     super({ kind: 'leakyRelu', alpha: opts.alpha });
   }
 }
 /** x > 0 ? x : α·(eˣ − 1) (α default 1). */
 export class ELU extends Activation {
+  protected readonly className = 'ELU';
   constructor(opts: { alpha?: number } = {}) {
     super({ kind: 'elu', alpha: opts.alpha });
   }
 }
 /** 1 / (1 + e⁻ˣ). */
 export class Sigmoid extends Activation {
+  protected readonly className = 'Sigmoid';
   constructor() {
     super('sigmoid');
   }
 }
 /** tanh(x). */
 export class Tanh extends Activation {
+  protected readonly className = 'Tanh';
   constructor() {
     super('tanh');
   }
@@ -102,10 +115,19 @@ export class Softmax extends Layer {
     return softmaxBackward(this.y!, dy, { out: this.buffer('dx', dy.shape) });
   }
 
+  inference(): InferenceForm {
+    return { kind: 'softmax' };
+  }
+
   config(): LayerConfig {
     return { className: 'Softmax', options: {} };
   }
 }
 
 registerLayer('Activation', (o) => new Activation(o as unknown as ActivationLayerOptions));
+registerLayer('ReLU', () => new ReLU());
+registerLayer('LeakyReLU', (o) => new LeakyReLU(o as { alpha?: number }));
+registerLayer('ELU', (o) => new ELU(o as { alpha?: number }));
+registerLayer('Sigmoid', () => new Sigmoid());
+registerLayer('Tanh', () => new Tanh());
 registerLayer('Softmax', () => new Softmax());

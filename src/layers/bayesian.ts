@@ -2,13 +2,13 @@ import { ArgumentError, checkInt, checkNumber, describe } from '../errors.js';
 import { columnSums, copy, equalBits, square } from '../ops/elementwise.js';
 import { gaussian } from '../ops/noise.js';
 import {
-  AlphaMode, LogAlphaRange, klLogUniform, lrtBackward, lrtBackwardRows, lrtInputGrad, lrtSample,
-  svdKl, svdLogAlpha, svdParamGrads, svdPrepare, vdParamGrads, vdPrepare,
+  AlphaShape, LogAlphaRange, alphaCount, isAlphaShape, klLogUniform, lrtBackward, lrtBackwardRows, lrtInputGrad, lrtSample,
+  svdKl, svdLogAlpha, svdParamGrads, svdPrepare, vdMask, vdParamGrads, vdPrepare,
 } from '../ops/bayes.js';
 import { Initializer, initialize } from '../init.js';
 import { Shape, Tensor } from '../tensor.js';
-import { ForwardContext, Layer, LayerConfig, ParamGroup, param, registerLayer } from './layer.js';
-import { ConvGeometry, ConvMap, DenseColumnSkip, DenseMap, LinearMap, SPARSE_GRAD_LIMIT, SparseGradProduct, SparseMeanProduct } from './linear.js';
+import { ForwardContext, InferenceForm, Layer, LayerConfig, ParamGroup, param, registerLayer } from './layer.js';
+import { ConvMap, ConvOptions, DenseColumnSkip, DenseMap, LinearMap, SPARSE_GRAD_LIMIT, SparseGradProduct, SparseMeanProduct } from './linear.js';
 
 /** The noise key of one pass: the model seed in the low word, the pass counter in the high word. */
 export function passSeed(ctx: ForwardContext): bigint {
@@ -132,6 +132,13 @@ export abstract class LrtLayer extends Layer {
   /** Number of output units (last weight axis). */
   protected get units(): number {
     return this.map.weightShape[this.map.weightShape.length - 1];
+  }
+
+  /** y = x ⊛ M + bias with the masked means M of the deterministic forward (dropped weights 0). */
+  inference(): InferenceForm {
+    const M = this.buffer('M', this.map.weightShape);
+    this.prepare(M, null, { training: false, sample: false, seed: 0, step: 0 });
+    return { kind: 'linear', weights: M.toArray(), units: this.units, bias: this.bias?.value.toArray() ?? null, geometry: this.map.geometry };
   }
 
   forward(x: Tensor, ctx: ForwardContext): Tensor {
@@ -375,7 +382,7 @@ export class SparseVDDense extends SparseVD {
 }
 
 /** Options of {@link SparseVDConv2d}. */
-export interface SparseVDConv2dOptions extends SparseVDOptions, ConvGeometry {
+export interface SparseVDConv2dOptions extends SparseVDOptions, ConvOptions {
   filters: number;
 }
 
@@ -396,8 +403,7 @@ export class SparseVDConv2d extends SparseVD {
 
 /* ---------------------------------------------------------- Variational dropout */
 
-/** How α is shared in {@link VariationalDropoutDense}: one per layer, per output unit, or per weight. */
-export type AlphaShape = 'layer' | 'unit' | 'weight';
+export type { AlphaShape };
 
 /** Options of the variational dropout layers. */
 export interface VariationalDropoutOptions extends BayesOptions {
@@ -409,8 +415,6 @@ export interface VariationalDropoutOptions extends BayesOptions {
   learnAlpha?: boolean;
 }
 
-const ALPHA_MODE: Record<AlphaShape, AlphaMode> = { layer: 0, unit: 1, weight: 2 };
-
 /**
  * Variational dropout (Kingma et al. 2015): multiplicative Gaussian noise w = θ·ξ, ξ ~ N(1, α),
  * i.e. w ~ N(θ, αθ²), sampled with the local reparameterization trick; α is learnt against the
@@ -421,14 +425,14 @@ abstract class VariationalDropout extends LrtLayer {
   protected theta!: ParamGroup;
   protected logAlphaP!: ParamGroup;
   protected readonly opts: VariationalDropoutOptions;
-  protected readonly mode: AlphaMode;
+  protected readonly alpha: AlphaShape;
 
   constructor(opts: VariationalDropoutOptions, defaults: Partial<BayesOptions> = {}) {
     super({ logAlphaRange: [-8, 0], threshold: Infinity, ...defaults, ...opts });
     this.opts = opts;
     const a = opts.alpha ?? 'weight';
-    if (!(a in ALPHA_MODE)) throw new ArgumentError('alpha', "'layer' | 'unit' | 'weight'", describe(a));
-    this.mode = ALPHA_MODE[a];
+    if (!isAlphaShape(a)) throw new ArgumentError('alpha', "'layer' | 'unit' | 'weight'", describe(a));
+    this.alpha = a;
     checkNumber('initialLogAlpha', opts.initialLogAlpha ?? -4);
   }
 
@@ -436,8 +440,8 @@ abstract class VariationalDropout extends LrtLayer {
     const th = Tensor.zeros(this.map.weightShape, this.rt);
     initialize(th, this.opts.kernelInitializer ?? 'glorotNormal', this.map.fanIn, this.map.fanOut, seed, 0);
     this.theta = param(`${this.name}/theta`, th, this.base.l1 ?? 0, this.base.l2 ?? 0);
-    const n = this.mode === 0 ? 1 : this.mode === 1 ? this.units : th.size;
-    const la = Tensor.zeros(this.mode === 2 ? this.map.weightShape : [n], this.rt);
+    const n = alphaCount(th.size, this.units, this.alpha);
+    const la = Tensor.zeros(this.alpha === 'weight' ? this.map.weightShape : [n], this.rt);
     la.view().fill(Math.min(Math.max(this.opts.initialLogAlpha ?? -4, this.range.lo), this.range.hi));
     this.logAlphaP = param(`${this.name}/logAlpha`, la);
   }
@@ -448,19 +452,10 @@ abstract class VariationalDropout extends LrtLayer {
   }
 
   protected prepare(M: Tensor, S: Tensor | null): void {
-    if (S) vdPrepare(this.theta.value, this.logAlphaP.value, this.units, this.mode, S);
-    const th = this.theta.value.view(), m = M.view();
-    if (this.threshold === Infinity) {
-      m.set(th);
-      return;
-    }
+    if (S) vdPrepare(this.theta.value, this.logAlphaP.value, this.units, this.alpha, S);
+    if (this.threshold === Infinity) copy(this.theta.value, { out: M });
     // Drop weights whose α is above the threshold (whole units in the per-unit variant).
-    const la = this.logAlphaP.value.view();
-    const units = this.units;
-    for (let i = 0; i < m.length; i++) {
-      const a = la[this.mode === 0 ? 0 : this.mode === 1 ? i % units : i];
-      m[i] = a < this.threshold ? th[i] : 0;
-    }
+    else vdMask(this.theta.value, this.logAlphaP.value, this.units, this.alpha, this.threshold, M);
   }
 
   protected paramGrads(dM: Tensor, dS: Tensor): void {
@@ -470,7 +465,7 @@ abstract class VariationalDropout extends LrtLayer {
       for (let i = 0; i < d.length; i++) if (m[i] === 0 && th[i] !== 0) d[i] = 0;
     }
     const dLa = this.learnAlpha ? this.logAlphaP.grad : this.buffer('dLaDiscard', this.logAlphaP.value.shape);
-    vdParamGrads(this.theta.value, this.logAlphaP.value, this.units, this.mode, dM, dS, this.theta.grad, dLa);
+    vdParamGrads(this.theta.value, this.logAlphaP.value, this.units, this.alpha, dM, dS, this.theta.grad, dLa);
   }
 
   private get learnAlpha(): boolean {
@@ -538,7 +533,7 @@ export class VariationalDropoutDense extends VariationalDropout {
 }
 
 /** Options of {@link VariationalDropoutConv2d}. */
-export interface VariationalDropoutConv2dOptions extends VariationalDropoutOptions, ConvGeometry {
+export interface VariationalDropoutConv2dOptions extends VariationalDropoutOptions, ConvOptions {
   filters: number;
 }
 

@@ -2,8 +2,8 @@ import { checkInt, checkNumber } from '../errors.js';
 import { columnSums } from '../ops/elementwise.js';
 import { Initializer, initialize } from '../init.js';
 import { Shape, Tensor } from '../tensor.js';
-import { ForwardContext, Layer, LayerConfig, ParamGroup, param, registerLayer } from './layer.js';
-import { ConvGeometry, ConvMap, DenseColumnSkip, DenseMap, LinearMap, SPARSE_GRAD_LIMIT, SparseGradProduct } from './linear.js';
+import { ForwardContext, InferenceForm, Layer, LayerConfig, ParamGroup, param, registerLayer } from './layer.js';
+import { ConvMap, ConvOptions, DenseColumnSkip, DenseMap, LinearMap, SPARSE_GRAD_LIMIT, SparseGradProduct } from './linear.js';
 
 /** Options shared by weight layers. */
 export interface WeightOptions {
@@ -109,6 +109,12 @@ export abstract class WeightLayer extends Layer {
   params(): ParamGroup[] {
     return this.b ? [this.w, this.b] : [this.w];
   }
+
+  /** y = x ⊛ W + b with the current weights. */
+  inference(): InferenceForm {
+    const units = this.map.weightShape[this.map.weightShape.length - 1];
+    return { kind: 'linear', weights: this.w.value.toArray(), units, bias: this.b?.value.toArray() ?? null, geometry: this.map.geometry };
+  }
 }
 
 /** Options of {@link Dense}. */
@@ -133,7 +139,7 @@ export class Dense extends WeightLayer {
 }
 
 /** Options of {@link Conv2d}. */
-export interface Conv2dLayerOptions extends WeightOptions, ConvGeometry {
+export interface Conv2dLayerOptions extends WeightOptions, ConvOptions {
   /** Number of output channels. */
   filters: number;
 }

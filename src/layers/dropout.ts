@@ -3,7 +3,7 @@ import { axpy, fill, mul } from '../ops/elementwise.js';
 import { bernoulli, gaussian } from '../ops/noise.js';
 import { Shape, Tensor } from '../tensor.js';
 import { passSeed } from './bayesian.js';
-import { ForwardContext, Layer, LayerConfig, registerLayer } from './layer.js';
+import { ForwardContext, InferenceForm, Layer, LayerConfig, registerLayer } from './layer.js';
 
 /** Options of {@link Dropout}. */
 export interface DropoutOptions {
@@ -41,6 +41,11 @@ export class Dropout extends Layer {
   backward(dy: Tensor): Tensor {
     if (!this.active) return dy;
     return mul(dy, this.buffer('mask', dy.shape), { out: this.buffer('dx', dy.shape) });
+  }
+
+  /** The identity (inverted dropout needs no rescaling at inference). */
+  inference(): InferenceForm {
+    return { kind: 'identity' };
   }
 
   config(): LayerConfig {
@@ -90,6 +95,11 @@ export class GaussianDropout extends Layer {
   backward(dy: Tensor): Tensor {
     if (!this.active) return dy;
     return mul(dy, this.buffer('xi', dy.shape), { out: this.buffer('dx', dy.shape) });
+  }
+
+  /** The identity (the noise has mean 1). */
+  inference(): InferenceForm {
+    return { kind: 'identity' };
   }
 
   config(): LayerConfig {

@@ -1,4 +1,6 @@
-import { ShapeError } from '../errors.js';
+import { ArgumentError, ShapeError, describe } from '../errors.js';
+import type { ActivationKind } from '../ops/activation.js';
+import type { ConvGeometry } from '../ops/conv.js';
 import { Runtime } from '../runtime/runtime.js';
 import { Shape, Tensor, fmtShape } from '../tensor.js';
 
@@ -40,6 +42,70 @@ export interface ParamGroup {
   l1: number;
   /** L2 coefficient (adds l2·w to the gradient). */
   l2: number;
+}
+
+/**
+ * A non-trainable tensor a layer keeps (e.g. batch norm's running mean): no gradient, but
+ * saved in model files, carried into pruned models and restored by early stopping.
+ */
+export interface StateGroup {
+  /** `<layer>/<state>`, e.g. `"batch_norm_1/runningMean"`. */
+  name: string;
+  value: Tensor;
+  /** Smallest valid value (a variance: 0), checked when the state is set or loaded. */
+  min?: number;
+}
+
+/** The part of a parameter or state name after the layer name: `"dense_1/theta"` → `"theta"`. */
+export function groupKey(name: string): string {
+  const i = name.lastIndexOf('/');
+  return i < 0 ? name : name.slice(i + 1);
+}
+
+/**
+ * Steps that carry over unchanged from a layer to the inference-only sparse model: element-wise
+ * activations, pooling (window `size`, `stride`, `pad`, [h, w] pixels each), flatten, batch norm
+ * with its running statistics, softmax.
+ */
+export type FixedStep =
+  | { kind: 'activation'; activation: ActivationKind; alpha?: number }
+  | { kind: 'maxPool' | 'avgPool'; size: [number, number]; stride: [number, number]; pad: [number, number] }
+  | { kind: 'flatten' }
+  | { kind: 'batchNorm'; gamma: Float32Array; beta: Float32Array; mean: Float32Array; variance: Float32Array; eps: number }
+  | { kind: 'softmax' };
+
+/**
+ * What a layer is at inference ({@link Layer.inference}), the input of `prune`:
+ * - `linear`: y = x ⊛ W + bias with exactly the weights the deterministic forward uses (dropped
+ *   ones zero); `weights` in the layer's layout, [inputs, units] or, with `geometry`, a
+ *   convolution's [KH, KW, C, units]. `prune` stores it sparse or dense.
+ * - a {@link FixedStep};
+ * - `identity`: nothing at inference (dropout);
+ * - `layer`: the layer itself, run by its own deterministic forward (class, options, parameters
+ *   and state copied; the class must be registered by name). The default: a user-defined layer
+ *   works with `prune` and sparse model files without telling them anything.
+ */
+export type InferenceForm =
+  | FixedStep
+  | { kind: 'linear'; weights: Float32Array; units: number; bias: Float32Array | null; geometry?: ConvGeometry }
+  | { kind: 'identity' }
+  | { kind: 'layer' };
+
+/** One row of a model summary: a layer, its output shape, its parameters and the weights it keeps. */
+export interface LayerInfo {
+  /** Layer name, e.g. `"dense_1"`. */
+  name: string;
+  /** Registered class name, e.g. `"Dense"`. */
+  className: string;
+  /** Per-sample output shape. */
+  outputShape: Shape;
+  /** Trainable scalars. */
+  params: number;
+  /**
+   * Weights used at inference: for layers that drop weights (Bayesian layers) those under the
+   * threshold, for others all their parameters.
+   */
+  kept: number;
 }
 
 /** Serializable description of a layer: its class name and constructor options. */
@@ -121,13 +187,51 @@ export abstract class Layer {
     return null;
   }
 
+  /** Non-trainable tensors (none by default); see {@link StateGroup}. */
+  state(): StateGroup[] {
+    return [];
+  }
+
+  /** Copies of the {@link state} tensors, by their short name (e.g. `runningMean`). */
+  getState(): Record<string, Float32Array> {
+    return Object.fromEntries(this.state().map((s) => [groupKey(s.name), s.value.toArray()]));
+  }
+
+  /**
+   * Overwrite the {@link state}: `values` names every state tensor by its short name with as
+   * many finite values, each at least the group's `min`. Everything is checked before anything
+   * is written (throws {@link ArgumentError} or {@link ShapeError}).
+   */
+  setState(values: Record<string, Float32Array>): void {
+    const groups = this.state();
+    if (typeof values !== 'object' || values === null) throw new ArgumentError('values', 'an object of Float32Arrays by state name', describe(values));
+    const keys = groups.map((g) => groupKey(g.name));
+    for (const k of Object.keys(values)) if (!keys.includes(k)) throw new ArgumentError(`values.${k}`, `a state of ${this.name || this.constructor.name} (${keys.join(', ') || 'none'})`, k);
+    groups.forEach((g, i) => checkStateValues(`values.${keys[i]}`, values[keys[i]], g));
+    groups.forEach((g, i) => g.value.set(values[keys[i]]));
+  }
+
+  /**
+   * What this layer is at inference, for `prune` and sparse inference (see {@link InferenceForm});
+   * by default the layer itself, run by its deterministic forward.
+   */
+  inference(): InferenceForm {
+    return { kind: 'layer' };
+  }
+
+  /** This layer's row of a model summary (after {@link build}). */
+  info(): LayerInfo {
+    const params = this.params().reduce((a, p) => a + p.value.size, 0);
+    return { name: this.name, className: this.config().className, outputShape: this.outputShape.slice(), params, kept: this.sparsity()?.kept ?? params };
+  }
+
   /** Called after every optimizer step: project parameters back into their valid range. */
   constrain(): void {}
 
   /** Constructor options, for serialization. */
   abstract config(): LayerConfig;
 
-  /** Free every buffer and parameter. */
+  /** Free every buffer, parameter and state tensor. */
   dispose(): void {
     for (const t of this.owned.values()) t.dispose();
     this.owned.clear();
@@ -135,16 +239,12 @@ export abstract class Layer {
       p.value.dispose();
       p.grad.dispose();
     }
+    if (this.built) for (const s of this.state()) s.value.dispose();
   }
 
   /** A layer-owned buffer named `key` of exactly `shape`: reused when the shape is unchanged. */
   protected buffer(key: string, shape: Shape): Tensor {
-    const t = this.owned.get(key);
-    if (t && t.shape.length === shape.length && t.shape.every((d, i) => d === shape[i])) return t;
-    t?.dispose();
-    const n = Tensor.zeros(shape, this.rt);
-    this.owned.set(key, n);
-    return n;
+    return reusedBuffer(this.owned, key, shape, this.rt);
   }
 
   /** Throw {@link ShapeError} unless `x` is [batch, ...inputShape]. */
@@ -154,6 +254,32 @@ export abstract class Layer {
     if (!ok) throw new ShapeError(`${this.name || this.constructor.name}.${name}`, `[batch, ${this.inputShape.join(', ')}]`, fmtShape(s));
     return s[0];
   }
+}
+
+/**
+ * Throw unless `v` fits state group `g`: a Float32Array of its size, finite values, each at
+ * least `g.min`. `Err` is the error class (ArgumentError for the API; files pass theirs).
+ */
+export function checkStateValues(name: string, v: unknown, g: StateGroup, Err: typeof ArgumentError = ArgumentError): Float32Array {
+  if (!(v instanceof Float32Array) || v.length !== g.value.size) throw new Err(name, `a Float32Array of ${g.value.size} values`, describe(v));
+  const min = g.min ?? -Infinity;
+  for (let i = 0; i < v.length; i++) {
+    if (!(v[i] - v[i] === 0 && v[i] >= min)) throw new Err(`${name}[${i}]`, min === -Infinity ? 'a finite value' : `a finite value >= ${min}`, String(v[i]));
+  }
+  return v;
+}
+
+/**
+ * The buffer named `key` in `owned` if it has exactly `shape`, else a new zero one put there
+ * (the old one freed): the scratch of layers and models, which does not grow across steps.
+ */
+export function reusedBuffer(owned: Map<string, Tensor>, key: string, shape: Shape, rt: Runtime): Tensor {
+  const t = owned.get(key);
+  if (t && t.shape.length === shape.length && t.shape.every((d, i) => d === shape[i])) return t;
+  t?.dispose();
+  const n = Tensor.zeros(shape, rt);
+  owned.set(key, n);
+  return n;
 }
 
 /** A trainable parameter with a zero gradient of the same shape. */

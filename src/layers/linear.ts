@@ -3,11 +3,13 @@ import { matmul } from '../ops/gemm.js';
 import { add } from '../ops/elementwise.js';
 import { pairOption } from '../ops/check.js';
 import { conv2d, conv2dBackwardData, conv2dBackwardFilter } from '../ops/conv.js';
+import { outDim } from '../ops/geometry.js';
 import { gatherColumns, gatherRows, nonzeroColumns, scatterRows } from '../ops/gather.js';
 import {
-  KeptCsr, RowsCsr, SparseGeometry, backwardDataRows, backwardFilterRows, keptCsr, rowsCsr, scatterKept,
+  ConvProduct, CsrBuffers, backwardDataRows, backwardFilterRows, denseProduct, keptCsr, rowsCsr, scatterKept,
   sparseBackward, sparseBackwardRows, sparseForward, transposeInto,
 } from '../ops/sparse.js';
+import type { ConvGeometry } from '../ops/conv.js';
 import { Shape, Tensor, fmtShape } from '../tensor.js';
 
 /**
@@ -30,9 +32,10 @@ export interface LinearMap {
   backwardData(dy: Tensor, w: Tensor, dx: Tensor, accumulate: boolean): void;
   /** dw (=|+=) x ⋆ dy. */
   backwardFilter(x: Tensor, dy: Tensor, dw: Tensor, accumulate: boolean): void;
+  /** The window of a convolution (undefined for a dense map). */
+  readonly geometry?: ConvGeometry;
   /** The map as the sparse kernels see it (a dense map is a 1×1 convolution of a 1×1 image). */
-  sparseGeometry(): SparseGeometry;
-  config(): Record<string, unknown>;
+  product(): ConvProduct;
 }
 
 /** y[b, out] = x[b, in]·W[in, out]. */
@@ -62,13 +65,8 @@ export class DenseMap implements LinearMap {
     matmul(x, dy, { transA: true, out: dw, accumulate });
   }
 
-  sparseGeometry(): SparseGeometry {
-    const [c, f] = this.weightShape;
-    return { h: 1, w: 1, c, f, kh: 1, kw: 1, sh: 1, sw: 1, ph: 0, pw: 0 };
-  }
-
-  config(): Record<string, unknown> {
-    return {};
+  product(): ConvProduct {
+    return denseProduct(this.weightShape[0], this.weightShape[1]);
   }
 }
 
@@ -120,8 +118,8 @@ export class DenseColumnSkip {
   }
 }
 
-/** Options of a convolution: square or [h, w] kernel, stride and zero padding. */
-export interface ConvGeometry {
+/** Options of a convolution layer: square or [h, w] kernel, stride and zero padding (resolved into a {@link ConvGeometry}). */
+export interface ConvOptions {
   /** Kernel size in pixels: n or [kh, kw]. */
   kernelSize: number | [number, number];
   /** Stride in pixels (default 1). */
@@ -136,53 +134,49 @@ export class ConvMap implements LinearMap {
   readonly outputShape: Shape;
   readonly fanIn: number;
   readonly fanOut: number;
-  readonly stride: [number, number];
-  readonly pad: [number, number];
-  private readonly xShape: Shape;
+  readonly geometry: ConvGeometry;
+  private readonly xShape: readonly [number, number, number];
 
-  constructor(inputShape: Shape, filters: number, g: ConvGeometry) {
+  constructor(inputShape: Shape, filters: number, g: ConvOptions) {
     if (inputShape.length !== 3) throw new ShapeError('inputShape', '[height, width, channels]', fmtShape(inputShape));
     const [h, w, c] = inputShape;
     if (g.kernelSize === undefined) throw new ArgumentError('kernelSize', 'an integer ≥ 1 or [h, w] of them', 'undefined');
     const [kh, kw] = pairOption('kernelSize', g.kernelSize, 1, 1);
-    this.stride = pairOption('stride', g.stride, 1, 1);
+    const stride = pairOption('stride', g.stride, 1, 1);
+    let pad: [number, number];
     if (g.padding === 'same') {
-      if (kh % 2 === 0 || kw % 2 === 0 || this.stride[0] !== 1 || this.stride[1] !== 1) {
-        throw new ArgumentError('padding', "'same' only with odd kernels and stride 1", `kernel ${kh}x${kw}, stride ${this.stride}`);
+      if (kh % 2 === 0 || kw % 2 === 0 || stride[0] !== 1 || stride[1] !== 1) {
+        throw new ArgumentError('padding', "'same' only with odd kernels and stride 1", `kernel ${kh}x${kw}, stride ${stride}`);
       }
-      this.pad = [(kh - 1) / 2, (kw - 1) / 2];
+      pad = [(kh - 1) / 2, (kw - 1) / 2];
     } else {
-      this.pad = pairOption('padding', g.padding, 0, 0);
+      pad = pairOption('padding', g.padding, 0, 0);
     }
-    const oh = Math.floor((h + 2 * this.pad[0] - kh) / this.stride[0]) + 1;
-    const ow = Math.floor((w + 2 * this.pad[1] - kw) / this.stride[1]) + 1;
+    this.geometry = { kernel: [kh, kw], stride, pad };
+    const oh = outDim(h, kh, stride[0], pad[0]);
+    const ow = outDim(w, kw, stride[1], pad[1]);
     if (!(oh >= 1 && ow >= 1)) throw new ShapeError('inputShape', `at least ${kh}x${kw} pixels after padding`, fmtShape(inputShape));
     this.weightShape = [kh, kw, c, filters];
     this.outputShape = [oh, ow, filters];
     this.fanIn = kh * kw * c;
     this.fanOut = kh * kw * filters;
-    this.xShape = inputShape;
+    this.xShape = [h, w, c];
   }
 
   forward(x: Tensor, w: Tensor, bias: Tensor | undefined, out: Tensor): void {
-    conv2d(x, w, { stride: this.stride, pad: this.pad, bias, out });
+    conv2d(x, w, { ...this.geometry, bias, out });
   }
 
   backwardData(dy: Tensor, w: Tensor, dx: Tensor, accumulate: boolean): void {
-    conv2dBackwardData(dy, w, dx.shape, { stride: this.stride, pad: this.pad, out: dx, accumulate });
+    conv2dBackwardData(dy, w, dx.shape, { ...this.geometry, out: dx, accumulate });
   }
 
   backwardFilter(x: Tensor, dy: Tensor, dw: Tensor, accumulate: boolean): void {
-    conv2dBackwardFilter(x, dy, dw.shape, { stride: this.stride, pad: this.pad, out: dw, accumulate });
+    conv2dBackwardFilter(x, dy, dw.shape, { ...this.geometry, out: dw, accumulate });
   }
 
-  sparseGeometry(): SparseGeometry {
-    const [kh, kw, c, f] = this.weightShape;
-    return { h: this.xShape[0], w: this.xShape[1], c, f, kh, kw, sh: this.stride[0], sw: this.stride[1], ph: this.pad[0], pw: this.pad[1] };
-  }
-
-  config(): Record<string, unknown> {
-    return { stride: this.stride, padding: this.pad, inputShape: this.xShape };
+  product(): ConvProduct {
+    return { input: this.xShape, filters: this.weightShape[3], geometry: this.geometry };
   }
 }
 
@@ -204,11 +198,11 @@ export const SPARSE_MEAN_LIMIT = { dense: 0.2, conv: 0.3 } as const;
  * weight's mean is the constant 0) and dx. Scratch comes from the owning layer's buffers (`buf`).
  */
 export class SparseMeanProduct {
-  private csr?: KeptCsr;
-  private readonly g: SparseGeometry;
+  private csr?: CsrBuffers;
+  private readonly g: ConvProduct;
 
   constructor(private readonly map: LinearMap, private readonly buf: (key: string, shape: Shape) => Tensor) {
-    this.g = map.sparseGeometry();
+    this.g = map.product();
   }
 
   /** The default kept-fraction limit of a map ({@link SPARSE_MEAN_LIMIT}). */
@@ -242,7 +236,7 @@ export class SparseMeanProduct {
   }
 
   /** {@link backward} for a sparse dy, given as the nonzeros a {@link SparseGradProduct} listed. */
-  backwardRows(x: Tensor, grad: RowsCsr, dM: Tensor, dx: Tensor | null): void {
+  backwardRows(x: Tensor, grad: CsrBuffers, dM: Tensor, dx: Tensor | null): void {
     const dval = this.buf('sparse/dval', [dM.size]);
     sparseBackwardRows(this.g, x, this.csr!, grad, dval, dx);
     scatterKept(this.csr!, dval, dM);
@@ -267,19 +261,19 @@ export const SPARSE_GRAD_LIMIT = 0.25;
  * sums. Scratch comes from the owning layer's buffers (`buf`).
  */
 export class SparseGradProduct {
-  private readonly g: SparseGeometry;
-  private csr?: RowsCsr;
+  private readonly g: ConvProduct;
+  private csr?: CsrBuffers;
 
   constructor(map: LinearMap, private readonly buf: (key: string, shape: Shape) => Tensor) {
-    this.g = map.sparseGeometry();
+    this.g = map.product();
   }
 
   /** List the nonzeros of dy [N, ...outputShape]; false when more than `limit` of them are nonzero. */
   begin(dy: Tensor, limit: number): boolean {
-    const f = this.g.f, m = dy.size / f;
+    const f = this.g.filters, m = dy.size / f;
     // The lists stop at the limit, so they never take more room than a limit's worth of entries.
     const cap = Math.floor(limit * dy.size), room = Math.min(cap, dy.size) + f + 4;
-    const csr: RowsCsr = {
+    const csr: CsrBuffers = {
       rowPtr: this.buf('grad/rowPtr', [m + 1]), colIdx: this.buf('grad/colIdx', [room]), val: this.buf('grad/val', [room]), nnz: 0,
     };
     rowsCsr(dy, csr, false, cap);
@@ -288,25 +282,25 @@ export class SparseGradProduct {
   }
 
   /** The nonzeros listed by the last {@link begin}. */
-  get nonzeros(): RowsCsr {
+  get nonzeros(): CsrBuffers {
     return this.csr!;
   }
 
   /** dW [..., F] (=|+=) x ⋆ dy for the dy of the last {@link begin}. */
   backwardFilter(x: Tensor, dW: Tensor, accumulate = false): void {
-    const k = dW.size / this.g.f;
-    const dwT = backwardFilterRows(this.g, x, this.csr!, this.buf('grad/wT', [this.g.f, k]));
+    const k = dW.size / this.g.filters;
+    const dwT = backwardFilterRows(this.g, x, this.csr!, this.buf('grad/wT', [this.g.filters, k]));
     if (!accumulate) {
-      transposeInto(dwT, this.g.f, k, dW);
+      transposeInto(dwT, this.g.filters, k, dW);
       return;
     }
-    add(dW, transposeInto(dwT, this.g.f, k, this.buf('grad/w', dW.shape)), { out: dW });
+    add(dW, transposeInto(dwT, this.g.filters, k, this.buf('grad/w', dW.shape)), { out: dW });
   }
 
   /** dx (=|+=) dy ⊛ᵀ W for the dy of the last {@link begin}. */
   backwardData(W: Tensor, dx: Tensor, accumulate = false): void {
-    const k = W.size / this.g.f;
-    const wT = transposeInto(W, k, this.g.f, this.buf('grad/wT', [this.g.f, k]));
+    const k = W.size / this.g.filters;
+    const wT = transposeInto(W, k, this.g.filters, this.buf('grad/wT', [this.g.filters, k]));
     backwardDataRows(this.g, this.csr!, wT, dx, accumulate);
   }
 }

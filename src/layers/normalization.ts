@@ -1,7 +1,7 @@
 import { ArgumentError, checkNumber } from '../errors.js';
 import { BatchNormSaved, batchNorm, batchNormBackward } from '../ops/batchnorm.js';
 import { Shape, Tensor } from '../tensor.js';
-import { ForwardContext, Layer, LayerConfig, ParamGroup, param, registerLayer } from './layer.js';
+import { ForwardContext, InferenceForm, Layer, LayerConfig, ParamGroup, StateGroup, param, registerLayer } from './layer.js';
 
 /** Options of {@link BatchNorm}. */
 export interface BatchNormLayerOptions {
@@ -71,21 +71,28 @@ export class BatchNorm extends Layer {
     return [this.gamma, this.beta];
   }
 
+  /** The running mean and variance, [channels] each (`runningMean`, `runningVar`). */
+  state(): StateGroup[] {
+    return [
+      { name: `${this.name}/runningMean`, value: this.runningMean },
+      { name: `${this.name}/runningVar`, value: this.runningVar, min: 0 },
+    ];
+  }
+
   /** Running mean and variance (copies), [channels] each. */
   runningStats(): { mean: Float32Array; variance: Float32Array } {
     return { mean: this.runningMean.toArray(), variance: this.runningVar.toArray() };
   }
 
-  /** Overwrite the running statistics (e.g. when loading a model). */
+  /** Overwrite the running statistics (checked as {@link Layer.setState} checks them). */
   setRunningStats(mean: Float32Array, variance: Float32Array): void {
-    this.runningMean.set(mean, 'mean');
-    this.runningVar.set(variance, 'variance');
+    this.setState({ runningMean: mean, runningVar: variance });
   }
 
-  dispose(): void {
-    super.dispose();
-    this.runningMean?.dispose();
-    this.runningVar?.dispose();
+  /** y = γ·(x − mean)/sqrt(var + ε) + β with the running statistics. */
+  inference(): InferenceForm {
+    const { mean, variance } = this.runningStats();
+    return { kind: 'batchNorm', gamma: this.gamma.value.toArray(), beta: this.beta.value.toArray(), mean, variance, eps: this.eps };
   }
 
   config(): LayerConfig {

@@ -2,7 +2,7 @@ import { ShapeError } from '../errors.js';
 import { pairOption } from '../ops/check.js';
 import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward } from '../ops/pool.js';
 import { Shape, Tensor, fmtShape } from '../tensor.js';
-import { ForwardContext, Layer, LayerConfig, registerLayer } from './layer.js';
+import { ForwardContext, InferenceForm, Layer, LayerConfig, registerLayer } from './layer.js';
 
 /** Options of the pooling layers (NHWC). */
 export interface PoolOptions {
@@ -44,13 +44,22 @@ abstract class Pool2d extends Layer {
     return { className: this.className, options: { poolSize: this.size, stride: this.stride, padding: this.pad } };
   }
 
+  inference(): InferenceForm {
+    return { kind: this.stepKind, size: [...this.size], stride: [...this.stride], pad: [...this.pad] };
+  }
+
   protected abstract get className(): string;
+  /** The kind of this pooling's inference step. */
+  protected abstract get stepKind(): 'maxPool' | 'avgPool';
 }
 
 /** Max pooling over NHWC windows; the gradient goes to the first maximum of each window. */
 export class MaxPool2d extends Pool2d {
   protected get className(): string {
     return 'MaxPool2d';
+  }
+  protected get stepKind(): 'maxPool' {
+    return 'maxPool';
   }
   forward(x: Tensor, _ctx: ForwardContext): Tensor {
     const n = this.checkInput(x);
@@ -66,6 +75,9 @@ export class MaxPool2d extends Pool2d {
 export class AvgPool2d extends Pool2d {
   protected get className(): string {
     return 'AvgPool2d';
+  }
+  protected get stepKind(): 'avgPool' {
+    return 'avgPool';
   }
   forward(x: Tensor, _ctx: ForwardContext): Tensor {
     const n = this.checkInput(x);

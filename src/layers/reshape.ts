@@ -1,5 +1,5 @@
 import { Shape, Tensor, sizeOf } from '../tensor.js';
-import { ForwardContext, Layer, LayerConfig, registerLayer } from './layer.js';
+import { ForwardContext, InferenceForm, Layer, LayerConfig, registerLayer } from './layer.js';
 
 /** [batch, ...dims] → [batch, prod(dims)], sharing memory (NHWC order is kept). */
 export class Flatten extends Layer {
@@ -12,6 +12,9 @@ export class Flatten extends Layer {
   }
   backward(dy: Tensor): Tensor {
     return dy.reshape([dy.shape[0], ...this.inputShape]);
+  }
+  inference(): InferenceForm {
+    return { kind: 'flatten' };
   }
   config(): LayerConfig {
     return { className: 'Flatten', options: {} };

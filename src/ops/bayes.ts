@@ -66,26 +66,63 @@ export function svdParamGrads(logAlpha: Tensor, dM: Tensor, dS: Tensor, sigma2: 
   logAlpha.rt.k.svd_param_grads_f32(logAlpha.ptr, logAlpha.size, dM.ptr, dS.ptr, sigma2.ptr, dTheta.ptr, dLogSigma2.ptr, threshold);
 }
 
-/** How variational-dropout α is shared: 0 one per layer, 1 one per output unit, 2 one per weight. */
-export type AlphaMode = 0 | 1 | 2;
+/**
+ * How variational-dropout α is shared by the weights W [..., cols]: one per layer, one per
+ * output unit (the last axis: weight i has unit i mod cols) or one per weight.
+ */
+export type AlphaShape = 'layer' | 'unit' | 'weight';
 
-function alphaCount(theta: Tensor, cols: number, mode: AlphaMode): number {
-  return mode === 0 ? 1 : mode === 1 ? cols : theta.size;
+/** The kernels' code of each sharing (assembly/bayes.ts: 0 layer, 1 unit, 2 weight). */
+const ALPHA_CODE: Record<AlphaShape, number> = { layer: 0, unit: 1, weight: 2 };
+
+/** Whether `v` names an {@link AlphaShape}. */
+export function isAlphaShape(v: unknown): v is AlphaShape {
+  return typeof v === 'string' && Object.hasOwn(ALPHA_CODE, v);
+}
+
+/** Number of α values for `size` weights over `cols` output units. */
+export function alphaCount(size: number, cols: number, alpha: AlphaShape): number {
+  return alpha === 'layer' ? 1 : alpha === 'unit' ? cols : size;
+}
+
+function checkAlpha(theta: Tensor, logAlpha: Tensor, cols: number, alpha: AlphaShape): number {
+  const n = alphaCount(theta.size, cols, alpha);
+  if (logAlpha.size !== n) throw new ShapeError('logAlpha', `${n} elements (α per ${alpha})`, `${logAlpha.size}`);
+  return ALPHA_CODE[alpha];
+}
+
+/**
+ * The α-group masking of variational dropout, the one TypeScript implementation (the kernels of
+ * assembly/bayes.ts index the groups the same way): out = θ where the log α of the weight's
+ * group is below `threshold`, else 0 (whole units dropped when α is per unit). Returns the
+ * number of weights kept.
+ */
+export function vdMask(theta: Tensor, logAlpha: Tensor, cols: number, alpha: AlphaShape, threshold: number, out: Tensor): number {
+  checkAlpha(theta, logAlpha, cols, alpha);
+  checkSameSize('out', out, theta);
+  const th = theta.view(), la = logAlpha.view(), m = out.view();
+  let kept = 0;
+  for (let i = 0; i < m.length; i++) {
+    const keep = la[alpha === 'layer' ? 0 : alpha === 'unit' ? i % cols : i] < threshold;
+    m[i] = keep ? th[i] : 0;
+    if (keep) kept++;
+  }
+  return kept;
 }
 
 /** Variational dropout variances: σ² = exp(logα[group])·θ². `cols` = output units (last weight axis). */
-export function vdPrepare(theta: Tensor, logAlpha: Tensor, cols: number, mode: AlphaMode, sigma2: Tensor): void {
-  if (logAlpha.size !== alphaCount(theta, cols, mode)) throw new ShapeError('logAlpha', `${alphaCount(theta, cols, mode)} elements`, `${logAlpha.size}`);
+export function vdPrepare(theta: Tensor, logAlpha: Tensor, cols: number, alpha: AlphaShape, sigma2: Tensor): void {
+  const code = checkAlpha(theta, logAlpha, cols, alpha);
   checkSameSize('sigma2', sigma2, theta);
-  theta.rt.k.vd_prepare_f32(theta.ptr, logAlpha.ptr, theta.size, cols, mode, sigma2.ptr);
+  theta.rt.k.vd_prepare_f32(theta.ptr, logAlpha.ptr, theta.size, cols, code, sigma2.ptr);
 }
 
 /** Variational dropout chain rule: dθ += dM + dS·2αθ, dlogα[group] += Σ dS·αθ². */
-export function vdParamGrads(theta: Tensor, logAlpha: Tensor, cols: number, mode: AlphaMode, dM: Tensor, dS: Tensor, dTheta: Tensor, dLogAlpha: Tensor): void {
-  if (logAlpha.size !== alphaCount(theta, cols, mode)) throw new ShapeError('logAlpha', `${alphaCount(theta, cols, mode)} elements`, `${logAlpha.size}`);
+export function vdParamGrads(theta: Tensor, logAlpha: Tensor, cols: number, alpha: AlphaShape, dM: Tensor, dS: Tensor, dTheta: Tensor, dLogAlpha: Tensor): void {
+  const code = checkAlpha(theta, logAlpha, cols, alpha);
   for (const [n, t] of [['dM', dM], ['dS', dS], ['dTheta', dTheta]] as const) checkSameSize(n, t, theta);
   checkSameSize('dLogAlpha', dLogAlpha, logAlpha);
-  theta.rt.k.vd_param_grads_f32(theta.ptr, logAlpha.ptr, theta.size, cols, mode, dM.ptr, dS.ptr, dTheta.ptr, dLogAlpha.ptr);
+  theta.rt.k.vd_param_grads_f32(theta.ptr, logAlpha.ptr, theta.size, cols, code, dM.ptr, dS.ptr, dTheta.ptr, dLogAlpha.ptr);
 }
 
 /** Σ mult·KL over log α values (each shared by `mult` weights); with grads adds scale·mult·∂KL/∂logα. */

@@ -6,8 +6,19 @@ import { checkRankedTensor, checkShape, checkShapeArg, checkTensor, pairOption, 
 
 export type { Pair };
 
-/** Options shared by the three conv2d ops. */
-export interface Conv2dGeometry {
+/**
+ * The window of a 2-D convolution, resolved: kernel, stride and zero padding, `[h, w]` pixels
+ * each. The one geometry type of the package: layers' maps, the sparse kernels and sparse model
+ * steps all carry it.
+ */
+export interface ConvGeometry {
+  kernel: [number, number];
+  stride: [number, number];
+  pad: [number, number];
+}
+
+/** Stride and padding options shared by the three conv2d ops (the kernel size is the weights'). */
+export interface Conv2dBaseOptions {
   /** Step between windows, pixels (default 1); a number or `[strideH, strideW]`. */
   stride?: Pair;
   /** Zero padding on each side, pixels (default 0); a number or `[padH, padW]`. */
@@ -15,7 +26,7 @@ export interface Conv2dGeometry {
 }
 
 /** Options of {@link conv2d}. */
-export interface Conv2dOptions extends Conv2dGeometry {
+export interface Conv2dOptions extends Conv2dBaseOptions {
   /** Per-filter bias [F] added to every output pixel. */
   bias?: Tensor;
   /** Destination [N, OH, OW, F]; allocated when absent. */
@@ -25,15 +36,12 @@ export interface Conv2dOptions extends Conv2dGeometry {
 }
 
 /** Options of {@link conv2dBackwardData} and {@link conv2dBackwardFilter}. */
-export interface Conv2dGradOptions extends Conv2dGeometry {
+export interface Conv2dGradOptions extends Conv2dBaseOptions {
   /** Destination (shape of the gradient); allocated when absent. */
   out?: Tensor;
   /** Add into `out` instead of overwriting it (requires `out`), e.g. to sum gradients. */
   accumulate?: boolean;
 }
-
-/** Output size along one axis (see src/ops/geometry.ts); the name src/sparse.ts imports. */
-export { outDim as convOutDim } from './geometry.js';
 
 /** Resolved geometry of one conv2d: every size the kernels take. */
 interface Geom {
@@ -41,7 +49,7 @@ interface Geom {
   sh: number; sw: number; ph: number; pw: number; oh: number; ow: number;
 }
 
-function geometry(xShape: Shape, wShape: Shape, opts: Conv2dGeometry, xName: string, wName: string): Geom {
+function geometry(xShape: Shape, wShape: Shape, opts: Conv2dBaseOptions, xName: string, wName: string): Geom {
   const [n, h, w, c] = xShape;
   const [kh, kw, cw, f] = wShape;
   if (cw !== c) throw new ShapeError(wName, `[KH, KW, ${c}, F] (C = ${c} from ${xName} ${fmtShape(xShape)})`, fmtShape(wShape));

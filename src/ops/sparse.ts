@@ -1,6 +1,7 @@
 import { ArgumentError, ShapeError } from '../errors.js';
 import { Tensor, fmtShape } from '../tensor.js';
 import { checkShape, checkTensor } from './check.js';
+import type { ConvGeometry } from './conv.js';
 import { outDim } from './geometry.js';
 
 // Tensor-level wrappers of assembly/sparse_train.ts (and the forward of assembly/sparse.ts): the
@@ -12,46 +13,61 @@ import { outDim } from './geometry.js';
 // owning layer and never leave it.
 
 /**
- * The product's geometry: a convolution x [N, H, W, C] ⊛ W [KH, KW, C, F] (NHWC, stride,
- * padding), or a dense layer as the 1×1 convolution of a 1×1 image with C = inputs.
+ * A linear map as the sparse kernels see it: x [N, H, W, C] ⊛ W [KH, KW, C, F] through the
+ * window `geometry` (NHWC), or a dense layer as the 1×1 convolution of a 1×1 image with
+ * C = inputs (see {@link denseProduct}).
  */
-export interface SparseGeometry {
-  h: number;
-  w: number;
-  c: number;
-  f: number;
-  kh: number;
-  kw: number;
-  sh: number;
-  sw: number;
-  ph: number;
-  pw: number;
+export interface ConvProduct {
+  /** Per-sample input [H, W, C]. */
+  input: readonly [number, number, number];
+  /** Output channels F (units of a dense layer). */
+  filters: number;
+  geometry: ConvGeometry;
 }
 
-/** The CSR (over the F outputs) of the kept entries of a weight tensor M [K, F]. */
-export interface KeptCsr {
+/** The product of a dense layer [inputs] → [units]: a 1×1 convolution of a 1×1 image. */
+export function denseProduct(inputs: number, units: number): ConvProduct {
+  return { input: [1, 1, inputs], filters: units, geometry: { kernel: [1, 1], stride: [1, 1], pad: [0, 0] } };
+}
+
+/**
+ * A CSR matrix held in tensors of a layer's scratch (wasm memory): `rowPtr` ([rows + 1]) and
+ * `colIdx` hold u32 words, not floats; `val` the values. The kept weights of a masked layer
+ * (over its F outputs, with `liveRows`: how many inputs have a kept weight, then which) and the
+ * nonzeros of an output gradient (over its rows) are both this type. The host-side form, for
+ * files and the API, is `Csr` (ops/spmm.ts).
+ */
+export interface CsrBuffers {
   rowPtr: Tensor;
   colIdx: Tensor;
   val: Tensor;
-  liveRows: Tensor;
-  /** Entries kept. */
+  /** Kept-weight lists only: [K + 1], the live input rows. */
+  liveRows?: Tensor;
+  /** Entries listed (−1: {@link rowsCsr} stopped at its cap). */
   nnz: number;
 }
 
-function fanIn(g: SparseGeometry): number {
-  return g.kh * g.kw * g.c;
+/** The ten sizes every sparse kernel takes, in their order: h, w, c, f, kh, kw, sh, sw, ph, pw. */
+function dims(g: ConvProduct): [number, number, number, number, number, number, number, number, number, number] {
+  const [h, w, c] = g.input, { kernel: [kh, kw], stride: [sh, sw], pad: [ph, pw] } = g.geometry;
+  return [h, w, c, g.filters, kh, kw, sh, sw, ph, pw];
 }
 
-function outDims(g: SparseGeometry): [number, number] {
-  return [outDim(g.h, g.kh, g.sh, g.ph), outDim(g.w, g.kw, g.sw, g.pw)];
+function fanIn(g: ConvProduct): number {
+  return g.geometry.kernel[0] * g.geometry.kernel[1] * g.input[2];
+}
+
+function outDims(g: ConvProduct): [number, number] {
+  const [h, w] = g.input, { kernel: [kh, kw], stride: [sh, sw], pad: [ph, pw] } = g.geometry;
+  return [outDim(h, kh, sh, ph), outDim(w, kw, sw, pw)];
 }
 
 /** Batch size of x, checked against the geometry (x [N, H, W, C], or [N, C] for a dense layer). */
-function batchOf(name: string, x: Tensor, g: SparseGeometry): number {
+function batchOf(name: string, x: Tensor, g: ConvProduct): number {
   checkTensor(name, x);
-  const per = g.h * g.w * g.c;
+  const [h, w, c] = g.input;
   const n = x.shape[0];
-  if (x.shape.length < 2 || x.size !== n * per) throw new ShapeError(name, `[N, ${g.h}, ${g.w}, ${g.c}] (or [N, ${g.c}] for a dense layer)`, fmtShape(x.shape));
+  if (x.shape.length < 2 || x.size !== n * h * w * c) throw new ShapeError(name, `[N, ${h}, ${w}, ${c}] (or [N, ${c}] for a dense layer)`, fmtShape(x.shape));
   return n;
 }
 
@@ -60,7 +76,7 @@ function batchOf(name: string, x: Tensor, g: SparseGeometry): number {
  * masked Sparse VD layer), with their M values. `csr`'s tensors need room for F + 1 offsets and
  * K·F entries. Returns the number kept.
  */
-export function keptCsr(m: Tensor, logAlpha: Tensor, threshold: number, csr: Omit<KeptCsr, 'nnz'>): number {
+export function keptCsr(m: Tensor, logAlpha: Tensor, threshold: number, csr: Omit<Required<CsrBuffers>, 'nnz'>): number {
   if (m.shape.length < 2) throw new ShapeError('m', '[..., F] with rank ≥ 2', fmtShape(m.shape));
   const f = m.shape[m.shape.length - 1], k = m.size / f;
   checkShape('logAlpha', logAlpha, m.shape);
@@ -72,7 +88,7 @@ export function keptCsr(m: Tensor, logAlpha: Tensor, threshold: number, csr: Omi
 }
 
 /** out [K, F] = 0 except out at the kept entries = src[p] (the p-th entry of `csr`). */
-export function scatterKept(csr: KeptCsr, src: Tensor, out: Tensor): Tensor {
+export function scatterKept(csr: CsrBuffers, src: Tensor, out: Tensor): Tensor {
   const f = out.shape[out.shape.length - 1], k = out.size / f;
   if (src.size < csr.nnz) throw new ShapeError('src', `at least ${csr.nnz} elements`, `${src.size}`);
   out.rt.k.csr_t_scatter_f32(k, f, csr.rowPtr.ptr, csr.colIdx.ptr, src.ptr, out.ptr);
@@ -80,14 +96,14 @@ export function scatterKept(csr: KeptCsr, src: Tensor, out: Tensor): Tensor {
 }
 
 /** out [N, OH, OW, F] (or [N, F]) = x ⊛ M through the kept entries only. */
-export function sparseForward(g: SparseGeometry, x: Tensor, csr: KeptCsr, out: Tensor): Tensor {
+export function sparseForward(g: ConvProduct, x: Tensor, csr: CsrBuffers, out: Tensor): Tensor {
   const n = batchOf('x', x, g);
   const [oh, ow] = outDims(g);
-  if (out.size !== n * oh * ow * g.f) throw new ShapeError('out', `${n * oh * ow * g.f} elements`, fmtShape(out.shape));
+  if (out.size !== n * oh * ow * g.filters) throw new ShapeError('out', `${n * oh * ow * g.filters} elements`, fmtShape(out.shape));
   const k = x.rt.k;
-  const scratch = x.rt.workspace(Math.max(16, k.conv2d_sparse_scratch_bytes(n, g.h, g.w, g.c, g.f, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw)));
-  k.conv2d_sparse_f32_nhwc(n, g.h, g.w, g.c, g.f, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw,
-    csr.rowPtr.ptr, csr.colIdx.ptr, 1, csr.val.ptr, csr.liveRows.ptr, x.ptr, 0, out.ptr, scratch);
+  const scratch = x.rt.workspace(Math.max(16, k.conv2d_sparse_scratch_bytes(n, ...dims(g))));
+  k.conv2d_sparse_f32_nhwc(n, ...dims(g),
+    csr.rowPtr.ptr, csr.colIdx.ptr, 1, csr.val.ptr, csr.liveRows!.ptr, x.ptr, 0, out.ptr, scratch);
   return out;
 }
 
@@ -96,33 +112,21 @@ export function sparseForward(g: SparseGeometry, x: Tensor, csr: KeptCsr, out: T
  * entry, and dx (overwritten, unless null) = the input gradient through the kept weights.
  * `scalar` runs the direct scalar twin (the test oracle).
  */
-export function sparseBackward(g: SparseGeometry, x: Tensor, dy: Tensor, csr: KeptCsr, dval: Tensor, dx: Tensor | null, scalar = false): void {
+export function sparseBackward(g: ConvProduct, x: Tensor, dy: Tensor, csr: CsrBuffers, dval: Tensor, dx: Tensor | null, scalar = false): void {
   const n = batchOf('x', x, g);
   const [oh, ow] = outDims(g);
-  if (dy.size !== n * oh * ow * g.f) throw new ShapeError('dy', `${n * oh * ow * g.f} elements`, fmtShape(dy.shape));
+  if (dy.size !== n * oh * ow * g.filters) throw new ShapeError('dy', `${n * oh * ow * g.filters} elements`, fmtShape(dy.shape));
   if (dx && dx.size !== x.size) throw new ShapeError('dx', `${x.size} elements (${fmtShape(x.shape)})`, fmtShape(dx.shape));
   if (dval.size < csr.nnz) throw new ShapeError('dval', `at least ${csr.nnz} elements`, `${dval.size}`);
-  if (csr.val.size < csr.nnz || fanIn(g) * g.f < csr.nnz) throw new ShapeError('csr', `at most ${fanIn(g) * g.f} entries`, `${csr.nnz}`);
+  if (csr.val.size < csr.nnz || fanIn(g) * g.filters < csr.nnz) throw new ShapeError('csr', `at most ${fanIn(g) * g.filters} entries`, `${csr.nnz}`);
   const k = x.rt.k;
   dval.view().fill(0, 0, csr.nnz);
-  const scratch = scalar ? 0 : x.rt.workspace(Math.max(16, k.conv2d_sparse_backward_scratch_bytes(n, g.h, g.w, g.c, g.f, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw)));
-  (scalar ? k.conv2d_sparse_backward_f32_nhwc_scalar : k.conv2d_sparse_backward_f32_nhwc)(n, g.h, g.w, g.c, g.f, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw,
-    csr.rowPtr.ptr, csr.colIdx.ptr, csr.val.ptr, csr.liveRows.ptr, x.ptr, dy.ptr, dval.ptr, dx ? dx.ptr : 0, scratch);
+  const scratch = scalar ? 0 : x.rt.workspace(Math.max(16, k.conv2d_sparse_backward_scratch_bytes(n, ...dims(g))));
+  (scalar ? k.conv2d_sparse_backward_f32_nhwc_scalar : k.conv2d_sparse_backward_f32_nhwc)(n, ...dims(g),
+    csr.rowPtr.ptr, csr.colIdx.ptr, csr.val.ptr, csr.liveRows!.ptr, x.ptr, dy.ptr, dval.ptr, dx ? dx.ptr : 0, scratch);
 }
 
 /* -------------------------------------------------- products with a sparse output gradient */
-
-/** The nonzeros of an output gradient g [M, F] as CSR over its M rows (see {@link rowsCsr}). */
-export interface RowsCsr {
-  /** [M + 1] u32 offsets. */
-  rowPtr: Tensor;
-  /** u32 column of each entry (room: see {@link rowsCsr}). */
-  colIdx: Tensor;
-  /** Values. */
-  val: Tensor;
-  /** Entries listed (−1: more than the cap). */
-  nnz: number;
-}
 
 /**
  * CSR over the rows of g ([..., F], any rank ≥ 2, read as [M, F]) of its nonzero entries (NaN
@@ -130,7 +134,7 @@ export interface RowsCsr {
  * all of g) are found: the return value (also left in `csr.nnz`) is then −1, else the number of
  * entries. `csr` needs room for M + 1 offsets and min(cap, M·F) + F + 4 entries.
  */
-export function rowsCsr(g: Tensor, csr: RowsCsr, scalar = false, cap = g.size): number {
+export function rowsCsr(g: Tensor, csr: CsrBuffers, scalar = false, cap = g.size): number {
   checkTensor('g', g);
   if (g.shape.length < 2) throw new ShapeError('g', '[..., F] with rank ≥ 2', fmtShape(g.shape));
   if (!Number.isInteger(cap) || cap < 0) throw new ArgumentError('cap', 'an integer ≥ 0', String(cap));
@@ -150,7 +154,7 @@ export function checkCompleteRows(csr: { nnz: number }): void {
   }
 }
 
-function checkRowsCsr(g: SparseGeometry, n: number, csr: RowsCsr): void {
+function checkCsrBuffers(g: ConvProduct, n: number, csr: CsrBuffers): void {
   checkCompleteRows(csr);
   const [oh, ow] = outDims(g);
   const m = n * oh * ow;
@@ -161,17 +165,17 @@ function checkRowsCsr(g: SparseGeometry, n: number, csr: RowsCsr): void {
  * One of the two paired kernels of assembly/sparse_grad.ts: `image` is x (filter) or dx (data),
  * named `imageName`; `mat` the [F, KH·KW·C] matrix dWᵀ (filter, written) or Wᵀ (data, read).
  */
-function rowsProduct(kind: 'filter' | 'data', g: SparseGeometry, csr: RowsCsr, image: Tensor, imageName: string, mat: Tensor, matName: string,
+function rowsProduct(kind: 'filter' | 'data', g: ConvProduct, csr: CsrBuffers, image: Tensor, imageName: string, mat: Tensor, matName: string,
   accumulate: boolean, scalar: boolean): void {
   const n = batchOf(imageName, image, g);
-  checkRowsCsr(g, n, csr);
-  if (mat.size !== g.f * fanIn(g)) throw new ShapeError(matName, `${g.f * fanIn(g)} elements ([F, KH·KW·C])`, fmtShape(mat.shape));
+  checkCsrBuffers(g, n, csr);
+  if (mat.size !== g.filters * fanIn(g)) throw new ShapeError(matName, `${g.filters * fanIn(g)} elements ([F, KH·KW·C])`, fmtShape(mat.shape));
   const k = image.rt.k;
   const kernel = kind === 'filter'
     ? (scalar ? k.conv2d_backward_filter_rows_f32_scalar : k.conv2d_backward_filter_rows_f32)
     : (scalar ? k.conv2d_backward_data_rows_f32_scalar : k.conv2d_backward_data_rows_f32);
   const [a, b] = kind === 'filter' ? [image, mat] : [mat, image];
-  kernel(n, g.h, g.w, g.c, g.f, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, csr.rowPtr.ptr, csr.colIdx.ptr, csr.val.ptr, a.ptr, b.ptr, accumulate ? 1 : 0);
+  kernel(n, ...dims(g), csr.rowPtr.ptr, csr.colIdx.ptr, csr.val.ptr, a.ptr, b.ptr, accumulate ? 1 : 0);
 }
 
 /**
@@ -179,7 +183,7 @@ function rowsProduct(kind: 'filter' | 'data', g: SparseGeometry, csr: RowsCsr, i
  * the map `g` on input x [N, H, W, C] (or [N, C]) for the output gradient listed in `csr`
  * ({@link rowsCsr} of dy [N, OH, OW, F]). Transposed layout: W itself is [KH, KW, C, F].
  */
-export function backwardFilterRows(g: SparseGeometry, x: Tensor, csr: RowsCsr, dwT: Tensor, accumulate = false, scalar = false): Tensor {
+export function backwardFilterRows(g: ConvProduct, x: Tensor, csr: CsrBuffers, dwT: Tensor, accumulate = false, scalar = false): Tensor {
   rowsProduct('filter', g, csr, x, 'x', dwT, 'dwT', accumulate, scalar);
   return dwT;
 }
@@ -188,7 +192,7 @@ export function backwardFilterRows(g: SparseGeometry, x: Tensor, csr: RowsCsr, d
  * dx [N, H, W, C] (or [N, C]; overwritten, or added to with `accumulate`) = the backward-data
  * product of the map `g` with weights Wᵀ [F, KH·KW·C] for the output gradient listed in `csr`.
  */
-export function backwardDataRows(g: SparseGeometry, csr: RowsCsr, wT: Tensor, dx: Tensor, accumulate = false, scalar = false): Tensor {
+export function backwardDataRows(g: ConvProduct, csr: CsrBuffers, wT: Tensor, dx: Tensor, accumulate = false, scalar = false): Tensor {
   rowsProduct('data', g, csr, dx, 'dx', wT, 'wT', accumulate, scalar);
   return dx;
 }
@@ -207,14 +211,14 @@ export function transposeInto(x: Tensor, rows: number, cols: number, out: Tensor
  * at the p-th kept entry, dx (overwritten, unless null) = the input gradient through the kept
  * weights. Costs one multiply-add per (nonzero of dy, kept weight of its output).
  */
-export function sparseBackwardRows(g: SparseGeometry, x: Tensor, csr: KeptCsr, grad: RowsCsr, dval: Tensor, dx: Tensor | null): void {
+export function sparseBackwardRows(g: ConvProduct, x: Tensor, csr: CsrBuffers, grad: CsrBuffers, dval: Tensor, dx: Tensor | null): void {
   const n = batchOf('x', x, g);
-  checkRowsCsr(g, n, grad);
+  checkCsrBuffers(g, n, grad);
   if (dx && dx.size !== x.size) throw new ShapeError('dx', `${x.size} elements (${fmtShape(x.shape)})`, fmtShape(dx.shape));
   if (dval.size < csr.nnz) throw new ShapeError('dval', `at least ${csr.nnz} elements`, `${dval.size}`);
-  if (csr.val.size < csr.nnz || fanIn(g) * g.f < csr.nnz) throw new ShapeError('csr', `at most ${fanIn(g) * g.f} entries`, `${csr.nnz}`);
+  if (csr.val.size < csr.nnz || fanIn(g) * g.filters < csr.nnz) throw new ShapeError('csr', `at most ${fanIn(g) * g.filters} entries`, `${csr.nnz}`);
   const k = x.rt.k;
-  const scratch = x.rt.workspace(k.conv2d_sparse_backward_rows_scratch_bytes(csr.nnz, grad.nnz, g.f));
-  k.conv2d_sparse_backward_rows_f32(n, g.h, g.w, g.c, g.f, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw,
+  const scratch = x.rt.workspace(k.conv2d_sparse_backward_rows_scratch_bytes(csr.nnz, grad.nnz, g.filters));
+  k.conv2d_sparse_backward_rows_f32(n, ...dims(g),
     csr.rowPtr.ptr, csr.colIdx.ptr, csr.val.ptr, grad.rowPtr.ptr, grad.colIdx.ptr, grad.val.ptr, x.ptr, dval.ptr, dx ? dx.ptr : 0, scratch);
 }

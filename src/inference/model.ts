@@ -1,0 +1,376 @@
+/**
+ * {@link SparseModel}: the inference-only model made by `prune` (or read from a sparse model
+ * file, `VDSP`): sparse and dense weight layers, activations, pooling, flatten, batch norm,
+ * softmax and any registered layer run by its own deterministic forward.
+ * @module
+ */
+import { ArgumentError, ModelFormatError, ShapeError, checkInt, describe } from '../errors.js';
+import { Runtime, runtime } from '../runtime/runtime.js';
+import { MAX_ELEMENTS, Shape, Tensor, assertFinite, fmtShape, sizeOf } from '../tensor.js';
+import { activation } from '../ops/activation.js';
+import { matmul } from '../ops/gemm.js';
+import { conv2d } from '../ops/conv.js';
+import { avgPool2d, maxPool2d } from '../ops/pool.js';
+import { batchNorm } from '../ops/batchnorm.js';
+import { argmaxRows, softmax } from '../ops/softmax.js';
+import { checkTensor } from '../ops/check.js';
+import { SparseMatrix, sparseConv2d, spmm, transpose } from '../ops/spmm.js';
+import { ForwardContext, Layer, reusedBuffer } from '../layers/layer.js';
+import { ContainerReader, PayloadWriter, applyLayerEntry, bad, checkShapeField, isInt, show, writeContainer } from '../container.js';
+import { StepSpec, checkSpec, readStep, stepShape, writeStep } from './steps.js';
+
+/** A step with its wasm-resident operands. */
+interface Step {
+  spec: StepSpec;
+  inShape: Shape;
+  outShape: Shape;
+  mat?: SparseMatrix;
+  w?: Tensor;
+  b?: Tensor;
+  extra?: Tensor[];
+  /** A `layer` step's layer, built in this model's runtime. */
+  layer?: Layer;
+  /** Nonzero weights (computed once). */
+  kept: number;
+}
+
+/** One row of {@link SparseModel.summary}: a step, its output shape, its parameters and the weights it keeps. */
+export interface SparseStepInfo {
+  /** `<kind>_<position>`, e.g. `"sparse_0"`; a `layer` step: its class, e.g. `"MyLayer_3"`. */
+  layer: string;
+  kind: StepSpec['kind'];
+  inputShape: Shape;
+  outputShape: Shape;
+  /** Values the step holds: weights stored, biases, batch-norm scale, shift and statistics, a layer step's parameters. */
+  params: number;
+  /** Nonzero weights (those the step multiplies through); 0 for weightless steps. */
+  kept: number;
+  /** Weights stored (nonzeros for sparse steps, all for dense ones); 0 for weightless steps. */
+  weights: number;
+  /** Weights of the dense equivalent. */
+  denseWeights: number;
+}
+
+/** Nonzero entries of `a`. */
+function nonzeros(a: Float32Array): number {
+  let n = 0;
+  for (let i = 0; i < a.length; i++) if (a[i] !== 0) n++;
+  return n;
+}
+
+const INFERENCE: ForwardContext = { training: false, sample: false, seed: 0, step: 0 };
+
+
+const SPARSE_MAGIC = 'VDSP';
+/** Version 2 added `layer` steps; version 1 files (without them) still load. */
+const SPARSE_VERSION = 2;
+
+/** Batch-size option of the predict methods. */
+export interface SparsePredictOptions {
+  /** Samples per forward pass (default 256). */
+  batchSize?: number;
+}
+
+/**
+ * An inference-only model made by {@link prune} (or {@link SparseModel.load}): sparse and dense
+ * weight layers, activations, pooling, flatten, batch norm and softmax, deterministic. Inputs and
+ * outputs are flat `Float32Array`s of n samples, as for {@link Sequential}.
+ */
+export class SparseModel {
+  readonly rt: Runtime;
+  readonly inputShape: Shape;
+  readonly outputShape: Shape;
+  /** Weights of the weight layers of the model this was pruned from (for {@link compression}). */
+  readonly originalWeights: number;
+  private readonly steps: Step[] = [];
+  private readonly bufs = new Map<string, Tensor>();
+  private disposed = false;
+
+  private constructor(rt: Runtime, inputShape: Shape, specs: StepSpec[], originalWeights: number, Err: typeof ArgumentError | typeof ModelFormatError) {
+    this.rt = rt;
+    this.inputShape = inputShape.slice();
+    this.originalWeights = originalWeights;
+    // Shapes first (nothing allocated), then the wasm operands.
+    let shape: Shape = this.inputShape;
+    const shapes = specs.map((s, i) => {
+      const inS = shape;
+      shape = stepShape(s, inS, `steps[${i}]`, Err);
+      if (shape.reduce((a, b) => a * b, 1) > MAX_ELEMENTS) throw new Err(`steps[${i}]`, `an output of at most ${MAX_ELEMENTS} elements`, fmtShape(shape));
+      return [inS, shape] as const;
+    });
+    this.outputShape = shape;
+    try {
+      specs.forEach((s, i) => this.steps.push(this.materialize(s, shapes[i][0], shapes[i][1], i)));
+    } catch (e) {
+      this.dispose();
+      throw e;
+    }
+  }
+
+  private materialize(s: StepSpec, inShape: Shape, outShape: Shape, i: number): Step {
+    const rt = this.rt;
+    const step: Step = { spec: s, inShape, outShape, kept: 0 };
+    const owned: Tensor[] = [];
+    const t = (a: Float32Array, shape?: Shape) => {
+      const x = Tensor.from(a, shape, rt);
+      owned.push(x);
+      return x;
+    };
+    try {
+      switch (s.kind) {
+        case 'sparse':
+        case 'sparseConv':
+          step.mat = SparseMatrix.fromCsr(s.csr, rt);
+          if (s.bias) step.b = t(s.bias);
+          break;
+        case 'dense':
+          step.w = t(s.weights, [s.inputs, s.units]);
+          if (s.bias) step.b = t(s.bias);
+          break;
+        case 'conv':
+          step.w = t(s.weights, [s.geometry.kernel[0], s.geometry.kernel[1], inShape[2], s.filters]);
+          if (s.bias) step.b = t(s.bias);
+          break;
+        case 'batchNorm':
+          step.extra = [t(s.gamma), t(s.beta), t(s.mean), t(s.variance)];
+          break;
+        case 'layer': {
+          const l = s.entry.layer;
+          l.name = `${l.config().className}_${i}`;
+          l.index = i;
+          l.inputGrad = false;
+          step.layer = l;
+          l.build(inShape, rt, 0);
+          applyLayerEntry(s.entry, `steps[${i}]`);
+          break;
+        }
+        default:
+      }
+      if (s.kind === 'sparse' || s.kind === 'sparseConv') step.kept = nonzeros(s.csr.values);
+      else if (s.kind === 'dense' || s.kind === 'conv') step.kept = nonzeros(s.weights);
+      else if (s.kind === 'layer') step.kept = step.layer!.info().kept;
+    } catch (e) {
+      for (const x of owned) x.dispose();
+      step.mat?.dispose();
+      if (step.layer?.built) step.layer.dispose();
+      throw e;
+    }
+    return step;
+  }
+
+  /** @internal Build from step specs (already consistent: from {@link prune} or a validated file). */
+  static fromSteps(inputShape: Shape, specs: StepSpec[], opts: { originalWeights?: number; runtime?: Runtime } = {}): SparseModel {
+    sizeOf(inputShape, 'inputShape');
+    specs.forEach((s, i) => checkSpec(s, `steps[${i}]`, ArgumentError));
+    return new SparseModel(opts.runtime ?? runtime(), inputShape, specs, opts.originalWeights ?? 0, ArgumentError);
+  }
+
+  /** One row per step: name, kind, shapes, values held and weights kept (see {@link SparseStepInfo}). */
+  summary(): SparseStepInfo[] {
+    return this.steps.map((st, i) => {
+      const s = st.spec;
+      let weights = 0, denseWeights = 0, params = 0;
+      if (s.kind === 'sparse' || s.kind === 'sparseConv') {
+        weights = s.csr.values.length;
+        denseWeights = s.csr.rows * s.csr.cols;
+      } else if (s.kind === 'dense' || s.kind === 'conv') {
+        weights = denseWeights = s.weights.length;
+      }
+      if ('bias' in s && s.bias) params += s.bias.length;
+      if (s.kind === 'batchNorm') params = 4 * s.gamma.length;
+      if (st.layer) params = weights = denseWeights = st.layer.info().params;
+      const layer = st.layer ? st.layer.name : `${s.kind}_${i}`;
+      return { layer, kind: s.kind, inputShape: st.inShape.slice(), outputShape: st.outShape.slice(), params: params + (st.layer ? 0 : weights), kept: st.kept, weights, denseWeights };
+    });
+  }
+
+  /** Nonzero weights of all weight layers: what inference multiplies through (zeros of layers stored dense not counted). */
+  get nnz(): number {
+    return this.steps.reduce((a, s) => a + s.kept, 0);
+  }
+
+  /** Weights of the original model / weights stored here (1 when unknown). */
+  get compression(): number {
+    const n = this.nnz;
+    return this.originalWeights > 0 ? this.originalWeights / Math.max(n, 1) : 1;
+  }
+
+  private buffer(key: string, shape: Shape): Tensor {
+    return reusedBuffer(this.bufs, key, shape, this.rt);
+  }
+
+  /**
+   * Forward one batch x [B, ...inputShape] (in wasm memory); returns [B, ...outputShape] (owned
+   * by the model, valid until the next call). Between sparse layers the activations stay
+   * feature-major [features, B], so a chain of sparse layers transposes only at its two ends.
+   */
+  forward(x: Tensor): Tensor {
+    this.check();
+    checkTensor('x', x, this.rt);
+    const ok = x.shape.length === this.inputShape.length + 1 && x.shape[0] > 0 && this.inputShape.every((d, i) => x.shape[i + 1] === d);
+    if (!ok) throw new ShapeError('x', `[batch, ${this.inputShape.join(', ')}]`, fmtShape(x.shape));
+    const B = x.shape[0];
+    let h = x;
+    let cols = false; // h is feature-major [features, B]
+    const toRows = (i: number, shape: Shape): Tensor => {
+      if (!cols) return h;
+      cols = false;
+      return transpose(h, { out: this.buffer(`${i}:rows`, [B, h.shape[0]]) }).reshape([B, ...shape]);
+    };
+    this.steps.forEach((st, i) => {
+      const s = st.spec;
+      switch (s.kind) {
+        case 'sparse': {
+          // At B = 1, [1, in] and [in, 1] are the same memory: no transpose.
+          let xc: Tensor;
+          if (cols) xc = h;
+          else if (B === 1) xc = h.reshape([s.inputs, 1]);
+          else xc = transpose(h.reshape([B, s.inputs]), { out: this.buffer(`${i}:cols`, [s.inputs, B]) });
+          h = spmm(st.mat!, xc, { bias: st.b, out: this.buffer(`${i}`, [s.units, B]) });
+          if (B === 1) h = h.reshape([1, s.units]);
+          else cols = true;
+          break;
+        }
+        case 'activation':
+          h = activation(s.activation, h, { alpha: s.alpha, out: this.buffer(`${i}`, h.shape) });
+          break;
+        case 'dense':
+          h = toRows(i, st.inShape);
+          h = matmul(h.reshape([B, s.inputs]), st.w!, { bias: st.b, out: this.buffer(`${i}`, [B, s.units]) });
+          break;
+        case 'sparseConv':
+          h = sparseConv2d(toRows(i, st.inShape), st.mat!, s.geometry, { bias: st.b, out: this.buffer(`${i}`, [B, ...st.outShape]) });
+          break;
+        case 'conv':
+          h = conv2d(toRows(i, st.inShape), st.w!, { stride: s.geometry.stride, pad: s.geometry.pad, bias: st.b, out: this.buffer(`${i}`, [B, ...st.outShape]) });
+          break;
+        case 'maxPool':
+        case 'avgPool': {
+          const f = s.kind === 'maxPool' ? maxPool2d : avgPool2d;
+          h = f(toRows(i, st.inShape), { size: s.size, stride: s.stride, pad: s.pad, out: this.buffer(`${i}`, [B, ...st.outShape]) });
+          break;
+        }
+        case 'flatten':
+          h = toRows(i, st.inShape).reshape([B, st.outShape[0]]);
+          break;
+        case 'batchNorm': {
+          const [g, b, m, v] = st.extra!;
+          h = batchNorm(toRows(i, st.inShape), g, b, { runningMean: m, runningVar: v }, { training: false, eps: s.eps, out: this.buffer(`${i}`, [B, ...st.inShape]) }).y;
+          break;
+        }
+        case 'softmax':
+          h = softmax(toRows(i, st.inShape).reshape([B, st.inShape[0]]), { out: this.buffer(`${i}`, [B, st.inShape[0]]) });
+          break;
+        case 'layer':
+          h = st.layer!.forward(toRows(i, st.inShape).reshape([B, ...st.inShape]), INFERENCE);
+          break;
+      }
+    });
+    return toRows(this.steps.length, this.outputShape).reshape([B, ...this.outputShape]);
+  }
+
+  private checkX(x: unknown): number {
+    if (!(x instanceof Float32Array)) throw new ArgumentError('x', 'a Float32Array of samples', describe(x));
+    const per = sizeOf(this.inputShape);
+    if (x.length === 0 || x.length % per !== 0) throw new ShapeError('x', `a multiple of ${per} values (samples of ${fmtShape(this.inputShape)})`, `${x.length} values`);
+    assertFinite('x', x);
+    return x.length / per;
+  }
+
+  private run(x: Float32Array, opts: SparsePredictOptions, each: (y: Tensor, start: number) => void): number {
+    const n = this.checkX(x);
+    const bs = checkInt('batchSize', opts.batchSize ?? 256, 1);
+    const per = sizeOf(this.inputShape);
+    for (let s = 0; s < n; s += bs) {
+      const c = Math.min(bs, n - s);
+      const xb = this.buffer('x', [c, ...this.inputShape]);
+      xb.view().set(x.subarray(s * per, (s + c) * per));
+      each(this.forward(xb), s);
+    }
+    return n;
+  }
+
+  /** Raw outputs (logits of a classifier), [n, outputSize] flat. */
+  predict(x: Float32Array, opts: SparsePredictOptions = {}): Float32Array {
+    const out = new Float32Array(this.checkX(x) * sizeOf(this.outputShape));
+    this.run(x, opts, (y, s) => out.set(y.view(), s * y.size / y.shape[0]));
+    return out;
+  }
+
+  /** Class probabilities (softmax of the outputs), [n, classes] flat. */
+  predictProba(x: Float32Array, opts: SparsePredictOptions = {}): Float32Array {
+    const C = sizeOf(this.outputShape);
+    const out = new Float32Array(this.checkX(x) * C);
+    this.run(x, opts, (y, s) => {
+      const y2 = y.reshape([y.shape[0], C]);
+      out.set(softmax(y2, { out: this.buffer('proba', y2.shape) }).view(), s * C);
+    });
+    return out;
+  }
+
+  /** Predicted class of each sample (argmax of the outputs). */
+  predictClasses(x: Float32Array, opts: SparsePredictOptions = {}): Int32Array {
+    const out = new Int32Array(this.checkX(x));
+    const C = sizeOf(this.outputShape);
+    this.run(x, opts, (y, s) => out.set(argmaxRows(y.reshape([y.shape[0], C])), s));
+    return out;
+  }
+
+  /**
+   * Serialize: magic `VDSP`, version 2, a JSON header (input shape, original weight count and
+   * each step with its payload segments) and the payload (CSR row pointers u32, column indices
+   * u16 or u32, values and biases f32; a `layer` step as Sequential files hold layers), in the
+   * container described in `container.ts`.
+   */
+  save(): Uint8Array {
+    this.check();
+    const w = new PayloadWriter();
+    const steps = this.steps.map((st) => writeStep(w, st.spec, st.layer));
+    const header = { format: 'vardrop-sparse', inputShape: this.inputShape.slice(), originalWeights: this.originalWeights, steps };
+    return writeContainer(SPARSE_MAGIC, SPARSE_VERSION, header, w.finish());
+  }
+
+  /**
+   * Load a file written by {@link SparseModel.save}. Validates before allocating: container
+   * (magic, version, lengths, CRC-32s, JSON), every step's kind and fields, shapes chaining from
+   * the input, sizes bounded by the file, segments inside the payload and not overlapping, CSR
+   * structure (row pointers from 0, non-decreasing, ending at nnz; indices < columns) and finite
+   * values. Throws {@link ModelFormatError}.
+   */
+  static load(bytes: Uint8Array, opts: { runtime?: Runtime } = {}): SparseModel {
+    const r = ContainerReader.open(bytes, SPARSE_MAGIC, [1, SPARSE_VERSION]);
+    const h = r.header;
+    if (h.format !== 'vardrop-sparse') bad('header.format', '"vardrop-sparse"', show(h.format));
+    const inSize = checkShapeField('header.inputShape', h.inputShape, MAX_ELEMENTS, 1);
+    if ((h.inputShape as number[]).length === 0 || inSize === 0) bad('header.inputShape', 'a non-empty shape', show(h.inputShape));
+    if (!isInt(h.originalWeights)) bad('header.originalWeights', 'a non-negative integer', show(h.originalWeights));
+    if (!Array.isArray(h.steps) || h.steps.length === 0 || h.steps.length > 10000) bad('header.steps', 'a non-empty array of at most 10000 steps', show(h.steps));
+    let shape: Shape = h.inputShape as number[];
+    const specs = (h.steps as unknown[]).map((e, i) => {
+      const spec = readStep(r, e, `header.steps[${i}]`, shape);
+      shape = stepShape(spec, shape, `header.steps[${i}]`, ModelFormatError);
+      if (shape.reduce((a, b) => a * b, 1) > MAX_ELEMENTS) bad(`header.steps[${i}]`, `an output of at most ${MAX_ELEMENTS} elements`, fmtShape(shape));
+      return spec;
+    });
+    return new SparseModel(opts.runtime ?? runtime(), h.inputShape as number[], specs, h.originalWeights, ModelFormatError);
+  }
+
+  /** Free every weight and buffer. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const st of this.steps) {
+      st.mat?.dispose();
+      st.w?.dispose();
+      st.b?.dispose();
+      for (const t of st.extra ?? []) t.dispose();
+      st.layer?.dispose();
+    }
+    for (const t of this.bufs.values()) t.dispose();
+    this.bufs.clear();
+  }
+
+  private check(): void {
+    if (this.disposed) throw new ArgumentError('model', 'a live SparseModel', 'a disposed one');
+  }
+}

@@ -1,0 +1,264 @@
+/**
+ * CSR sparse matrices on the host and in wasm memory, and the products of sparse inference:
+ * {@link spmm} (sparse × dense, feature-major activations), {@link sparseConv2d} and
+ * {@link transpose}. Every kernel call of sparse inference goes through here.
+ *
+ * Storage choice: a pruned dense layer W [in, out] is kept as CSR over its OUTPUT units
+ * (A = Wᵀ [out, in], one row per unit listing the input features it reads), and activations
+ * between sparse layers are feature-major [features, batch]. Each nonzero is then one broadcast
+ * multiplied into contiguous batch vectors, accumulated in registers, with no scatter (wasm SIMD
+ * has neither gather nor scatter): see `assembly/sparse.ts`. A pruned convolution
+ * W [KH, KW, C, F] is CSR A [F, KH·KW·C], run as feature-major im2col + the same product.
+ * Column indices are u16 when the matrix has at most 65536 columns, else u32.
+ * @module
+ */
+import { ArgumentError, ModelFormatError, ShapeError, checkInt, describe } from '../errors.js';
+import { Runtime, runtime } from '../runtime/runtime.js';
+import { MAX_ELEMENTS, Shape, Tensor, assertFinite, fmtShape } from '../tensor.js';
+import type { ConvGeometry } from './conv.js';
+import { outDim } from './geometry.js';
+import { checkTensor } from './check.js';
+
+/** Largest KH·KW·C (and filter count) of a sparse convolution: its im2col chunk is sized in i32 bytes. */
+export const MAX_CONV_K = 1 << 22;
+
+/* ------------------------------------------------------------------ CSR matrices */
+
+/** A CSR matrix in plain arrays (see {@link SparseMatrix}). */
+export interface Csr {
+  rows: number;
+  cols: number;
+  /** rows + 1 offsets into colIdx/values; rowPtr[0] = 0, non-decreasing, rowPtr[rows] = nnz. */
+  rowPtr: Uint32Array;
+  /** Column of each nonzero, < cols (u16 when cols ≤ 65536). */
+  colIdx: Uint16Array | Uint32Array;
+  /** Value of each nonzero, finite. */
+  values: Float32Array;
+}
+
+/**
+ * Check a CSR structure; throws `Err` (ArgumentError for the API, ModelFormatError for files)
+ * naming `name`'s field at fault. Column indices need not be sorted.
+ */
+export function checkCsr(name: string, c: Csr, Err: typeof ArgumentError | typeof ModelFormatError = ArgumentError): void {
+  const { rows, cols, rowPtr, colIdx, values } = c;
+  if (!Number.isSafeInteger(rows) || rows < 0 || rows > MAX_ELEMENTS) throw new Err(`${name}.rows`, 'a non-negative integer', describe(rows));
+  if (!Number.isSafeInteger(cols) || cols < 0 || cols > MAX_ELEMENTS) throw new Err(`${name}.cols`, 'a non-negative integer', describe(cols));
+  if (!(rowPtr instanceof Uint32Array) || rowPtr.length !== rows + 1) throw new Err(`${name}.rowPtr`, `a Uint32Array of ${rows + 1}`, describe(rowPtr));
+  if (!(values instanceof Float32Array)) throw new Err(`${name}.values`, 'a Float32Array', describe(values));
+  const nnz = values.length;
+  const wantU16 = cols <= 65536;
+  if (!(wantU16 ? colIdx instanceof Uint16Array : colIdx instanceof Uint32Array) || colIdx.length !== nnz) {
+    throw new Err(`${name}.colIdx`, `a ${wantU16 ? 'Uint16Array' : 'Uint32Array'} of ${nnz} (one per value)`, describe(colIdx));
+  }
+  if (rowPtr[0] !== 0) throw new Err(`${name}.rowPtr[0]`, '0', String(rowPtr[0]));
+  for (let i = 0; i < rows; i++) {
+    if (rowPtr[i + 1] < rowPtr[i]) throw new Err(`${name}.rowPtr[${i + 1}]`, `>= rowPtr[${i}] = ${rowPtr[i]}`, String(rowPtr[i + 1]));
+  }
+  if (rowPtr[rows] !== nnz) throw new Err(`${name}.rowPtr[${rows}]`, `nnz = ${nnz}`, String(rowPtr[rows]));
+  for (let p = 0; p < nnz; p++) {
+    if (colIdx[p] >= cols) throw new Err(`${name}.colIdx[${p}]`, `< ${cols} columns`, String(colIdx[p]));
+    const v = values[p];
+    if (v - v !== 0) throw new Err(`${name}.values[${p}]`, 'a finite value', String(v));
+  }
+}
+
+/** CSR of Wᵀ for a row-major W [k, m] (k inputs, m outputs): one row per output, its nonzero inputs. */
+export function csrFromWeights(w: Float32Array, k: number, m: number): Csr {
+  let nnz = 0;
+  for (let i = 0; i < w.length; i++) if (w[i] !== 0) nnz++;
+  const rowPtr = new Uint32Array(m + 1);
+  const colIdx = k <= 65536 ? new Uint16Array(nnz) : new Uint32Array(nnz);
+  const values = new Float32Array(nnz);
+  let p = 0;
+  for (let j = 0; j < m; j++) {
+    for (let i = 0; i < k; i++) {
+      const v = w[i * m + j];
+      if (v !== 0) {
+        colIdx[p] = i;
+        values[p++] = v;
+      }
+    }
+    rowPtr[j + 1] = p;
+  }
+  return { rows: m, cols: k, rowPtr, colIdx, values };
+}
+
+/**
+ * A CSR matrix living in wasm memory, the operand of {@link spmm} and {@link sparseConv2d}.
+ * Its structure is validated once, at creation, so the kernels need not check it per call.
+ */
+export class SparseMatrix {
+  readonly rt: Runtime;
+  readonly rows: number;
+  readonly cols: number;
+  readonly nnz: number;
+  /** u32 column indices (else u16). */
+  readonly wide: boolean;
+  /** Byte pointers of rowPtr (u32), colIdx (u16/u32) and values (f32). */
+  readonly rowPtrPtr: number;
+  readonly colIdxPtr: number;
+  readonly valuesPtr: number;
+  private disposed = false;
+
+  private constructor(rt: Runtime, c: Csr) {
+    this.rt = rt;
+    this.rows = c.rows;
+    this.cols = c.cols;
+    this.nnz = c.values.length;
+    this.wide = c.colIdx instanceof Uint32Array;
+    const heap = rt.heap;
+    this.rowPtrPtr = heap.alloc(4 * (c.rows + 1), 'rowPtr');
+    try {
+      this.colIdxPtr = heap.alloc(c.colIdx.byteLength, 'colIdx');
+      try {
+        this.valuesPtr = heap.alloc(4 * this.nnz, 'values');
+      } catch (e) {
+        heap.free(this.colIdxPtr);
+        throw e;
+      }
+    } catch (e) {
+      heap.free(this.rowPtrPtr);
+      throw e;
+    }
+    const u8 = rt.u8;
+    u8.set(new Uint8Array(c.rowPtr.buffer, c.rowPtr.byteOffset, c.rowPtr.byteLength), this.rowPtrPtr);
+    u8.set(new Uint8Array(c.colIdx.buffer, c.colIdx.byteOffset, c.colIdx.byteLength), this.colIdxPtr);
+    rt.f32.set(c.values, this.valuesPtr >>> 2);
+  }
+
+  /** Copy a validated CSR into wasm memory (throws {@link ArgumentError} on a bad structure). */
+  static fromCsr(c: Csr, rt: Runtime = runtime()): SparseMatrix {
+    checkCsr('csr', c);
+    return new SparseMatrix(rt, c);
+  }
+
+  /** The CSR of Wᵀ for a row-major W [k, m]: zeros dropped. */
+  static fromWeights(w: Float32Array, k: number, m: number, rt: Runtime = runtime()): SparseMatrix {
+    if (!(w instanceof Float32Array) || w.length !== k * m) throw new ShapeError('w', `a Float32Array of ${k}×${m}`, describe(w));
+    assertFinite('w', w);
+    return new SparseMatrix(rt, csrFromWeights(w, k, m));
+  }
+
+  /** A copy of the structure and values. */
+  toCsr(): Csr {
+    this.check();
+    const u8 = this.rt.u8;
+    const rowPtr = new Uint32Array(this.rows + 1);
+    new Uint8Array(rowPtr.buffer).set(u8.subarray(this.rowPtrPtr, this.rowPtrPtr + rowPtr.byteLength));
+    const colIdx = this.wide ? new Uint32Array(this.nnz) : new Uint16Array(this.nnz);
+    new Uint8Array(colIdx.buffer).set(u8.subarray(this.colIdxPtr, this.colIdxPtr + colIdx.byteLength));
+    const values = this.rt.f32.slice(this.valuesPtr >>> 2, (this.valuesPtr >>> 2) + this.nnz);
+    return { rows: this.rows, cols: this.cols, rowPtr, colIdx, values };
+  }
+
+  /** Bytes of the three arrays. */
+  get bytes(): number {
+    return 4 * (this.rows + 1) + (this.wide ? 4 : 2) * this.nnz + 4 * this.nnz;
+  }
+
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.rt.free(this.rowPtrPtr);
+    this.rt.free(this.colIdxPtr);
+    this.rt.free(this.valuesPtr);
+  }
+
+  check(): void {
+    if (this.disposed) throw new ArgumentError('a', 'a live SparseMatrix', 'a disposed one');
+  }
+}
+
+/* ------------------------------------------------------------------ Ops */
+
+/** Options of the sparse ops. */
+export interface SparseOpOptions {
+  /** Added per output row ({@link spmm}: [m]) or per output channel ({@link sparseConv2d}: [F]). */
+  bias?: Tensor;
+  /** Destination; allocated when absent. Must not overlap the input. */
+  out?: Tensor;
+  /** Use the scalar twin kernel (the test oracle). */
+  scalar?: boolean;
+}
+
+function overlaps(a: Tensor, b: Tensor): boolean {
+  return a.size > 0 && b.size > 0 && a.ptr < b.ptr + 4 * b.size && b.ptr < a.ptr + 4 * a.size;
+}
+
+function destinationOf(opts: SparseOpOptions, shape: Shape, rt: Runtime, inputs: Tensor[]): Tensor {
+  if (opts.out === undefined) return Tensor.zeros(shape, rt);
+  const out = checkTensor('options.out', opts.out, rt);
+  if (out.shape.length !== shape.length || out.shape.some((d, i) => d !== shape[i])) throw new ShapeError('options.out', fmtShape(shape), fmtShape(out.shape));
+  for (const t of inputs) if (overlaps(out, t)) throw new ArgumentError('options.out', 'memory distinct from the inputs', 'an overlapping tensor');
+  return out;
+}
+
+function checkBias(opts: SparseOpOptions, n: number, rt: Runtime): Tensor | undefined {
+  if (opts.bias === undefined) return undefined;
+  const b = checkTensor('options.bias', opts.bias, rt);
+  if (b.size !== n || b.shape.length !== 1) throw new ShapeError('options.bias', `[${n}]`, fmtShape(b.shape));
+  return b;
+}
+
+/**
+ * Sparse × dense product Y[m, n] = A[m, k]·X[k, n] + bias[m] (bias per row). `x`: [k, n]
+ * feature-major (n samples contiguous per feature); returns [m, n].
+ */
+export function spmm(a: SparseMatrix, x: Tensor, opts: SparseOpOptions = {}): Tensor {
+  if (!(a instanceof SparseMatrix)) throw new ArgumentError('a', 'a SparseMatrix', describe(a));
+  a.check();
+  const rt = a.rt;
+  checkTensor('x', x, rt);
+  if (x.shape.length !== 2 || x.shape[0] !== a.cols) throw new ShapeError('x', `[${a.cols}, n]`, fmtShape(x.shape));
+  const n = x.shape[1];
+  const bias = checkBias(opts, a.rows, rt);
+  const y = destinationOf(opts, [a.rows, n], rt, bias ? [x, bias] : [x]);
+  const f = opts.scalar ? rt.k.spmm_f32_csr_scalar : rt.k.spmm_f32_csr;
+  f(a.rows, a.cols, n, a.rowPtrPtr, a.colIdxPtr, a.wide ? 1 : 0, a.valuesPtr, x.ptr, n, bias ? bias.ptr : 0, y.ptr, n);
+  return y;
+}
+
+/** 2-D transpose: `x` [r, c] → [c, r]. */
+export function transpose(x: Tensor, opts: { out?: Tensor; scalar?: boolean } = {}): Tensor {
+  if (!(x instanceof Tensor)) throw new ArgumentError('x', 'a Tensor', describe(x));
+  const rt = x.rt;
+  checkTensor('x', x, rt);
+  if (x.shape.length !== 2) throw new ShapeError('x', 'a 2-D tensor', fmtShape(x.shape));
+  const [r, c] = x.shape;
+  const y = destinationOf(opts, [c, r], rt, [x]);
+  (opts.scalar ? rt.k.transpose_f32_scalar : rt.k.transpose_f32)(r, c, x.ptr, c, y.ptr, r);
+  return y;
+}
+
+/**
+ * Sparse 2-D convolution, NHWC: `x` [N, H, W, C], `w` the CSR of the weights as A [F, KH·KW·C]
+ * (row f lists the taps (ky·KW + kx)·C + ci of filter f), `g` its window; returns [N, OH, OW, F].
+ */
+export function sparseConv2d(x: Tensor, w: SparseMatrix, g: ConvGeometry, opts: SparseOpOptions = {}): Tensor {
+  if (!(w instanceof SparseMatrix)) throw new ArgumentError('w', 'a SparseMatrix', describe(w));
+  w.check();
+  const rt = w.rt;
+  checkTensor('x', x, rt);
+  if (x.shape.length !== 4) throw new ShapeError('x', '[N, H, W, C]', fmtShape(x.shape));
+  const [n, h, wd, c] = x.shape;
+  const [kh, kw] = g.kernel, [sh, sw] = g.stride, [ph, pw] = g.pad;
+  for (const [k, v, min] of [['kernel', kh, 1], ['kernel', kw, 1], ['stride', sh, 1], ['stride', sw, 1], ['pad', ph, 0], ['pad', pw, 0]] as const) {
+    checkInt(`geometry.${k}`, v, min, 1 << 20);
+  }
+  if (w.cols !== kh * kw * c) throw new ShapeError('w', `${kh}·${kw}·${c} = ${kh * kw * c} columns`, `${w.cols}`);
+  if (w.cols > MAX_CONV_K || w.rows > MAX_CONV_K) throw new ShapeError('w', `at most ${MAX_CONV_K} rows and columns`, `[${w.rows}, ${w.cols}]`);
+  const oh = outDim(h, kh, sh, ph), ow = outDim(wd, kw, sw, pw);
+  if (!(n > 0 && oh > 0 && ow > 0 && c > 0 && w.rows > 0)) throw new ShapeError('x', `an input of at least ${kh}×${kw} pixels after padding`, fmtShape(x.shape));
+  const bias = checkBias(opts, w.rows, rt);
+  const y = destinationOf(opts, [n, oh, ow, w.rows], rt, bias ? [x, bias] : [x]);
+  const k = rt.k;
+  const scratch = opts.scalar ? 0 : rt.workspace(Math.max(16, k.conv2d_sparse_scratch_bytes(n, h, wd, c, w.rows, kh, kw, sh, sw, ph, pw)));
+  (opts.scalar ? k.conv2d_sparse_f32_nhwc_scalar : k.conv2d_sparse_f32_nhwc)(n, h, wd, c, w.rows, kh, kw, sh, sw, ph, pw,
+    w.rowPtrPtr, w.colIdxPtr, w.wide ? 1 : 0, w.valuesPtr, 0, x.ptr, bias ? bias.ptr : 0, y.ptr, scratch);
+  return y;
+}

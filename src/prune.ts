@@ -1,0 +1,177 @@
+/**
+ * {@link prune}: a trained {@link Sequential} becomes an inference-only {@link SparseModel}. Each
+ * layer says what it is at inference (`layer.inference()`): weight layers hand over exactly the
+ * weights their deterministic forward uses, which are stored sparse or dense; fixed steps carry
+ * over; dropout vanishes; any other layer (a user-defined one, registered by name) is copied and
+ * run by its own forward. prune never asks a layer for its class.
+ * @module
+ */
+import { ArgumentError, checkNumber } from './errors.js';
+import { Runtime } from './runtime/runtime.js';
+import { Tensor } from './tensor.js';
+import { Sequential } from './model.js';
+import { checkSequential, optionsObject } from './validate.js';
+import { FixedStep, Layer, groupKey, layerRegistry } from './layers/layer.js';
+import { activation } from './ops/activation.js';
+import { ConvGeometry } from './ops/conv.js';
+import { csrFromWeights } from './ops/spmm.js';
+import { LayerEntry } from './container.js';
+import { SparseModel } from './inference/model.js';
+import { StepSpec } from './inference/steps.js';
+
+/** Options of {@link prune}. */
+export interface PruneOptions {
+  /**
+   * Store a weight layer sparse when at most this fraction of its weights is kept (default 0.3:
+   * above it the dense SIMD GEMM is faster than the sparse product); 0 keeps every layer dense,
+   * 1 makes every layer sparse.
+   */
+  sparseBelow?: number;
+  /**
+   * Remove hidden units of a dense layer followed (through activations only) by another dense
+   * layer when they have no incoming weights (their constant activation is folded into the next
+   * layer's bias) or no outgoing weights (default true).
+   */
+  dropUnits?: boolean;
+}
+
+/** A weight layer before the sparse/dense decision: weights in the layer's layout [..., out]. */
+interface ProtoLinear {
+  kind: 'linear';
+  inputs: number;
+  units: number;
+  w: Float32Array;
+  bias: Float32Array | null;
+  geometry?: ConvGeometry;
+}
+
+type Proto = ProtoLinear | FixedStep | { kind: 'layer'; entry: LayerEntry };
+
+/**
+ * A copy of layer `l` for a `layer` step: a new instance of its registered class with its
+ * options, and its parameter and state values (built later, in the sparse model).
+ */
+function copyOf(l: Layer, f: string): LayerEntry {
+  const cfg = l.config();
+  const make = layerRegistry.get(cfg.className);
+  if (!make) throw new ArgumentError(f, `a layer whose class is registered by name (registerLayer('${cfg.className}', …)) or that gives an inference form`, cfg.className);
+  const layer = make(cfg.options);
+  const values = (gs: readonly { name: string; value: Tensor }[]) => gs.map((g) => ({ name: groupKey(g.name), shape: g.value.shape.slice(), values: g.value.toArray() }));
+  const state = l.state();
+  return { layer, outputShape: l.outputShape.slice(), params: values(l.params()), state: state.length ? values(state) : undefined };
+}
+
+/** What layer `i` becomes (null: nothing, as dropout at inference). */
+function toProto(l: Layer, i: number): Proto | null {
+  const form = l.inference();
+  switch (form.kind) {
+    case 'identity':
+      return null;
+    case 'linear':
+      return { kind: 'linear', inputs: form.weights.length / form.units, units: form.units, w: form.weights, bias: form.bias, geometry: form.geometry };
+    case 'layer':
+      return { kind: 'layer', entry: copyOf(l, `model.layers[${i}]`) };
+    default:
+      return form;
+  }
+}
+
+/** Apply the activations `acts` to constant unit values (in wasm: transcendental math stays there). */
+function throughActivations(v: Float32Array, acts: Proto[], rt: Runtime): Float32Array {
+  if (v.length === 0 || acts.length === 0) return v;
+  const t = Tensor.from(v, [v.length], rt);
+  try {
+    for (const a of acts) if (a.kind === 'activation') activation(a.activation, t, { alpha: a.alpha, out: t });
+    return t.toArray();
+  } finally {
+    t.dispose();
+  }
+}
+
+/**
+ * Remove hidden units between dense layers `a` and `b` (only activations between): a unit with
+ * no outgoing weight is dropped; a unit with no incoming weight outputs the constant
+ * act(bias), which is folded into b's bias, and is dropped.
+ */
+function dropUnits(a: ProtoLinear, acts: Proto[], b: ProtoLinear, rt: Runtime): void {
+  const U = a.units, I = a.inputs, J = b.units;
+  const hasIn = new Uint8Array(U), hasOut = new Uint8Array(U);
+  for (let i = 0; i < I; i++) for (let u = 0; u < U; u++) if (a.w[i * U + u] !== 0) hasIn[u] = 1;
+  for (let u = 0; u < U; u++) for (let j = 0; j < J; j++) if (b.w[u * J + j] !== 0) {
+    hasOut[u] = 1;
+    break;
+  }
+  const keep: number[] = [], folded: number[] = [];
+  for (let u = 0; u < U; u++) {
+    if (hasIn[u] && hasOut[u]) keep.push(u);
+    else if (hasOut[u]) folded.push(u);
+  }
+  if (keep.length === 0) keep.push(folded.length ? folded.shift()! : 0); // keep one unit: no empty tensors
+  if (keep.length === U) return;
+  if (folded.length) {
+    const c = throughActivations(Float32Array.from(folded, (u) => (a.bias ? a.bias[u] : 0)), acts, rt);
+    const nb = b.bias ? Float64Array.from(b.bias) : new Float64Array(J);
+    folded.forEach((u, k) => {
+      if (c[k] !== 0) for (let j = 0; j < J; j++) nb[j] += c[k] * b.w[u * J + j];
+    });
+    b.bias = Float32Array.from(nb);
+  }
+  const K = keep.length;
+  const aw = new Float32Array(I * K);
+  for (let i = 0; i < I; i++) for (let k = 0; k < K; k++) aw[i * K + k] = a.w[i * U + keep[k]];
+  const bw = new Float32Array(K * J);
+  keep.forEach((u, k) => bw.set(b.w.subarray(u * J, (u + 1) * J), k * J));
+  a.w = aw;
+  a.units = K;
+  if (a.bias) a.bias = Float32Array.from(keep, (u) => a.bias![u]);
+  b.w = bw;
+  b.inputs = K;
+}
+
+/**
+ * Convert a trained {@link Sequential} into an inference-only {@link SparseModel}: every weight
+ * layer keeps exactly the weights its deterministic `predict` uses (Sparse VD: log α < threshold;
+ * variational dropout and group sparsity: α below the threshold, whole units for per-unit α),
+ * stored as CSR when sparse enough (see {@link PruneOptions.sparseBelow}), else dense; hidden
+ * units of dense layers that are dead are removed (see {@link PruneOptions.dropUnits});
+ * activations, pooling, flatten, batch norm and softmax carry over; dropout layers vanish.
+ * Outputs match `model.predict` up to float rounding.
+ */
+export function prune(model: Sequential, opts: PruneOptions = {}): SparseModel {
+  checkSequential('model', model);
+  opts = optionsObject('options', opts);
+  const sparseBelow = checkNumber('options.sparseBelow', opts.sparseBelow ?? 0.3, 0, 1);
+  let original = 0;
+  const protos: Proto[] = [];
+  model.layers.forEach((l, i) => {
+    const p = toProto(l, i);
+    if (p?.kind === 'linear') original += p.w.length;
+    if (p) protos.push(p);
+  });
+  if (opts.dropUnits ?? true) {
+    for (let i = 0; i < protos.length; i++) {
+      const a = protos[i];
+      if (a.kind !== 'linear' || a.geometry) continue;
+      let j = i + 1;
+      while (j < protos.length && protos[j].kind === 'activation') j++;
+      const b = protos[j];
+      if (b && b.kind === 'linear' && !b.geometry) dropUnits(a, protos.slice(i + 1, j), b, model.rt);
+    }
+  }
+  const specs: StepSpec[] = protos.map((p) => {
+    if (p.kind !== 'linear') return p;
+    let nnz = 0;
+    for (let i = 0; i < p.w.length; i++) if (p.w[i] !== 0) nnz++;
+    const sparse = nnz <= sparseBelow * p.w.length;
+    const K = p.w.length / p.units;
+    if (p.geometry) {
+      return sparse
+        ? { kind: 'sparseConv', filters: p.units, geometry: p.geometry, csr: csrFromWeights(p.w, K, p.units), bias: p.bias }
+        : { kind: 'conv', filters: p.units, geometry: p.geometry, weights: p.w, bias: p.bias };
+    }
+    return sparse
+      ? { kind: 'sparse', inputs: p.inputs, units: p.units, csr: csrFromWeights(p.w, p.inputs, p.units), bias: p.bias }
+      : { kind: 'dense', inputs: p.inputs, units: p.units, weights: p.w, bias: p.bias };
+  });
+  return SparseModel.fromSteps(model.inputShape, specs, { originalWeights: original, runtime: model.rt });
+}
