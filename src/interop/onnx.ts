@@ -179,6 +179,8 @@ export function stepsToOnnx(inputShape: Shape, steps: readonly StepSpec[], opts:
       case 'softmax':
         h = g.node('Softmax', [h], [['axis', 'i', 1]]);
         break;
+      case 'layer':
+        throw new ArgumentError('model', 'steps ONNX can express (not a user-defined layer run by its own forward)', `a ${s.entry.layer.config().className} step`);
     }
   }
   toNhwc();
