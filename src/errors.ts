@@ -40,6 +40,9 @@ export class ModelFormatError extends VardropError {}
 /** Training diverged (loss or gradients became NaN/Inf); weights were restored to the last good step. */
 export class DivergenceError extends VardropError {}
 
+/** A worker could not start, failed, exited or was terminated while a call was running. */
+export class WorkerError extends VardropError {}
+
 /** A wasm kernel rejected its arguments (a precondition inside `assembly/` failed). */
 export class KernelError extends VardropError {}
 

@@ -11,7 +11,7 @@
  */
 
 // Errors.
-export { VardropError, ShapeError, ArgumentError, NonFiniteError, OutOfMemoryError, ModelFormatError, DivergenceError, KernelError } from './errors.js';
+export { VardropError, ShapeError, ArgumentError, NonFiniteError, OutOfMemoryError, ModelFormatError, DivergenceError, KernelError, WorkerError } from './errors.js';
 
 // Runtime and tensors.
 export { Runtime, runtime, init } from './runtime/runtime.js';
@@ -90,3 +90,6 @@ export { exportWeights, importWeights, readSafetensors, writeSafetensors } from 
 export type { ImportWeightsOptions, NamedTensor, SafetensorsDtype, WeightsOptions } from './interop/safetensors.js';
 export { magnitudePrune, pruneAndRetrain, WeightMasks } from './magnitude.js';
 export type { MagnitudePruneOptions, PruneAndRetrainOptions, PruneAndRetrainResult } from './magnitude.js';
+// Workers: training and other work off the main thread.
+export { WorkerHost, serveWorker, fitInWorker, transferable, optimizerFromSpec, scheduleFromSpec } from './worker.js';
+export type { WorkerLike, WorkerHandler, WorkerCallContext, SpawnOptions, CallOptions, OptimizerSpec, ScheduleSpec, WorkerFitOptions, WorkerFitResult } from './worker.js';
