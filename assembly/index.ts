@@ -23,3 +23,4 @@ export * from './transpose';
 export * from './gather';
 export * from './sparse_train';
 export * from './sparse_grad';
+export * from './sampler';
