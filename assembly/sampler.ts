@@ -121,25 +121,27 @@ export function sgld_f32_scalar(p: usize, g: usize, n: i32, h: f32, scale: f32, 
 
 // ---- preconditioned SGLD (Li, Chen, Carlson, Carin 2016, Alg. 1, without Γ) -----------------
 //   v ← ρ·v + (1−ρ)·ḡ²   (ḡ = g + l2·p + l1·sign p, the per-sample mean gradient)
-//   G = 1/(eps + √v);   p ← p − h·G·∇U + sd·√G·ξ,   h = η/2, sd = √(η·T)
+//   G = 1/(eps + √(c·v));   p ← p − h·G·∇U + sd·√G·ξ,   h = η/2, sd = √(η·T)
+// c = 1/(1 − ρᵗ) corrects v's start from zero as Adam does (without it the first steps' G is up
+// to 1/√(1−ρ) times too large, which throws a chain far off at the start).
 
 @inline function psgld1(p: usize, g: usize, v: usize, i: i32, z: f32, h: f32, scale: f32, prec: f32, l1: f32, l2: f32,
-  rho: f32, crho: f32, eps: f32, sd: f32): void {
+  rho: f32, crho: f32, eps: f32, vc: f32, sd: f32): void {
   const w = load<f32>(at(p, i));
   const gm = meanGrad1(w, load<f32>(at(g, i)), l1, l2);
   const vn = ftz1(rho * load<f32>(at(v, i)) + crho * (gm * gm));
   store<f32>(at(v, i), vn);
-  const G: f32 = 1 / (eps + Mathf.sqrt(vn));
+  const G: f32 = 1 / (eps + Mathf.sqrt(vc * vn));
   const u = scale * gm + prec * w;
   const step = w - h * (G * u);
   store<f32>(at(p, i), sd == 0 ? step : step + (sd * Mathf.sqrt(G)) * z);
 }
 
 @inline function psgld_run(simd: bool, p: usize, g: usize, v: usize, n: i32, h: f32, scale: f32, prec: f32, l1: f32, l2: f32,
-  rho: f32, eps: f32, sd: f32, scratch: usize, seedLo: u32, seedHi: u32, stream: u32): void {
+  rho: f32, eps: f32, vc: f32, sd: f32, scratch: usize, seedLo: u32, seedHi: u32, stream: u32): void {
   const crho: f32 = 1 - rho;
   const vh = f32x4.splat(h), vs = f32x4.splat(scale), vp = f32x4.splat(prec), vl1 = f32x4.splat(l1), vl2 = f32x4.splat(l2);
-  const vrho = f32x4.splat(rho), vcrho = f32x4.splat(crho), veps = f32x4.splat(eps), vsd = f32x4.splat(sd), one = f32x4.splat(1);
+  const vrho = f32x4.splat(rho), vcrho = f32x4.splat(crho), veps = f32x4.splat(eps), vvc = f32x4.splat(vc), vsd = f32x4.splat(sd), one = f32x4.splat(1);
   for (let c0 = 0; c0 < n; c0 += CHUNK) {
     const c = min(CHUNK, n - c0);
     draw(simd, scratch, c, sd, seedLo, seedHi, stream, c0);
@@ -151,32 +153,33 @@ export function sgld_f32_scalar(p: usize, g: usize, n: i32, h: f32, scale: f32, 
         const gm = meanGrad4(w, v128.load(at(g, i)), vl1, vl2);
         const vn = ftz4(f32x4.add(f32x4.mul(vrho, v128.load(at(v, i))), f32x4.mul(vcrho, f32x4.mul(gm, gm))));
         v128.store(at(v, i), vn);
-        const G = f32x4.div(one, f32x4.add(veps, f32x4.sqrt(vn)));
+        const G = f32x4.div(one, f32x4.add(veps, f32x4.sqrt(f32x4.mul(vvc, vn))));
         const u = f32x4.add(f32x4.mul(vs, gm), f32x4.mul(vp, w));
         const step = f32x4.sub(w, f32x4.mul(vh, f32x4.mul(G, u)));
         v128.store(at(p, i), sd == 0 ? step : f32x4.add(step, f32x4.mul(f32x4.mul(vsd, f32x4.sqrt(G)), v128.load(at(scratch, j)))));
       }
     }
-    for (; j < c; j++) psgld1(p, g, v, c0 + j, sd == 0 ? 0 : load<f32>(at(scratch, j)), h, scale, prec, l1, l2, rho, crho, eps, sd);
+    for (; j < c; j++) psgld1(p, g, v, c0 + j, sd == 0 ? 0 : load<f32>(at(scratch, j)), h, scale, prec, l1, l2, rho, crho, eps, vc, sd);
   }
 }
 
 /**
- * pSGLD step in place (RMSProp preconditioner G = 1/(eps + √v)); v: mean-square state (n f32,
- * zeros at start). h = η/2, scale = N, prec = prior precision, rho in [0, 1), eps > 0,
- * sd = √(η·T) (0: no noise), scratch: {@link sampler_scratch_floats} f32.
+ * pSGLD step in place (RMSProp preconditioner G = 1/(eps + √(vc·v))); v: mean-square state (n
+ * f32, zeros at start). h = η/2, scale = N, prec = prior precision, rho in [0, 1), eps > 0,
+ * vc = 1/(1 − ρᵗ) at step t ≥ 1 (1: uncorrected), sd = √(η·T) (0: no noise), scratch:
+ * {@link sampler_scratch_floats} f32.
  */
 export function psgld_f32(p: usize, g: usize, v: usize, n: i32, h: f32, scale: f32, prec: f32, l1: f32, l2: f32,
-  rho: f32, eps: f32, sd: f32, scratch: usize, seedLo: u32, seedHi: u32, stream: u32): void {
+  rho: f32, eps: f32, vc: f32, sd: f32, scratch: usize, seedLo: u32, seedHi: u32, stream: u32): void {
   assert(n >= 0 && eps > 0, 'psgld_f32: need n >= 0 and eps > 0');
-  psgld_run(true, p, g, v, n, h, scale, prec, l1, l2, rho, eps, sd, scratch, seedLo, seedHi, stream);
+  psgld_run(true, p, g, v, n, h, scale, prec, l1, l2, rho, eps, vc, sd, scratch, seedLo, seedHi, stream);
 }
 
 /** Scalar twin of {@link psgld_f32}. */
 export function psgld_f32_scalar(p: usize, g: usize, v: usize, n: i32, h: f32, scale: f32, prec: f32, l1: f32, l2: f32,
-  rho: f32, eps: f32, sd: f32, scratch: usize, seedLo: u32, seedHi: u32, stream: u32): void {
+  rho: f32, eps: f32, vc: f32, sd: f32, scratch: usize, seedLo: u32, seedHi: u32, stream: u32): void {
   assert(n >= 0 && eps > 0, 'psgld_f32_scalar: need n >= 0 and eps > 0');
-  psgld_run(false, p, g, v, n, h, scale, prec, l1, l2, rho, eps, sd, scratch, seedLo, seedHi, stream);
+  psgld_run(false, p, g, v, n, h, scale, prec, l1, l2, rho, eps, vc, sd, scratch, seedLo, seedHi, stream);
 }
 
 // ---- SGHMC (Chen, Fox, Guestrin 2014, eq. 15, with the noise estimate B̂ = 0) ---------------

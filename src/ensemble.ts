@@ -2,6 +2,7 @@ import { ArgumentError, ModelFormatError, ShapeError, checkInt, checkNumber, des
 import { ContainerReader, PayloadWriter, bad, isInt, isObject, loadModel, saveModel, show, writeContainer } from './io.js';
 import type { ForwardContext } from './layers/layer.js';
 import { Sequential, type McPrediction } from './model.js';
+import { scale } from './ops/elementwise.js';
 import { entropyRows } from './ops/loss.js';
 import { exp } from './ops/math.js';
 import { gaussianMixtureLogLik } from './ops/sampler.js';
@@ -232,10 +233,12 @@ export class Ensemble {
   /**
    * Classification: the posterior predictive (1/K)·Σ softmax(member logits) and its
    * uncertainty split (predictive entropy, expected entropy, mutual information), as
-   * `Sequential.predictMC`. `x`: n samples flat.
+   * `Sequential.predictMC`. `x`: n samples flat. `temperature` T > 0 (default 1) softens each
+   * member's softmax(z/T) (for distillation).
    */
-  predictProba(x: Float32Array, opts: { batchSize?: number } = {}): McPrediction {
+  predictProba(x: Float32Array, opts: { batchSize?: number; temperature?: number } = {}): McPrediction {
     if (this.task !== 'classification') throw new ArgumentError('ensemble.task', "'classification' for predictProba", this.task);
+    const T = checkNumber('temperature', opts.temperature ?? 1, Number.MIN_VALUE);
     const C = this.outputSize;
     const rt = this.models[0].rt;
     const K = this.size;
@@ -254,7 +257,7 @@ export class Ensemble {
         }
         const c = out.shape[0];
         const b = buf(c);
-        softmax(out, { out: b.p });
+        softmax(T === 1 ? out : scale(out, 1 / T, { out: b.p }), { out: b.p });
         entropyRows(b.p, b.h, false);
         const pv = b.p.view(), hv = b.h.view();
         const o = start * C;

@@ -93,3 +93,11 @@ export type { MagnitudePruneOptions, PruneAndRetrainOptions, PruneAndRetrainResu
 // Workers: training and other work off the main thread.
 export { WorkerHost, serveWorker, fitInWorker, transferable, optimizerFromSpec, scheduleFromSpec } from './worker.js';
 export type { WorkerLike, WorkerHandler, WorkerCallContext, SpawnOptions, CallOptions, OptimizerSpec, ScheduleSpec, WorkerFitOptions, WorkerFitResult } from './worker.js';
+
+// Posterior sampling, ensembles and distillation.
+export { Sampler, SGLD, PSGLD, SGHMC, sample, stepSizes } from './samplers.js';
+export type { SamplerOptions, PSGLDOptions, SGHMCOptions, StepSizeSchedule, PriorPrecision, SampleOptions, SampleResult, SampleStepHook } from './samplers.js';
+export { Ensemble } from './ensemble.js';
+export type { EnsembleKind, EnsembleOptions, EnsembleTask, RegressionLikelihood, RegressionPrediction } from './ensemble.js';
+export { OnlineDistiller, distill } from './distill.js';
+export type { DistillOptions, OnlineDistillOptions, OfflineDistillOptions } from './distill.js';

@@ -217,29 +217,34 @@ export class SGLD extends Sampler {
 export interface PSGLDOptions extends SamplerOptions {
   /** Decay ρ of the mean square (default 0.99). */
   rho?: number;
-  /** λ of G = 1/(λ + √v) (default 1e-5). */
+  /** eps of G = 1/(eps + √v̂) (default 1e-3; weights with no gradient get noise variance η·T/eps). */
   eps?: number;
+  /** Bias-correct the mean square as Adam does, v̂ = v/(1 − ρᵗ) (default true). */
+  biasCorrection?: boolean;
 }
 
 /**
- * Preconditioned SGLD (Li et al. 2016): RMSProp's diagonal preconditioner G = 1/(eps + √v),
- * v ← ρv + (1−ρ)ḡ² (ḡ the per-sample mean gradient), θ ← θ − (η/2)·G·∇U + N(0, η·T·G).
+ * Preconditioned SGLD (Li et al. 2016): RMSProp's diagonal preconditioner G = 1/(eps + √v̂),
+ * v ← ρv + (1−ρ)ḡ² (ḡ the per-sample mean gradient, v̂ = v/(1 − ρᵗ) bias-corrected),
+ * θ ← θ − (η/2)·G·∇U + N(0, η·T·G).
  * The Γ correction term is neglected, as in the paper's experiments (its error is O(1 − ρ)).
  */
 export class PSGLD extends Sampler {
   private readonly rho: number;
   private readonly eps: number;
+  private readonly biasCorrection: boolean;
   constructor(opts: PSGLDOptions = {}) {
     super(opts, 1e-3);
+    this.biasCorrection = opts.biasCorrection ?? true;
     this.rho = checkNumber('rho', opts.rho ?? 0.99, 0, 1);
     if (Math.fround(this.rho) >= 1) throw new ArgumentError('rho', 'a value below 1 in float32', String(opts.rho));
-    this.eps = checkNumber('eps', opts.eps ?? 1e-5, Number.MIN_VALUE);
+    this.eps = checkNumber('eps', opts.eps ?? 1e-3, Number.MIN_VALUE);
   }
   protected makeState(p: ParamGroup): Tensor[] {
     return [Tensor.zeros(p.value.shape, p.value.rt)];
   }
   protected update(p: ParamGroup, s: Tensor[], eta: number): void {
-    psgldUpdate(p.value, p.grad, { meanSquare: s[0] }, { ...this.settings(p, eta), rho: this.rho, eps: this.eps });
+    psgldUpdate(p.value, p.grad, { meanSquare: s[0] }, { ...this.settings(p, eta), rho: this.rho, eps: this.eps, biasCorrection: this.biasCorrection });
   }
 }
 

@@ -33,7 +33,7 @@ interface Case {
   ref: (p: Float32Array, g: Float32Array, s: Float32Array, z: Float32Array, sd: number) => void;
 }
 
-const RHO = f(0.9), EPS = f(1e-3), DECAY = f(0.9), ETA = f(0.002);
+const RHO = f(0.9), EPS = f(1e-3), VC = f(1 / (1 - 0.9 ** 8)), DECAY = f(0.9), ETA = f(0.002);
 const CASES: Case[] = [
   {
     name: 'sgld', kernel: 'sgld_f32',
@@ -47,14 +47,14 @@ const CASES: Case[] = [
   },
   {
     name: 'psgld', kernel: 'psgld_f32',
-    run: (fn, p, g, s, n, sc, sd) => K[fn](p, g, s, n, H, SCALE, PREC, L1, L2, RHO, EPS, sd, sc, ...SEED),
+    run: (fn, p, g, s, n, sc, sd) => K[fn](p, g, s, n, H, SCALE, PREC, L1, L2, RHO, EPS, VC, sd, sc, ...SEED),
     ref: (p, g, v, z, sd) => {
       for (let i = 0; i < p.length; i++) {
         const gm = meanGrad(p[i], g[i]);
         let vn = f(f(RHO * v[i]) + f(f(1 - RHO) * f(gm * gm)));
         if (Math.abs(vn) < 1e-30) vn = 0;
         v[i] = vn;
-        const G = f(1 / f(EPS + f(Math.sqrt(vn))));
+        const G = f(1 / f(EPS + f(Math.sqrt(f(VC * vn)))));
         const u = f(f(SCALE * gm) + f(PREC * p[i]));
         const step = f(p[i] - f(H * f(G * u)));
         p[i] = sd === 0 ? step : f(step + f(f(sd * f(Math.sqrt(G))) * z[i]));

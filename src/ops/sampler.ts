@@ -38,8 +38,13 @@ export interface McmcSettings {
 export interface PsgldSettings extends McmcSettings {
   /** Decay ρ in [0, 1) of the mean square (default 0.99). */
   rho?: number;
-  /** eps > 0 of G = 1/(eps + √v) (default 1e-5, Li et al.). */
+  /**
+   * eps > 0 of G = 1/(eps + √v̂) (default 1e-3). A weight whose gradient stays 0 (a dead unit)
+   * gets G = 1/eps and noise variance η·T/eps, so eps bounds how far such weights wander.
+   */
   eps?: number;
+  /** Correct v's start from zero, v̂ = v/(1 − ρᵗ) with t = step + 1 (default true). */
+  biasCorrection?: boolean;
 }
 
 /** Settings of {@link sghmcUpdate}. */
@@ -112,19 +117,23 @@ export function sgldUpdate(param: Tensor, grad: Tensor, settings: McmcSettings):
 
 /**
  * One preconditioned SGLD step (Li et al. 2016, RMSProp preconditioner, without the Γ term):
- * v ← ρv + (1−ρ)ḡ², G = 1/(eps + √v), θ ← θ − (η/2)·G·∇U + √(η·T·G)·ξ. `state.meanSquare`: n
- * floats, zeros at start.
+ * v ← ρv + (1−ρ)ḡ², G = 1/(eps + √v̂) with v̂ = v/(1 − ρᵗ) (bias-corrected as Adam, t = step + 1),
+ * θ ← θ − (η/2)·G·∇U + √(η·T·G)·ξ. `state.meanSquare`: n floats, zeros at start.
  */
 export function psgldUpdate(param: Tensor, grad: Tensor, state: { meanSquare: Tensor }, settings: PsgldSettings): void {
   const c = common(param, grad, settings);
   const rho = checkNumber('settings.rho', c.s.rho ?? 0.99, 0, 1);
   if (Math.fround(rho) >= 1) throw new ArgumentError('settings.rho', 'a value below 1 in float32', String(rho));
-  const eps = checkNumber('settings.eps', c.s.eps ?? 1e-5, Number.MIN_VALUE);
+  const eps = checkNumber('settings.eps', c.s.eps ?? 1e-3, Number.MIN_VALUE);
+  const corr = c.s.biasCorrection ?? true;
+  if (typeof corr !== 'boolean') throw new ArgumentError('settings.biasCorrection', 'a boolean', describe(corr));
+  // 1/(1 − ρᵗ) with t = step + 1, ρᵗ from wasm (engines may round Math.pow differently).
+  const vc = corr ? 1 / (1 - param.rt.k.math_pow_f64(rho, c.seedHi + 1)) : 1;
   if (!(Math.fround(eps) > 0)) throw new ArgumentError('settings.eps', 'a positive float32', String(eps));
   if (typeof state !== 'object' || state === null) throw new ArgumentError('state', 'a state {meanSquare}', describe(state));
   const v = stateBuffer('state.meanSquare', state.meanSquare, param);
   const sd = c.noise ? sqrt(c.eta * c.temp) : 0;
-  param.rt.k.psgld_f32(param.ptr, grad.ptr, v.ptr, param.size, c.eta / 2, c.scale, c.prec, c.l1, c.l2, rho, eps, sd, scratch(param), c.seedLo, c.seedHi, c.stream);
+  param.rt.k.psgld_f32(param.ptr, grad.ptr, v.ptr, param.size, c.eta / 2, c.scale, c.prec, c.l1, c.l2, rho, eps, vc, sd, scratch(param), c.seedLo, c.seedHi, c.stream);
 }
 
 /**
