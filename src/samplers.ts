@@ -1,16 +1,14 @@
 import { ArgumentError, checkInt, checkNumber, describe } from './errors.js';
 import type { ParamGroup } from './layers/layer.js';
 import type { Sequential } from './model.js';
+// pow and cos from wasm: engines may round Math.pow/Math.cos differently.
+import { cosF64 as cos, powF64 as pow } from './ops/math.js';
 import { psgldUpdate, sghmcUpdate, sgldUpdate, type McmcSettings } from './ops/sampler.js';
 import { Optimizer } from './optim.js';
-import { runtime } from './runtime/runtime.js';
 import { Tensor } from './tensor.js';
 import { fit, type FitOptions, type History, type Targets } from './train.js';
 import { Ensemble, type EnsembleOptions } from './ensemble.js';
 
-// pow and cos from wasm: engines may round Math.pow/Math.cos differently.
-const pow = (x: number, y: number): number => runtime().k.math_pow_f64(x, y);
-const cos = (x: number): number => runtime().k.math_cos_f64(x);
 
 /**
  * Step size η_t of a sampler at step t (0-based) of a run of `total` steps, and whether that

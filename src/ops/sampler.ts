@@ -1,6 +1,7 @@
 import { ArgumentError, ShapeError, checkInt, checkNumber, describe } from '../errors.js';
 import { fmtShape, type Tensor } from '../tensor.js';
 import { checkTensor } from './check.js';
+import { powF64 } from './math.js';
 
 // Stochastic-gradient MCMC updates on one parameter tensor, in place, and the Gaussian
 // reductions of ensembles and distillation (assembly/sampler.ts).
@@ -128,7 +129,7 @@ export function psgldUpdate(param: Tensor, grad: Tensor, state: { meanSquare: Te
   const corr = c.s.biasCorrection ?? true;
   if (typeof corr !== 'boolean') throw new ArgumentError('settings.biasCorrection', 'a boolean', describe(corr));
   // 1/(1 − ρᵗ) with t = step + 1, ρᵗ from wasm (engines may round Math.pow differently).
-  const vc = corr ? 1 / (1 - param.rt.k.math_pow_f64(rho, c.seedHi + 1)) : 1;
+  const vc = corr ? 1 / (1 - powF64(rho, c.seedHi + 1)) : 1;
   if (!(Math.fround(eps) > 0)) throw new ArgumentError('settings.eps', 'a positive float32', String(eps));
   if (typeof state !== 'object' || state === null) throw new ArgumentError('state', 'a state {meanSquare}', describe(state));
   const v = stateBuffer('state.meanSquare', state.meanSquare, param);

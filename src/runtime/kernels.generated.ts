@@ -2053,4 +2053,145 @@ export interface Kernels {
    * @param scratch `usize`
    */
   conv2d_sparse_backward_rows_f32(n: number, h: number, w: number, c: number, f: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, wPtr: number, wIdx: number, wVal: number, gPtr: number, gIdx: number, gVal: number, x: number, dval: number, dx: number, scratch: number): void;
+  /**
+   * `sampler_scratch_floats` of assembly/sampler.ts
+   * @returns `i32`
+   */
+  sampler_scratch_floats(): number;
+  /**
+   * `sgld_f32` of assembly/sampler.ts
+   * @param p `usize`
+   * @param g `usize`
+   * @param n `i32`
+   * @param h `f32`
+   * @param scale `f32`
+   * @param prec `f32`
+   * @param l1 `f32`
+   * @param l2 `f32`
+   * @param sd `f32`
+   * @param scratch `usize`
+   * @param seedLo `u32`
+   * @param seedHi `u32`
+   * @param stream `u32`
+   */
+  sgld_f32(p: number, g: number, n: number, h: number, scale: number, prec: number, l1: number, l2: number, sd: number, scratch: number, seedLo: number, seedHi: number, stream: number): void;
+  /**
+   * `sgld_f32_scalar` of assembly/sampler.ts
+   * @param p `usize`
+   * @param g `usize`
+   * @param n `i32`
+   * @param h `f32`
+   * @param scale `f32`
+   * @param prec `f32`
+   * @param l1 `f32`
+   * @param l2 `f32`
+   * @param sd `f32`
+   * @param scratch `usize`
+   * @param seedLo `u32`
+   * @param seedHi `u32`
+   * @param stream `u32`
+   */
+  sgld_f32_scalar(p: number, g: number, n: number, h: number, scale: number, prec: number, l1: number, l2: number, sd: number, scratch: number, seedLo: number, seedHi: number, stream: number): void;
+  /**
+   * `psgld_f32` of assembly/sampler.ts
+   * @param p `usize`
+   * @param g `usize`
+   * @param v `usize`
+   * @param n `i32`
+   * @param h `f32`
+   * @param scale `f32`
+   * @param prec `f32`
+   * @param l1 `f32`
+   * @param l2 `f32`
+   * @param rho `f32`
+   * @param eps `f32`
+   * @param vc `f32`
+   * @param sd `f32`
+   * @param scratch `usize`
+   * @param seedLo `u32`
+   * @param seedHi `u32`
+   * @param stream `u32`
+   */
+  psgld_f32(p: number, g: number, v: number, n: number, h: number, scale: number, prec: number, l1: number, l2: number, rho: number, eps: number, vc: number, sd: number, scratch: number, seedLo: number, seedHi: number, stream: number): void;
+  /**
+   * `psgld_f32_scalar` of assembly/sampler.ts
+   * @param p `usize`
+   * @param g `usize`
+   * @param v `usize`
+   * @param n `i32`
+   * @param h `f32`
+   * @param scale `f32`
+   * @param prec `f32`
+   * @param l1 `f32`
+   * @param l2 `f32`
+   * @param rho `f32`
+   * @param eps `f32`
+   * @param vc `f32`
+   * @param sd `f32`
+   * @param scratch `usize`
+   * @param seedLo `u32`
+   * @param seedHi `u32`
+   * @param stream `u32`
+   */
+  psgld_f32_scalar(p: number, g: number, v: number, n: number, h: number, scale: number, prec: number, l1: number, l2: number, rho: number, eps: number, vc: number, sd: number, scratch: number, seedLo: number, seedHi: number, stream: number): void;
+  /**
+   * `sghmc_f32` of assembly/sampler.ts
+   * @param p `usize`
+   * @param g `usize`
+   * @param m `usize`
+   * @param n `i32`
+   * @param eta `f32`
+   * @param scale `f32`
+   * @param prec `f32`
+   * @param l1 `f32`
+   * @param l2 `f32`
+   * @param decay `f32`
+   * @param sd `f32`
+   * @param scratch `usize`
+   * @param seedLo `u32`
+   * @param seedHi `u32`
+   * @param stream `u32`
+   */
+  sghmc_f32(p: number, g: number, m: number, n: number, eta: number, scale: number, prec: number, l1: number, l2: number, decay: number, sd: number, scratch: number, seedLo: number, seedHi: number, stream: number): void;
+  /**
+   * `sghmc_f32_scalar` of assembly/sampler.ts
+   * @param p `usize`
+   * @param g `usize`
+   * @param m `usize`
+   * @param n `i32`
+   * @param eta `f32`
+   * @param scale `f32`
+   * @param prec `f32`
+   * @param l1 `f32`
+   * @param l2 `f32`
+   * @param decay `f32`
+   * @param sd `f32`
+   * @param scratch `usize`
+   * @param seedLo `u32`
+   * @param seedHi `u32`
+   * @param stream `u32`
+   */
+  sghmc_f32_scalar(p: number, g: number, m: number, n: number, eta: number, scale: number, prec: number, l1: number, l2: number, decay: number, sd: number, scratch: number, seedLo: number, seedHi: number, stream: number): void;
+  /**
+   * `gauss_kl_f32` of assembly/sampler.ts
+   * @param out `usize`
+   * @param tm `usize`
+   * @param tv `usize`
+   * @param rows `i32`
+   * @param cols `i32`
+   * @param dout `usize`
+   * @param scale `f32`
+   * @returns `f64`
+   */
+  gauss_kl_f32(out: number, tm: number, tv: number, rows: number, cols: number, dout: number, scale: number): number;
+  /**
+   * `gauss_mixture_ll_f32` of assembly/sampler.ts
+   * @param mu `usize`
+   * @param v `usize`
+   * @param y `usize`
+   * @param n `i32`
+   * @param K `i32`
+   * @param out `usize`
+   */
+  gauss_mixture_ll_f32(mu: number, v: number, y: number, n: number, K: number, out: number): void;
 }
