@@ -151,6 +151,30 @@ export class Ensemble {
     return new Ensemble('models', models.map((m) => cloneModel(m)), o, 0, null);
   }
 
+  /**
+   * One sample ensemble holding the snapshots of several (e.g. one per chain), in order. All must
+   * be `'samples'` ensembles of the same architecture and task; the inputs stay usable.
+   */
+  static concat(parts: Ensemble[]): Ensemble {
+    if (!Array.isArray(parts) || parts.length === 0) throw new ArgumentError('parts', 'a non-empty array of sample ensembles', describe(parts));
+    const p0 = parts[0];
+    parts.forEach((p, i) => {
+      if (!(p instanceof Ensemble) || p.kind !== 'samples') throw new ArgumentError(`parts[${i}]`, "a 'samples' Ensemble", describe(p));
+      if (p.store!.shape[1] !== p0.store!.shape[1] || p.task !== p0.task || p.likelihood !== p0.likelihood || p.noiseVariance !== p0.noiseVariance) {
+        throw new ShapeError(`parts[${i}]`, `snapshots of ${p0.store!.shape[1]} parameters with task '${p0.task}'`, `${p.store!.shape[1]} parameters, task '${p.task}'`);
+      }
+    });
+    const total = parts.reduce((s, p) => s + p.filled, 0);
+    if (total === 0) throw new ArgumentError('parts', 'at least one collected snapshot', 'none');
+    const e = new Ensemble('samples', [cloneModel(p0.models[0])], { task: p0.task, likelihood: p0.likelihood, noiseVariance: p0.noiseVariance }, total, null);
+    const P = p0.store!.shape[1];
+    for (const p of parts) {
+      e.store!.view().set(p.store!.view().subarray(0, p.filled * P), e.filled * P);
+      e.filled += p.filled;
+    }
+    return e;
+  }
+
   /** Number of members K (samples collected, MC draws, or models). */
   get size(): number {
     if (this.kind === 'samples') return this.filled;

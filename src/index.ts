@@ -95,9 +95,11 @@ export { WorkerHost, serveWorker, fitInWorker, transferable, optimizerFromSpec, 
 export type { WorkerLike, WorkerHandler, WorkerCallContext, SpawnOptions, CallOptions, OptimizerSpec, ScheduleSpec, WorkerFitOptions, WorkerFitResult } from './worker.js';
 
 // Posterior sampling, ensembles and distillation.
-export { Sampler, SGLD, PSGLD, SGHMC, sample, stepSizes } from './samplers.js';
-export type { SamplerOptions, PSGLDOptions, SGHMCOptions, StepSizeSchedule, PriorPrecision, SampleOptions, SampleResult, SampleStepHook } from './samplers.js';
+export { Sampler, SGLD, PSGLD, SGHMC, sample, stepSizes, stepSizeFromSpec } from './samplers.js';
+export type { SamplerOptions, PSGLDOptions, SGHMCOptions, StepSizeSchedule, StepSizeSpec, PriorPrecision, SampleOptions, SampleResult, SampleStepHook } from './samplers.js';
 export { Ensemble } from './ensemble.js';
 export type { EnsembleKind, EnsembleOptions, EnsembleTask, RegressionLikelihood, RegressionPrediction } from './ensemble.js';
 export { OnlineDistiller, distill } from './distill.js';
+export { sampleChains, runChain, chainSpec } from './chains.js';
+export type { ChainSpec, ChainSamplerSpec, ChainsOptions } from './chains.js';
 export type { DistillOptions, OnlineDistillOptions, OfflineDistillOptions } from './distill.js';

@@ -22,6 +22,23 @@ export interface StepSizeSchedule {
   at(t: number, total: number | undefined): number;
   /** True when step t draws noise and may be collected (default: always). */
   sampling(t: number, total: number | undefined): boolean;
+  /** The plain-data description it was made from (ready-made schedules), for sending to workers. */
+  readonly spec?: StepSizeSpec;
+}
+
+/** A ready-made schedule as plain data (what {@link stepSizes} takes), e.g. `{ kind: 'cyclical', initial: 0.1, cycles: 4 }`. */
+export type StepSizeSpec =
+  | { kind: 'constant'; eta: number }
+  | { kind: 'polynomial'; a: number; b?: number; gamma?: number }
+  | { kind: 'cyclical'; initial: number; cycles: number; exploration?: number };
+
+/** The schedule a {@link StepSizeSpec} describes. */
+export function stepSizeFromSpec(spec: StepSizeSpec): StepSizeSchedule {
+  if (!spec || typeof spec !== 'object') throw new ArgumentError('stepSize', 'a step-size spec {kind, …}', describe(spec));
+  if (spec.kind === 'constant') return stepSizes.constant(spec.eta);
+  if (spec.kind === 'polynomial') return stepSizes.polynomial(spec);
+  if (spec.kind === 'cyclical') return stepSizes.cyclical(spec);
+  throw new ArgumentError('stepSize.kind', "'constant' | 'polynomial' | 'cyclical'", describe((spec as { kind: unknown }).kind));
 }
 
 /** Ready-made step-size schedules of the samplers. */
@@ -29,7 +46,7 @@ export const stepSizes = {
   /** η_t = eta. */
   constant(eta: number): StepSizeSchedule {
     checkNumber('eta', eta, 0);
-    return { kind: 'constant', at: () => eta, sampling: () => true };
+    return { kind: 'constant', at: () => eta, sampling: () => true, spec: { kind: 'constant', eta } };
   },
   /**
    * η_t = a·(b + t)^(−γ) (Welling & Teh's decaying schedule; γ in (0.5, 1] satisfies the
@@ -38,7 +55,7 @@ export const stepSizes = {
   polynomial(o: { a: number; b?: number; gamma?: number }): StepSizeSchedule {
     if (!o || typeof o !== 'object') throw new ArgumentError('options', 'an object {a, b?, gamma?}', describe(o));
     const a = checkNumber('a', o.a, 0), b = checkNumber('b', o.b ?? 1, Number.MIN_VALUE), g = checkNumber('gamma', o.gamma ?? 0.55, 0, 10);
-    return { kind: 'polynomial', at: (t) => a * pow(b + t, -g), sampling: () => true };
+    return { kind: 'polynomial', at: (t) => a * pow(b + t, -g), sampling: () => true, spec: { kind: 'polynomial', a, b, gamma: g } };
   },
   /**
    * Cyclical step size of cSG-MCMC (Zhang et al. 2020, eq. 1): the run is split into `cycles`
@@ -60,6 +77,7 @@ export const stepSizes = {
       kind: 'cyclical',
       at: (t, total) => (e0 / 2) * (cos(Math.PI * pos(t, total)) + 1),
       sampling: (t, total) => pos(t, total) >= beta,
+      spec: { kind: 'cyclical', initial: e0, cycles: M, exploration: beta },
     };
   },
 };

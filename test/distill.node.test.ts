@@ -63,7 +63,7 @@ describe('distillation on Boston housing (regression: mean and log-variance stud
     expect(hook.steps).toBe(250 * 13 - 1300);
     hook.dispose();
     m.dispose();
-  });
+  }, 300_000);
 
   // A short chain from a random start (250 epochs at a small step): a teacher that predicts, not a tuned one.
   it('the SGLD ensemble predicts held-out prices (RMSE below 6.5, in $1000s; the mean predictor: 9) with a spread', () => {

