@@ -29,7 +29,8 @@ describe('bundle', () => {
   it('stays within its size budget and needs no runtime dependency', () => {
     const size = fs.statSync(new URL('index.js', dist)).size;
     // The full bundle carries every training kernel and feature; the edge budget is the inference entry's.
-    expect(size).toBeLessThan(500_000);
+    // Sampling, ensembles, distillation and parallel chains add about 60 kB.
+    expect(size).toBeLessThan(600_000);
     const pkg = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
     expect(Object.keys(pkg.dependencies ?? {}).filter((d) => d !== '@assemblyscript/loader')).toEqual([]);
     expect(pkg.sideEffects).toBe(false);
