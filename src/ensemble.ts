@@ -1,5 +1,6 @@
 import { ArgumentError, ModelFormatError, ShapeError, checkInt, checkNumber, describe } from './errors.js';
-import { ContainerReader, PayloadWriter, bad, isInt, isObject, loadModel, saveModel, show, writeContainer } from './io.js';
+import { ContainerReader, PayloadWriter, bad, isInt, isObject, show, writeContainer } from './container.js';
+import { loadModel, saveModel } from './io.js';
 import type { ForwardContext } from './layers/layer.js';
 import { Sequential, type McPrediction } from './model.js';
 import { scale } from './ops/elementwise.js';
