@@ -79,6 +79,21 @@ describe('import graph', () => {
   }
 });
 
+describe('kernel calls', () => {
+  it('only src/ops/ and src/runtime/ reach the kernels (rt.k, x.rt.k, runtime().k, the Kernels type)', () => {
+    const reach = /\b(?:rt|runtime\(\))\.k\b|\bimport\b[^;]*\bKernels\b[^;]*from/;
+    const offenders = tsFiles('src')
+      .filter((f) => !/^src\/(?:ops|runtime)\//.test(f) && f !== 'src/index.ts')
+      .flatMap((f) => read(f).split('\n').map((line, i) => [f, i + 1, line] as const))
+      .filter(([, , line]) => reach.test(line) && !/^\s*(?:\/\/|\*)/.test(line))
+      .map(([f, n, line]) => `${f}:${n}: ${line.trim()}`);
+    expect(offenders).toEqual([]);
+    // The pattern itself sees the three spellings.
+    for (const line of ['const k = rt.k;', 'x.rt.k.fill_f32(1)', 'runtime().k.math_cos_f64(x)']) expect(reach.test(line), line).toBe(true);
+    expect(reach.test('this.k = k;')).toBe(false);
+  });
+});
+
 /** A function of the module text: does it use SIMD, and which functions does it call. */
 interface WatFunc { simd: boolean; calls: string[] }
 
