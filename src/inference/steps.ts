@@ -9,7 +9,7 @@ import { ArgumentError, ModelFormatError, checkNumber, describe } from '../error
 import { MAX_ELEMENTS, Shape, fmtShape } from '../tensor.js';
 import { ActivationKind } from '../ops/activation.js';
 import type { ConvGeometry } from '../ops/conv.js';
-import { outDim } from '../ops/geometry.js';
+import { windowOutputSize } from '../ops/geometry.js';
 import { Csr, MAX_CONV_K, checkCsr } from '../ops/spmm.js';
 import type { FixedStep, Layer } from '../layers/layer.js';
 import { ContainerReader, LayerEntry, PayloadWriter, bad, isInt, isObject, readLayerEntry, show, writeLayerEntry } from '../container.js';
@@ -48,18 +48,18 @@ export function stepShape(s: StepSpec, inShape: Shape, f: string, Err: ErrClass)
       const { kernel: [kh, kw], stride: [sh, sw], pad: [ph, pw] } = s.geometry;
             if (kh * kw * c > MAX_CONV_K) fail('geometry.kernel', `at most ${MAX_CONV_K} taps (KH·KW·C)`, `${kh}·${kw}·${c}`);
       if (s.filters > MAX_CONV_K) fail('filters', `at most ${MAX_CONV_K}`, String(s.filters));
-      const oh = outDim(h, kh, sh, ph), ow = outDim(w, kw, sw, pw);
-      if (!(oh >= 1 && ow >= 1)) fail('geometry', `a kernel fitting ${fmtShape(inShape)}`, `${kh}×${kw}`);
-      return [oh, ow, s.filters];
+      const out = windowOutputSize(h, w, kh, kw, sh, sw, ph, pw);
+      if (!out) return fail('geometry', `a kernel fitting ${fmtShape(inShape)}`, `${kh}×${kw}`);
+      return [out[0], out[1], s.filters];
     }
     case 'maxPool':
     case 'avgPool': {
       if (inShape.length !== 3) fail('kind', `a layer for ${fmtShape(inShape)}`, 'a pooling (needs [h, w, c])');
       const [h, w, c] = inShape;
       if (s.pad[0] >= s.size[0] || s.pad[1] >= s.size[1]) fail('pad', 'less than the window', `${s.pad}`);
-      const oh = outDim(h, s.size[0], s.stride[0], s.pad[0]), ow = outDim(w, s.size[1], s.stride[1], s.pad[1]);
-      if (!(oh >= 1 && ow >= 1)) fail('size', `a window fitting ${fmtShape(inShape)}`, `${s.size}`);
-      return [oh, ow, c];
+      const out = windowOutputSize(h, w, s.size[0], s.size[1], s.stride[0], s.stride[1], s.pad[0], s.pad[1]);
+      if (!out) return fail('size', `a window fitting ${fmtShape(inShape)}`, `${s.size}`);
+      return [out[0], out[1], c];
     }
     case 'flatten':
       return [inShape.reduce((a, b) => a * b, 1)];

@@ -3,7 +3,7 @@ import { matmul } from '../ops/gemm.js';
 import { add } from '../ops/elementwise.js';
 import { pairOption } from '../ops/check.js';
 import { conv2d, conv2dBackwardData, conv2dBackwardFilter } from '../ops/conv.js';
-import { outDim } from '../ops/geometry.js';
+import { windowOutputSize } from '../ops/geometry.js';
 import { gatherColumns, gatherRows, nonzeroColumns, scatterRows } from '../ops/gather.js';
 import {
   ConvProduct, CsrBuffers, backwardDataRows, backwardFilterRows, denseProduct, keptCsr, rowsCsr, scatterKept,
@@ -153,9 +153,9 @@ export class ConvMap implements LinearMap {
       pad = pairOption('padding', g.padding, 0, 0);
     }
     this.geometry = { kernel: [kh, kw], stride, pad };
-    const oh = outDim(h, kh, stride[0], pad[0]);
-    const ow = outDim(w, kw, stride[1], pad[1]);
-    if (!(oh >= 1 && ow >= 1)) throw new ShapeError('inputShape', `at least ${kh}x${kw} pixels after padding`, fmtShape(inputShape));
+    const out = windowOutputSize(h, w, kh, kw, stride[0], stride[1], pad[0], pad[1]);
+    if (!out) throw new ShapeError('inputShape', `at least ${kh}x${kw} pixels after padding`, fmtShape(inputShape));
+    const [oh, ow] = out;
     this.weightShape = [kh, kw, c, filters];
     this.outputShape = [oh, ow, filters];
     this.fanIn = kh * kw * c;

@@ -1,5 +1,6 @@
 import { ShapeError } from '../errors.js';
 import { pairOption } from '../ops/check.js';
+import { windowOutputSize } from '../ops/geometry.js';
 import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward } from '../ops/pool.js';
 import { Shape, Tensor, fmtShape } from '../tensor.js';
 import { ForwardContext, InferenceForm, Layer, LayerConfig, registerLayer } from './layer.js';
@@ -30,10 +31,9 @@ abstract class Pool2d extends Layer {
   protected init(inputShape: Shape): Shape {
     if (inputShape.length !== 3) throw new ShapeError('inputShape', '[height, width, channels]', fmtShape(inputShape));
     const [h, w, c] = inputShape;
-    const oh = Math.floor((h + 2 * this.pad[0] - this.size[0]) / this.stride[0]) + 1;
-    const ow = Math.floor((w + 2 * this.pad[1] - this.size[1]) / this.stride[1]) + 1;
-    if (!(oh >= 1 && ow >= 1)) throw new ShapeError('inputShape', `at least ${this.size[0]}x${this.size[1]} pixels`, fmtShape(inputShape));
-    return [oh, ow, c];
+    const out = windowOutputSize(h, w, this.size[0], this.size[1], this.stride[0], this.stride[1], this.pad[0], this.pad[1]);
+    if (!out) throw new ShapeError('inputShape', `at least ${this.size[0]}x${this.size[1]} pixels`, fmtShape(inputShape));
+    return [out[0], out[1], c];
   }
 
   protected get geom() {

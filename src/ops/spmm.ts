@@ -16,7 +16,7 @@ import { ArgumentError, ModelFormatError, ShapeError, checkInt, describe } from 
 import { Runtime, runtime } from '../runtime/runtime.js';
 import { MAX_ELEMENTS, Shape, Tensor, assertFinite, fmtShape } from '../tensor.js';
 import type { ConvGeometry } from './conv.js';
-import { outDim } from './geometry.js';
+import { windowOutputSize } from './geometry.js';
 import { checkTensor } from './check.js';
 
 /** Largest KH·KW·C (and filter count) of a sparse convolution: its im2col chunk is sized in i32 bytes. */
@@ -252,8 +252,9 @@ export function sparseConv2d(x: Tensor, w: SparseMatrix, g: ConvGeometry, opts: 
   }
   if (w.cols !== kh * kw * c) throw new ShapeError('w', `${kh}·${kw}·${c} = ${kh * kw * c} columns`, `${w.cols}`);
   if (w.cols > MAX_CONV_K || w.rows > MAX_CONV_K) throw new ShapeError('w', `at most ${MAX_CONV_K} rows and columns`, `[${w.rows}, ${w.cols}]`);
-  const oh = outDim(h, kh, sh, ph), ow = outDim(wd, kw, sw, pw);
-  if (!(n > 0 && oh > 0 && ow > 0 && c > 0 && w.rows > 0)) throw new ShapeError('x', `an input of at least ${kh}×${kw} pixels after padding`, fmtShape(x.shape));
+  const out = windowOutputSize(h, wd, kh, kw, sh, sw, ph, pw);
+  if (!(n > 0 && out && c > 0 && w.rows > 0)) throw new ShapeError('x', `an input of at least ${kh}×${kw} pixels after padding`, fmtShape(x.shape));
+  const [oh, ow] = out;
   const bias = checkBias(opts, w.rows, rt);
   const y = destinationOf(opts, [n, oh, ow, w.rows], rt, bias ? [x, bias] : [x]);
   const k = rt.k;
