@@ -89,7 +89,7 @@ function tfjsNet(tf, model) {
         const wt = tf.tensor2d(w, [l.inputShape[0], l.outputShape[0]]);
         ops.push((h) => tf.add(tf.matMul(h, wt), b));
       }
-    } else if (name === 'ReLU') ops.push((h) => tf.relu(h));
+    } else if (name === 'ReLU' || (name === 'Activation' && l.config().options.kind === 'relu')) ops.push((h) => tf.relu(h));
     else if (name === 'MaxPool2d') {
       const o = l.config().options;
       ops.push((h) => tf.maxPool(h, o.poolSize, o.stride, 'valid'));
@@ -107,7 +107,8 @@ const gz = (file) => zlib.gzipSync(fs.readFileSync(file), { level: 9 }).length;
 
 /** Cold start of one runtime: median ms of 10 fresh processes running `script` (which prints ms). */
 function coldStart(script) {
-  const file = path.join(os.tmpdir(), `vardrop-cold-${process.pid}.mjs`);
+  // Inside the repository, so the script's bare imports resolve to its node_modules.
+  const file = path.join(here, 'out', `cold-start-${process.pid}.mjs`);
   fs.writeFileSync(file, script);
   const ms = [];
   for (let i = 0; i < 10; i++) {
@@ -123,7 +124,9 @@ const { test } = await loadMnistNode();
 const tf = await loadTfjsWasm();
 const files = {};
 
-for (const [arch, bench] of [['lenet300', 'svd-lenet300'], ['lenet5', 'svd-lenet5']]) {
+// BENCH_SPARSE_MODELS=lenet300 (or lenet5) runs one model's lines (cold start and bundle need lenet300).
+const only = (process.env.BENCH_SPARSE_MODELS ?? 'lenet300,lenet5').split(',');
+for (const [arch, bench] of [['lenet300', 'svd-lenet300'], ['lenet5', 'svd-lenet5']].filter(([a]) => only.includes(a))) {
   const file = modelPath(bench);
   files[arch] = file;
   const model = loadModel(new Uint8Array(fs.readFileSync(file)), { runtime: rt });
@@ -170,6 +173,7 @@ for (const [arch, bench] of [['lenet300', 'svd-lenet300'], ['lenet5', 'svd-lenet
   model.dispose();
 }
 
+if (!files.lenet300) process.exit(0);
 // Cold start (LeNet-300-100): a fresh Node process imports the runtime, loads the model file and
 // predicts one image; timed from before the import to after the prediction.
 const sample = `new Float32Array(784).fill(0.5)`;
