@@ -13,37 +13,32 @@ import { Sequential } from './model.js';
 import { checkSequential, optionsObject } from './validate.js';
 import { FixedStep, Layer, groupKey, layerRegistry } from './layers/layer.js';
 import { activation } from './ops/activation.js';
-import { ConvGeometry } from './ops/conv.js';
 import { csrFromWeights } from './ops/spmm.js';
 import { LayerEntry } from './container.js';
 import { SparseModel } from './inference/model.js';
 import { StepSpec } from './inference/steps.js';
+import { LinearProto, compactChannels, sparseIsFaster } from './compact.js';
 
 /** Options of {@link prune}. */
 export interface PruneOptions {
   /**
-   * Store a weight layer sparse when at most this fraction of its weights is kept (default 0.3:
-   * above it the dense SIMD GEMM is faster than the sparse product); 0 keeps every layer dense,
-   * 1 makes every layer sparse.
+   * Store a weight layer sparse when at most this fraction of its weights is kept; 0 keeps every
+   * layer dense, 1 makes every layer sparse. Default: the crossover measured on this machine per
+   * layer kind ({@link SPARSE_CROSSOVER}: dense layers at 15%, convolutions at 40%).
    */
   sparseBelow?: number;
   /**
-   * Remove hidden units of a dense layer followed (through activations only) by another dense
-   * layer when they have no incoming weights (their constant activation is folded into the next
-   * layer's bias) or no outgoing weights (default true).
+   * Structured compaction (default true): remove hidden units of a dense layer followed (through
+   * activations only) by another dense layer, and output channels of a convolution followed
+   * (through batch norm, activations and pooling) by a convolution or by a flatten and a dense
+   * layer, when they have no incoming weights (their constant output is folded into the next
+   * layer's bias) or no outgoing weights; the layers between shrink to match (see `compact.ts`).
    */
   dropUnits?: boolean;
 }
 
 /** A weight layer before the sparse/dense decision: weights in the layer's layout [..., out]. */
-interface ProtoLinear {
-  kind: 'linear';
-  inputs: number;
-  units: number;
-  w: Float32Array;
-  bias: Float32Array | null;
-  geometry?: ConvGeometry;
-}
+type ProtoLinear = LinearProto;
 
 type Proto = ProtoLinear | FixedStep | { kind: 'layer'; entry: LayerEntry };
 
@@ -140,7 +135,7 @@ function dropUnits(a: ProtoLinear, acts: Proto[], b: ProtoLinear, rt: Runtime): 
 export function prune(model: Sequential, opts: PruneOptions = {}): SparseModel {
   checkSequential('model', model);
   opts = optionsObject('options', opts);
-  const sparseBelow = checkNumber('options.sparseBelow', opts.sparseBelow ?? 0.3, 0, 1);
+  const sparseBelow = opts.sparseBelow === undefined ? undefined : checkNumber('options.sparseBelow', opts.sparseBelow, 0, 1);
   let original = 0;
   const protos: Proto[] = [];
   model.layers.forEach((l, i) => {
@@ -149,6 +144,7 @@ export function prune(model: Sequential, opts: PruneOptions = {}): SparseModel {
     if (p) protos.push(p);
   });
   if (opts.dropUnits ?? true) {
+    compactChannels(protos, model.rt);
     for (let i = 0; i < protos.length; i++) {
       const a = protos[i];
       if (a.kind !== 'linear' || a.geometry) continue;
@@ -162,7 +158,7 @@ export function prune(model: Sequential, opts: PruneOptions = {}): SparseModel {
     if (p.kind !== 'linear') return p;
     let nnz = 0;
     for (let i = 0; i < p.w.length; i++) if (p.w[i] !== 0) nnz++;
-    const sparse = nnz <= sparseBelow * p.w.length;
+    const sparse = sparseBelow === undefined ? sparseIsFaster(p.geometry ? 'conv' : 'dense', nnz / p.w.length) : nnz <= sparseBelow * p.w.length;
     const K = p.w.length / p.units;
     if (p.geometry) {
       return sparse
