@@ -5,7 +5,7 @@ import { ForwardContext, Layer, ParamGroup } from './layers/layer.js';
 import { argmaxRows, softmax } from './ops/softmax.js';
 import { entropyRows } from './ops/loss.js';
 import { FitOptions, History, LossKind, Targets, evaluate, fit, releaseOptimizer } from './train.js';
-import { batchSizeOption, brandSequential, checkSequential, modelShape, optionsObject, seedOption } from './validate.js';
+import { batchSizeOption, brandSequential, checkFiniteOutput, checkSequential, modelShape, optionsObject, seedOption } from './validate.js';
 
 /** Options of {@link Sequential}. */
 export interface SequentialOptions {
@@ -50,6 +50,8 @@ export class Sequential {
   readonly seed: number;
   private xBuf: Tensor | null = null;
   private disposed = false;
+  /** Sample of the call at the first row of the last batch loaded (for error messages). */
+  private batchStart = 0;
 
   constructor(opts: SequentialOptions) {
     if (typeof opts !== 'object' || opts === null) throw new ArgumentError('options', 'an options object with inputShape and layers', describe(opts));
@@ -113,7 +115,12 @@ export class Sequential {
   /** Forward a batch already in wasm memory: x [batch, ...inputShape] → layer-owned output. */
   forward(x: Tensor, ctx: ForwardContext): Tensor {
     let h = x;
-    for (const l of this.layers) h = l.forward(h, ctx);
+    for (const l of this.layers) {
+      h = l.forward(h, ctx);
+      // Inference passes check every layer's output (one SIMD pass; training checks its loss
+      // and gradients instead): the first layer that overflows is named.
+      if (!ctx.training) checkFiniteOutput(`${l.name} output`, h, (i) => this.batchStart + Math.floor(i / (h.size / h.shape[0])));
+    }
     return h;
   }
 
@@ -172,6 +179,7 @@ export class Sequential {
   loadBatch(x: Float32Array, rows: ArrayLike<number> | { start: number; count: number }): Tensor {
     const per = this.inputSize;
     const count = 'count' in rows ? rows.count : rows.length;
+    this.batchStart = 'count' in rows ? rows.start : 0;
     if (!this.xBuf || this.xBuf.shape[0] !== count) {
       this.xBuf?.dispose();
       this.xBuf = null; // a failed allocation below must not leave the freed one in place
@@ -247,34 +255,37 @@ export class Sequential {
     const mean = new Float32Array(n * C);
     const expectedEntropy = new Float32Array(n);
     const predictiveEntropy = new Float32Array(n);
+    const mutualInformation = new Float32Array(n);
     this.runBatches(x, bs, (t, start, c) => {
-      const acc = Tensor.zeros([c, C], this.rt);
       const p = Tensor.zeros([c, C], this.rt);
       const h = Tensor.zeros([c], this.rt);
+      // Sums over the passes in float64: 2^20 float32 additions would lose the mean's last digits.
+      const sum = new Float64Array(c * C), ent = new Float64Array(c);
       try {
         for (let s = 0; s < S; s++) {
-          // One noise stream per (sample, batch): every sample index draws fresh weights.
-          const ctx: ForwardContext = { training: false, sample: true, seed, step: s * 65536 + Math.floor(start / bs) };
+          // Pass s samples the weights from (seed, s): the same whatever the batching.
+          const ctx: ForwardContext = { training: false, sample: true, seed, step: s };
           softmax(this.forward(t, ctx), { out: p });
-          entropyRows(p, h, true);
-          const a = acc.view(), pv = p.view();
-          for (let i = 0; i < a.length; i++) a[i] += pv[i];
+          entropyRows(p, h, false);
+          const pv = p.view(), hv = h.view();
+          for (let i = 0; i < sum.length; i++) sum[i] += pv[i];
+          for (let i = 0; i < c; i++) ent[i] += hv[i];
         }
-        const a = acc.view();
-        for (let i = 0; i < a.length; i++) a[i] /= S;
-        mean.set(a, start * C);
+        const m = mean.subarray(start * C, (start + c) * C);
+        for (let i = 0; i < m.length; i++) m[i] = sum[i] / S;
+        p.view().set(m);
+        entropyRows(p, h, false);
         const hv = h.view();
-        for (let i = 0; i < c; i++) expectedEntropy[start + i] = hv[i] / S;
-        entropyRows(acc, h, false);
-        predictiveEntropy.set(h.view(), start);
+        for (let i = 0; i < c; i++) {
+          expectedEntropy[start + i] = ent[i] / S;
+          predictiveEntropy[start + i] = hv[i];
+          mutualInformation[start + i] = Math.max(0, hv[i] - ent[i] / S);
+        }
       } finally {
-        acc.dispose();
         p.dispose();
         h.dispose();
       }
     });
-    const mutualInformation = new Float32Array(n);
-    for (let i = 0; i < n; i++) mutualInformation[i] = Math.max(0, predictiveEntropy[i] - expectedEntropy[i]);
     return { mean, predictiveEntropy, expectedEntropy, mutualInformation };
   }
 

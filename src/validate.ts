@@ -1,4 +1,6 @@
-import { ArgumentError, ShapeError, checkInt, checkNumber, describe } from './errors.js';
+import { ArgumentError, NonFiniteError, ShapeError, checkInt, checkNumber, describe } from './errors.js';
+import { firstNonFinite } from './ops/elementwise.js';
+import type { Tensor } from './tensor.js';
 
 // Argument checks of the public entry points (Sequential, fit, evaluate, the predict methods,
 // the optimizers). Each entry point runs its checks in one pass before it changes any state,
@@ -193,4 +195,16 @@ export function inferredLoss(y: unknown, outputs: number, n: number, name = 'y')
     }
   }
   return 'mse';
+}
+
+/**
+ * @internal Throw {@link NonFiniteError} naming `name` (a layer's or step's output) at the first
+ * NaN/±Infinity of `t`, an output computed from finite inputs: one SIMD pass. `sampleOf` maps
+ * the element index to the sample of the call it belongs to.
+ */
+export function checkFiniteOutput(name: string, t: Tensor, sampleOf: (i: number) => number): void {
+  const i = firstNonFinite(t);
+  if (i < 0) return;
+  throw new NonFiniteError(name, 'finite values (its inputs were finite: the values left the float32 range here)',
+    `${describe(t.view()[i])} at sample ${sampleOf(i)}`);
 }

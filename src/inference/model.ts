@@ -18,6 +18,7 @@ import { SparseMatrix, sparseConv2d, spmm, transpose } from '../ops/spmm.js';
 import { ForwardContext, Layer, reusedBuffer } from '../layers/layer.js';
 import { ContainerReader, PayloadWriter, applyLayerEntry, bad, checkShapeField, isInt, show, writeContainer } from '../container.js';
 import { StepSpec, checkSpec, readStep, stepShape, writeStep } from './steps.js';
+import { batchSizeOption, checkFiniteOutput, optionsObject } from '../validate.js';
 
 /** A step with its wasm-resident operands. */
 interface Step {
@@ -85,6 +86,8 @@ export class SparseModel {
   private readonly steps: Step[] = [];
   private readonly bufs = new Map<string, Tensor>();
   private disposed = false;
+  /** Sample of the call at the first row of the batch being forwarded (for error messages). */
+  private batchStart = 0;
 
   private constructor(rt: Runtime, inputShape: Shape, specs: StepSpec[], originalWeights: number, Err: typeof ArgumentError | typeof ModelFormatError) {
     this.rt = rt;
@@ -265,6 +268,9 @@ export class SparseModel {
           h = st.layer!.forward(toRows(i, st.inShape).reshape([B, ...st.inShape]), INFERENCE);
           break;
       }
+      // One SIMD pass over each output: the first step that overflows is named (h is
+      // feature-major [features, B] between sparse steps).
+      if (s.kind !== 'flatten') checkFiniteOutput(`steps[${i}] (${s.kind}) output`, h, (j) => this.batchStart + (cols ? j % B : Math.floor(j / (h.size / B))));
     });
     return toRows(this.steps.length, this.outputShape).reshape([B, ...this.outputShape]);
   }
@@ -278,14 +284,19 @@ export class SparseModel {
   }
 
   private run(x: Float32Array, opts: SparsePredictOptions, each: (y: Tensor, start: number) => void): number {
+    const bs = batchSizeOption(optionsObject('options', opts).batchSize, 256);
     const n = this.checkX(x);
-    const bs = checkInt('batchSize', opts.batchSize ?? 256, 1);
     const per = sizeOf(this.inputShape);
     for (let s = 0; s < n; s += bs) {
       const c = Math.min(bs, n - s);
       const xb = this.buffer('x', [c, ...this.inputShape]);
       xb.view().set(x.subarray(s * per, (s + c) * per));
-      each(this.forward(xb), s);
+      this.batchStart = s;
+      try {
+        each(this.forward(xb), s);
+      } finally {
+        this.batchStart = 0;
+      }
     }
     return n;
   }

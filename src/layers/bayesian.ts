@@ -154,6 +154,16 @@ export abstract class LrtLayer extends Layer {
       this.map.forward(x, M, this.bias?.value, y);
       return y;
     }
+    if (!ctx.training) {
+      // Monte-Carlo prediction samples the weights, w = M + σ·ε, with ε keyed by (seed, pass) on
+      // this layer's stream: every sample of a call sees the same weights, so the results do not
+      // depend on the batch size or on a sample's position.
+      const w = this.buffer('wSample', ws);
+      gaussian(w, passSeed(ctx), { stream: this.index });
+      lrtSample(M, S, w, undefined, w, this.buffer('wStd', ws));
+      this.map.forward(x, w, this.bias?.value, y);
+      return y;
+    }
     const mu = this.buffer('mu', yShape), v = this.buffer('v', yShape);
     // Dense maps multiply only the input columns that are not all zero in this batch.
     const xc = this.skip?.begin(x) ?? null;
