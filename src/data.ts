@@ -335,7 +335,10 @@ export interface Standardizer {
 
 /** Mean and standard deviation (population) of each column of `data` [rows, cols]; σ = 0 becomes 1. */
 export function fitStandardizer(data: Float32Array, cols: number): Standardizer {
+  if (!(data instanceof Float32Array)) throw new ArgumentError('data', 'a Float32Array of rows', describe(data));
   checkInt('cols', cols, 1);
+  if (data.length === 0) throw new ShapeError('data', 'at least one row', '0 values');
+  assertFinite('data', data);
   if (data.length % cols !== 0) throw new ShapeError('data', `a multiple of ${cols} values`, `${data.length}`);
   const rows = data.length / cols;
   const mean = new Float64Array(cols), sq = new Float64Array(cols);
@@ -355,20 +358,22 @@ function checkStandardizerUse(data: unknown, s: Standardizer, out: unknown): num
   }
   const cols = s.mean.length;
   if (data.length % cols !== 0) throw new ShapeError('data', `a multiple of ${cols} values (rows of the standardizer's ${cols} columns)`, `${data.length}`);
-  if (!(out instanceof Float32Array) || out.length !== data.length) throw new ShapeError('out', `a Float32Array of ${data.length} values`, describe(out));
+  if (out !== undefined && (!(out instanceof Float32Array) || out.length !== data.length)) throw new ShapeError('out', `a Float32Array of ${data.length} values`, describe(out));
   return cols;
 }
 
 /** (x − mean) / std column-wise, into a new array (or `out`). */
-export function standardize(data: Float32Array, s: Standardizer, out = new Float32Array(data.length)): Float32Array {
+export function standardize(data: Float32Array, s: Standardizer, out?: Float32Array): Float32Array {
   const cols = checkStandardizerUse(data, s, out);
+  out ??= new Float32Array(data.length);
   for (let i = 0; i < data.length; i++) out[i] = (data[i] - s.mean[i % cols]) / s.std[i % cols];
   return out;
 }
 
 /** Inverse of {@link standardize}. */
-export function unstandardize(data: Float32Array, s: Standardizer, out = new Float32Array(data.length)): Float32Array {
+export function unstandardize(data: Float32Array, s: Standardizer, out?: Float32Array): Float32Array {
   const cols = checkStandardizerUse(data, s, out);
+  out ??= new Float32Array(data.length);
   for (let i = 0; i < data.length; i++) out[i] = data[i] * s.std[i % cols] + s.mean[i % cols];
   return out;
 }

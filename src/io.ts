@@ -5,11 +5,11 @@
  * @module
  */
 import { ModelFormatError, OutOfMemoryError } from './errors.js';
-import { Runtime, runtime } from './runtime/runtime.js';
+import { Runtime } from './runtime/runtime.js';
 import { Shape } from './tensor.js';
 import { Layer } from './layers/layer.js';
 import { Sequential } from './model.js';
-import { checkSequential } from './validate.js';
+import { checkSequential, optionsObject, runtimeOption } from './validate.js';
 import {
   ContainerReader, LayerEntry, MAX_ELEMENTS, PayloadWriter, applyLayerEntry, bad, checkShapeField, isInt, readLayerEntry, show,
   writeContainer, writeLayerEntry,
@@ -49,7 +49,7 @@ export function saveModel(model: Sequential): Uint8Array {
  * runtime is left as it was).
  */
 export function loadModel(bytes: Uint8Array, opts: LoadOptions = {}): Sequential {
-  const rt = opts.runtime ?? runtime();
+  const rt = runtimeOption(optionsObject('options', opts).runtime);
   const r = ContainerReader.open(bytes, MODEL_MAGIC, [MODEL_VERSION]);
   const h = r.header;
   if (h.format !== 'vardrop-model') bad('header.format', '"vardrop-model"', show(h.format));

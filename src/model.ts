@@ -5,7 +5,7 @@ import { ForwardContext, Layer, ParamGroup } from './layers/layer.js';
 import { argmaxRows, softmax } from './ops/softmax.js';
 import { entropyRows } from './ops/loss.js';
 import { FitOptions, History, LossKind, Targets, evaluate, fit, releaseOptimizer } from './train.js';
-import { batchSizeOption, brandSequential, checkFiniteOutput, checkSequential, modelShape, optionsObject, seedOption } from './validate.js';
+import { batchSizeOption, brandSequential, checkFiniteOutput, runtimeOption, checkSequential, modelShape, optionsObject, seedOption } from './validate.js';
 
 /** Options of {@link Sequential}. */
 export interface SequentialOptions {
@@ -58,8 +58,7 @@ export class Sequential {
     if (!Array.isArray(opts.layers) || opts.layers.length === 0) {
       throw new ArgumentError('layers', 'a non-empty array of layers', describe(opts.layers));
     }
-    if (opts.runtime !== undefined && !(opts.runtime instanceof Runtime)) throw new ArgumentError('runtime', 'a Runtime', describe(opts.runtime));
-    this.rt = opts.runtime ?? runtime();
+    this.rt = runtimeOption(opts.runtime);
     this.seed = seedOption(opts.seed, 0);
     this.inputShape = modelShape('inputShape', opts.inputShape);
     this.layers = opts.layers.slice();
@@ -264,7 +263,7 @@ export class Sequential {
       try {
         for (let s = 0; s < S; s++) {
           // Pass s samples the weights from (seed, s): the same whatever the batching.
-          const ctx: ForwardContext = { training: false, sample: true, seed, step: s };
+          const ctx: ForwardContext = { training: false, sample: true, sampleWeights: true, seed, step: s };
           softmax(this.forward(t, ctx), { out: p });
           entropyRows(p, h, false);
           const pv = p.view(), hv = h.view();

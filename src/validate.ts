@@ -1,6 +1,7 @@
 import { ArgumentError, NonFiniteError, ShapeError, checkInt, checkNumber, describe } from './errors.js';
 import { firstNonFinite } from './ops/elementwise.js';
 import type { Tensor } from './tensor.js';
+import { Runtime, runtime } from './runtime/runtime.js';
 
 // Argument checks of the public entry points (Sequential, fit, evaluate, the predict methods,
 // the optimizers). Each entry point runs its checks in one pass before it changes any state,
@@ -207,4 +208,11 @@ export function checkFiniteOutput(name: string, t: Tensor, sampleOf: (i: number)
   if (i < 0) return;
   throw new NonFiniteError(name, 'finite values (its inputs were finite: the values left the float32 range here)',
     `${describe(t.view()[i])} at sample ${sampleOf(i)}`);
+}
+
+/** @internal A `runtime` option: a {@link Runtime}, or `undefined` for the shared one. */
+export function runtimeOption(v: unknown): Runtime {
+  if (v === undefined) return runtime();
+  if (!(v instanceof Runtime)) throw new ArgumentError('runtime', 'a Runtime', describe(v));
+  return v;
 }

@@ -38,7 +38,7 @@ describe('predictMC: each pass samples the weights from (seed, pass)', () => {
     const [theta, logSigma2, bias] = l.params();
     bias.value.set([0.1, -0.2, 0.3, 0.05]);
     const x = m.loadBatch(data(3, 5), { start: 0, count: 3 });
-    const y = l.forward(x, { training: false, sample: true, seed: 9, step: 4 }).toArray();
+    const y = l.forward(x, { training: false, sample: true, sampleWeights: true, seed: 9, step: 4 }).toArray();
     // Reference: M = θ where log α = log σ² − log θ² < 3 (else 0), S = σ².
     const th = theta.value.toArray(), ls = logSigma2.value.toArray();
     const M = Tensor.from(th.map((t, i) => (ls[i] - Math.log(t * t) < 3 ? t : 0)), [5, 4], rt);
@@ -85,7 +85,7 @@ describe('predictMC: each pass samples the weights from (seed, pass)', () => {
   it('sample index 65 536 draws other weights than sample 0 (the old key wrapped there)', () => {
     const m = mlp();
     const x = m.loadBatch(data(2, 6), { start: 0, count: 2 });
-    const pass = (step: number) => m.forward(x, { training: false, sample: true, seed: 5, step }).toArray();
+    const pass = (step: number) => m.forward(x, { training: false, sample: true, sampleWeights: true, seed: 5, step }).toArray();
     const s0 = pass(0);
     expect(bits(pass(0))).toEqual(bits(s0));
     for (const s of [65536, 65537, 2 ** 20 - 1]) expect(bits(pass(s))).not.toEqual(bits(s0));
@@ -99,7 +99,7 @@ describe('predictMC: each pass samples the weights from (seed, pass)', () => {
     const t = m.loadBatch(x, { start: 0, count: n });
     const sum = new Float64Array(n * C), p = Tensor.zeros([n, C], rt);
     for (let s = 0; s < S; s++) {
-      softmax(m.forward(t, { training: false, sample: true, seed: 8, step: s }), { out: p });
+      softmax(m.forward(t, { training: false, sample: true, sampleWeights: true, seed: 8, step: s }), { out: p });
       p.view().forEach((v, i) => (sum[i] += v));
     }
     expect(bits(r.mean)).toEqual(bits(Float32Array.from(sum, (v) => v / S)));

@@ -5,7 +5,7 @@
  * @module
  */
 import { ArgumentError, ModelFormatError, ShapeError, checkInt, describe } from '../errors.js';
-import { Runtime, runtime } from '../runtime/runtime.js';
+import { Runtime } from '../runtime/runtime.js';
 import { MAX_ELEMENTS, Shape, Tensor, assertFinite, fmtShape, sizeOf } from '../tensor.js';
 import { activation } from '../ops/activation.js';
 import { matmul } from '../ops/gemm.js';
@@ -18,7 +18,7 @@ import { SparseMatrix, sparseConv2d, spmm, transpose } from '../ops/spmm.js';
 import { ForwardContext, Layer, reusedBuffer } from '../layers/layer.js';
 import { ContainerReader, PayloadWriter, applyLayerEntry, bad, checkShapeField, isInt, show, writeContainer } from '../container.js';
 import { StepSpec, checkSpec, readStep, stepShape, writeStep } from './steps.js';
-import { batchSizeOption, checkFiniteOutput, optionsObject } from '../validate.js';
+import { batchSizeOption, checkFiniteOutput, optionsObject, runtimeOption } from '../validate.js';
 
 /** A step with its wasm-resident operands. */
 interface Step {
@@ -165,7 +165,7 @@ export class SparseModel {
   static fromSteps(inputShape: Shape, specs: StepSpec[], opts: { originalWeights?: number; runtime?: Runtime } = {}): SparseModel {
     sizeOf(inputShape, 'inputShape');
     specs.forEach((s, i) => checkSpec(s, `steps[${i}]`, ArgumentError));
-    return new SparseModel(opts.runtime ?? runtime(), inputShape, specs, opts.originalWeights ?? 0, ArgumentError);
+    return new SparseModel(runtimeOption(optionsObject('options', opts).runtime), inputShape, specs, opts.originalWeights ?? 0, ArgumentError);
   }
 
   /** One row per step: name, kind, shapes, values held and weights kept (see {@link SparseStepInfo}). */
@@ -276,6 +276,7 @@ export class SparseModel {
   }
 
   private checkX(x: unknown): number {
+    this.check();
     if (!(x instanceof Float32Array)) throw new ArgumentError('x', 'a Float32Array of samples', describe(x));
     const per = sizeOf(this.inputShape);
     if (x.length === 0 || x.length % per !== 0) throw new ShapeError('x', `a multiple of ${per} values (samples of ${fmtShape(this.inputShape)})`, `${x.length} values`);
@@ -363,7 +364,7 @@ export class SparseModel {
       if (shape.reduce((a, b) => a * b, 1) > MAX_ELEMENTS) bad(`header.steps[${i}]`, `an output of at most ${MAX_ELEMENTS} elements`, fmtShape(shape));
       return spec;
     });
-    return new SparseModel(opts.runtime ?? runtime(), h.inputShape as number[], specs, h.originalWeights, ModelFormatError);
+    return new SparseModel(runtimeOption(optionsObject('options', opts).runtime), h.inputShape as number[], specs, h.originalWeights, ModelFormatError);
   }
 
   /** Free every weight and buffer. */

@@ -1,4 +1,5 @@
 import { ArgumentError, checkInt, checkNumber, describe } from '../errors.js';
+import { optionsObject } from '../validate.js';
 import { columnSums, copy, equalBits, square } from '../ops/elementwise.js';
 import { gaussian } from '../ops/noise.js';
 import {
@@ -69,7 +70,7 @@ export abstract class LrtLayer extends Layer {
 
   constructor(opts: BayesOptions) {
     super();
-    this.base = opts;
+    this.base = optionsObject('options', opts);
     const t = opts.threshold ?? 3;
     if (typeof t !== 'number' || Number.isNaN(t)) throw new ArgumentError('threshold', 'a number (Infinity keeps every weight)', describe(t));
     this.threshold = t;
@@ -154,7 +155,7 @@ export abstract class LrtLayer extends Layer {
       this.map.forward(x, M, this.bias?.value, y);
       return y;
     }
-    if (!ctx.training) {
+    if (!ctx.training && ctx.sampleWeights) {
       // Monte-Carlo prediction samples the weights, w = M + σ·ε, with ε keyed by (seed, pass) on
       // this layer's stream: every sample of a call sees the same weights, so the results do not
       // depend on the batch size or on a sample's position.
@@ -438,7 +439,7 @@ abstract class VariationalDropout extends LrtLayer {
   protected readonly alpha: AlphaShape;
 
   constructor(opts: VariationalDropoutOptions, defaults: Partial<BayesOptions> = {}) {
-    super({ logAlphaRange: [-8, 0], threshold: Infinity, ...defaults, ...opts });
+    super({ logAlphaRange: [-8, 0], threshold: Infinity, ...defaults, ...optionsObject('options', opts) });
     this.opts = opts;
     const a = opts.alpha ?? 'weight';
     if (!isAlphaShape(a)) throw new ArgumentError('alpha', "'layer' | 'unit' | 'weight'", describe(a));

@@ -1,4 +1,5 @@
 import { checkInt, checkNumber } from '../errors.js';
+import { optionsObject } from '../validate.js';
 import { columnSums } from '../ops/elementwise.js';
 import { Initializer, initialize } from '../init.js';
 import { Shape, Tensor } from '../tensor.js';
@@ -43,7 +44,7 @@ export abstract class WeightLayer extends Layer {
 
   constructor(opts: WeightOptions) {
     super();
-    this.opts = opts;
+    this.opts = optionsObject('options', opts);
     checkNumber('l1', opts.l1 ?? 0, 0);
     checkNumber('l2', opts.l2 ?? 0, 0);
     if (opts.sparseGradLimit !== undefined) checkNumber('sparseGradLimit', opts.sparseGradLimit, 0, 1);

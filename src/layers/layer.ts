@@ -20,6 +20,13 @@ export interface ForwardContext {
   /** Counter of this pass (training step or Monte-Carlo sample index): a new noise draw each value. */
   step: number;
   /**
+   * With `sample` outside training (Monte-Carlo prediction): the Bayesian layers sample their
+   * weights once for the pass, w = M + σ·ε with ε keyed by (seed, step) on the layer's stream,
+   * so every row sees the same weights and the results do not depend on batching or row order
+   * (instead of LRT noise per output). Such a pass has no backward.
+   */
+  sampleWeights?: boolean;
+  /**
    * Training steps with a KL term (β > 0): the scale of its gradient, β / N. A layer may add
    * klGradScale·∇KL into its parameter gradients during this forward pass when it can fuse that
    * with the pass's own work (the trainer clears gradients before the forward); its

@@ -1,4 +1,5 @@
 import { ArgumentError, checkNumber } from '../errors.js';
+import { optionsObject } from '../validate.js';
 import { BatchNormSaved, batchNorm, batchNormBackward } from '../ops/batchnorm.js';
 import { Shape, Tensor } from '../tensor.js';
 import { ForwardContext, InferenceForm, Layer, LayerConfig, ParamGroup, StateGroup, param, registerLayer } from './layer.js';
@@ -28,6 +29,7 @@ export class BatchNorm extends Layer {
 
   constructor(opts: BatchNormLayerOptions = {}) {
     super();
+    optionsObject('options', opts);
     this.momentum = checkNumber('momentum', opts.momentum ?? 0.1, 0, 1);
     this.eps = checkNumber('epsilon', opts.epsilon ?? 1e-5, 1e-12);
   }

@@ -1,4 +1,5 @@
 import { ShapeError } from '../errors.js';
+import { optionsObject } from '../validate.js';
 import { pairOption } from '../ops/check.js';
 import { windowOutputSize } from '../ops/geometry.js';
 import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward } from '../ops/pool.js';
@@ -23,6 +24,7 @@ abstract class Pool2d extends Layer {
 
   constructor(opts: PoolOptions = {}) {
     super();
+    optionsObject('options', opts);
     this.size = pairOption('poolSize', opts.poolSize, 2, 1);
     this.stride = pairOption('stride', opts.stride ?? this.size, 1, 1);
     this.pad = pairOption('padding', opts.padding, 0, 0);
