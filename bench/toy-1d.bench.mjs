@@ -35,7 +35,7 @@ fit(m, xs, ys, { epochs: 300, batchSize: 20, loss: 'mse', optimizer: new Adam({ 
 const tau = 1 / (NOISE * NOISE);
 const steps = EPOCHS * Math.ceil(N / 20);
 const r = sample(m, xs, ys, {
-  sampler: new SGLD({ stepSize: 2e-3 / (N * tau), datasetSize: Math.round(N * tau), priorPrecision: 1, seed: 3 }),
+  sampler: new SGLD({ stepSize: 4e-2 / (N * tau), datasetSize: Math.round(N * tau), priorPrecision: 1, seed: 3 }),
   epochs: EPOCHS, batchSize: 20, burnIn: Math.floor(steps / 4), thin: Math.max(1, Math.floor((3 * steps) / 4 / 100)), loss: 'mse', progress: false,
   ensemble: { task: 'regression', likelihood: 'mse', noiseVariance: NOISE * NOISE },
 });
