@@ -92,7 +92,7 @@ export { magnitudePrune, pruneAndRetrain, WeightMasks } from './magnitude.js';
 export type { MagnitudePruneOptions, PruneAndRetrainOptions, PruneAndRetrainResult } from './magnitude.js';
 // Workers: training and other work off the main thread.
 export { WorkerHost, serveWorker, fitInWorker, transferable, optimizerFromSpec, scheduleFromSpec } from './worker.js';
-export type { WorkerLike, WorkerHandler, WorkerCallContext, SpawnOptions, CallOptions, OptimizerSpec, ScheduleSpec, WorkerFitOptions, WorkerFitResult } from './worker.js';
+export type { WorkerLike, BrowserWorkerLike, NodeWorkerLike, WorkerHandler, WorkerCallContext, SpawnOptions, CallOptions, OptimizerSpec, ScheduleSpec, WorkerFitOptions, WorkerFitResult } from './worker.js';
 
 // Posterior sampling, ensembles and distillation.
 export { Sampler, SGLD, PSGLD, SGHMC, sample, stepSizes, stepSizeFromSpec } from './samplers.js';

@@ -20,9 +20,27 @@ import { Schedule, schedules } from './schedule.js';
 import { EpochLog, FitOptions, History, Targets, fit } from './train.js';
 
 /** A browser `Worker` or a Node `worker_threads` `Worker`: whatever posts messages and terminates. */
-export type WorkerLike =
-  | { postMessage(message: unknown, transfer?: Transferable[]): void; terminate(): unknown; addEventListener(type: string, fn: (ev: never) => void): void }
-  | { postMessage(message: unknown, transfer?: readonly unknown[]): void; terminate(): unknown; on(type: string, fn: (...a: never[]) => void): unknown };
+export type WorkerLike = BrowserWorkerLike | NodeWorkerLike;
+
+/** A browser `Worker`, as {@link WorkerHost.wrap} uses it. */
+export interface BrowserWorkerLike {
+  /** Send a message, moving the `transfer` buffers. */
+  postMessage(message: unknown, transfer?: Transferable[]): void;
+  /** Stop the worker. */
+  terminate(): unknown;
+  /** Listen to `message`, `error` and `messageerror`. */
+  addEventListener(type: string, fn: (ev: never) => void): void;
+}
+
+/** A Node `worker_threads` `Worker`, as {@link WorkerHost.wrap} uses it. */
+export interface NodeWorkerLike {
+  /** Send a message, moving the `transfer` buffers. */
+  postMessage(message: unknown, transfer?: readonly unknown[]): void;
+  /** Stop the worker. */
+  terminate(): unknown;
+  /** Listen to `message`, `error`, `messageerror` and `exit`. */
+  on(type: string, fn: (...a: never[]) => void): unknown;
+}
 
 /** What a handler gets besides its arguments. */
 export interface WorkerCallContext {

@@ -142,6 +142,7 @@ export abstract class LrtLayer extends Layer {
     return { kind: 'linear', weights: M.toArray(), units: this.units, bias: this.bias?.value.toArray() ?? null, geometry: this.map.geometry };
   }
 
+  /** One pass: sampled pre-activations (local reparameterization) in training, the mean weights at inference. `x` is [n, ...inputShape]. */
   forward(x: Tensor, ctx: ForwardContext): Tensor {
     const n = this.checkInput(x);
     this.x = x;
@@ -287,6 +288,7 @@ abstract class SparseVD extends LrtLayer {
     this.logSigma2 = param(`${this.name}/logSigma2`, ls);
   }
 
+  /** Masked forward: the dropped weights (log α ≥ threshold) zeroed in training when `maskInTraining`, always at inference. */
   forward(x: Tensor, ctx: ForwardContext): Tensor {
     this.training = ctx.training;
     return super.forward(x, ctx);

@@ -161,6 +161,7 @@ export class SparseMatrix {
     return this.disposed;
   }
 
+  /** Free the CSR arrays in wasm memory (idempotent). */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
@@ -169,6 +170,7 @@ export class SparseMatrix {
     this.rt.free(this.valuesPtr);
   }
 
+  /** Throw a typed error unless the CSR arrays are well formed (row pointers, column indices, finite values). */
   check(): void {
     if (this.disposed) throw new ArgumentError('a', 'a live SparseMatrix', 'a disposed one');
   }
