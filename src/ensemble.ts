@@ -246,8 +246,8 @@ export class Ensemble {
       for (let s = 0, b = 0; s < n; s += batchSize, b++) {
         const c = Math.min(batchSize, n - s);
         const ctx: ForwardContext = this.kind === 'mc'
-          // The same keying as Sequential.predictMC: one noise draw per (member, batch).
-          ? { training: this.mc!.dropout, sample: true, seed: this.mc!.seed, step: k * 65536 + b }
+          // The same keying as Sequential.predictMC: member k samples the weights from (seed, k), whatever the batching.
+          ? { training: this.mc!.dropout, sample: true, sampleWeights: true, seed: this.mc!.seed, step: k }
           : { training: false, sample: false, seed: m.seed, step: 0 };
         each(k, s, m.forward(m.loadBatch(x, { start: s, count: c }), ctx));
       }
@@ -267,7 +267,8 @@ export class Ensemble {
     const C = this.outputSize;
     const rt = this.models[0].rt;
     const K = this.size;
-    let mean: Float32Array | null = null, expectedEntropy: Float32Array | null = null;
+    // Sums over the members in float64, as Sequential.predictMC.
+    let mean: Float64Array | null = null, expectedEntropy: Float64Array | null = null;
     const bufs = new Map<number, { p: Tensor; h: Tensor }>();
     const buf = (c: number): { p: Tensor; h: Tensor } => {
       let b = bufs.get(c);
@@ -277,8 +278,8 @@ export class Ensemble {
     try {
       const n = this.forEachMember(x, opts.batchSize ?? 256, (_k, start, out) => {
         if (!mean) {
-          mean = new Float32Array((x.length / this.inputSize) * C);
-          expectedEntropy = new Float32Array(x.length / this.inputSize);
+          mean = new Float64Array((x.length / this.inputSize) * C);
+          expectedEntropy = new Float64Array(x.length / this.inputSize);
         }
         const c = out.shape[0];
         const b = buf(c);
@@ -289,9 +290,7 @@ export class Ensemble {
         for (let i = 0; i < c * C; i++) mean[o + i] += pv[i];
         for (let i = 0; i < c; i++) expectedEntropy![start + i] += hv[i];
       });
-      const m = mean!, ee = expectedEntropy!;
-      for (let i = 0; i < m.length; i++) m[i] /= K;
-      for (let i = 0; i < n; i++) ee[i] /= K;
+      const m = Float32Array.from(mean!, (v) => v / K), ee64 = expectedEntropy!.map((v) => v / K), ee = Float32Array.from(ee64);
       const predictiveEntropy = new Float32Array(n);
       const bs = 256;
       for (let s = 0; s < n; s += bs) {
@@ -302,7 +301,7 @@ export class Ensemble {
         predictiveEntropy.set(b.h.view(), s);
       }
       const mutualInformation = new Float32Array(n);
-      for (let i = 0; i < n; i++) mutualInformation[i] = Math.max(0, predictiveEntropy[i] - ee[i]);
+      for (let i = 0; i < n; i++) mutualInformation[i] = Math.max(0, predictiveEntropy[i] - ee64[i]);
       return { mean: m, predictiveEntropy, expectedEntropy: ee, mutualInformation };
     } finally {
       for (const b of bufs.values()) {
