@@ -24,3 +24,4 @@ export * from './gather';
 export * from './sparse_train';
 export * from './sparse_grad';
 export * from './sampler';
+export * from './rnn';

@@ -64,6 +64,11 @@ export type { PoolOptions } from './layers/pool.js';
 export { Flatten } from './layers/reshape.js';
 export { BatchNorm } from './layers/normalization.js';
 export type { BatchNormLayerOptions } from './layers/normalization.js';
+export { Recurrent, LSTM, GRU, SparseVDLSTM, SparseVDGRU } from './layers/recurrent.js';
+export type { CellKind, RecurrentOptions, DropoutRecurrentOptions, SparseVDRecurrentOptions } from './layers/recurrent.js';
+export { Embedding, SparseVDEmbedding } from './layers/embedding.js';
+export type { EmbeddingOptions, SparseVDEmbeddingOptions } from './layers/embedding.js';
+export type { SampledWeightOptions } from './layers/sampled-weight.js';
 
 // Models and training.
 export { Sequential } from './model.js';

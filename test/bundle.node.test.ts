@@ -30,7 +30,8 @@ describe('bundle', () => {
     const size = fs.statSync(new URL('index.js', dist)).size;
     // The full bundle carries every training kernel and feature; the edge budget is the inference entry's.
     // Sampling, ensembles, distillation and parallel chains add about 60 kB.
-    expect(size).toBeLessThan(600_000);
+    // The recurrent kernels (fused LSTM/GRU through time with their twins, inference cells), layers, pruning and text helpers add about 95 kB.
+    expect(size).toBeLessThan(700_000);
     const pkg = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
     expect(Object.keys(pkg.dependencies ?? {}).filter((d) => d !== '@assemblyscript/loader')).toEqual([]);
     expect(pkg.sideEffects).toBe(false);

@@ -1,0 +1,126 @@
+import { ArgumentError, checkNumber, describe } from '../errors.js';
+import { LogAlphaRange, svdKl, svdLogAlpha, svdPrepare } from '../ops/bayes.js';
+import { fill } from '../ops/elementwise.js';
+import { gaussian } from '../ops/noise.js';
+import { svdSampleGrads, svdSampleWeights } from '../ops/rnn.js';
+import { Shape, Tensor } from '../tensor.js';
+import { passSeed } from './bayesian.js';
+import { ForwardContext, ParamGroup, param } from './layer.js';
+
+/** Options of weights sampled whole once per pass (the Sparse VD recurrent and embedding layers). */
+export interface SampledWeightOptions {
+  /** Weights with log α ≥ this are dropped at inference and when pruning (default 3). */
+  threshold?: number;
+  /** Clamp of log α (default [−8, 8]). */
+  logAlphaRange?: [number, number];
+  /** Initial log σ² of every weight (default −10). */
+  initialLogSigma2?: number;
+  /** Zero θ where log α ≥ threshold during training too, as the Sparse VD recipe does (default true). */
+  maskInTraining?: boolean;
+}
+
+/** Checked threshold and log α range of {@link SampledWeightOptions}. */
+export function sampledSettings(o: SampledWeightOptions): { threshold: number; range: LogAlphaRange } {
+  const t = o.threshold ?? 3;
+  if (typeof t !== 'number' || Number.isNaN(t)) throw new ArgumentError('threshold', 'a number (Infinity keeps every weight)', describe(t));
+  const r = o.logAlphaRange ?? [-8, 8];
+  if (!Array.isArray(r) || r.length !== 2 || !(r[0] < r[1]) || !r.every(Number.isFinite)) {
+    throw new ArgumentError('logAlphaRange', '[lo, hi] finite with lo < hi', describe(r));
+  }
+  checkNumber('initialLogSigma2', o.initialLogSigma2 ?? -10);
+  return { threshold: t, range: { lo: r[0], hi: r[1] } };
+}
+
+/**
+ * A Sparse VD weight tensor (θ, log σ², log α = log σ² − log θ²) whose sample w = θ + σ·ε is drawn
+ * once per pass and used whole at every time step (Lobacheva et al. 2017, "Bayesian
+ * sparsification of recurrent neural networks": the local reparameterization trick does not
+ * carry across steps). The KL to the log-uniform prior is the one of ops/bayes.ts (shared with
+ * the Sparse VD dense and convolutional layers). Buffers come from the owning layer.
+ */
+export class SampledWeight {
+  readonly theta: ParamGroup;
+  readonly logSigma2: ParamGroup;
+  readonly threshold: number;
+  private readonly range: LogAlphaRange;
+  private readonly maskInTraining: boolean;
+  private training = false;
+  private klAddedScale?: number;
+
+  /**
+   * `key`: prefix of the owner's buffers; `theta` the initialised means (owned from now on);
+   * `name`: the parameter names' prefix, e.g. `"lstm_1/kernel"`.
+   */
+  constructor(private readonly key: string, name: string, theta: Tensor, opts: SampledWeightOptions, l1: number, l2: number,
+    private readonly buf: (key: string, shape: Shape) => Tensor) {
+    const s = sampledSettings(opts);
+    this.threshold = s.threshold;
+    this.range = s.range;
+    this.maskInTraining = opts.maskInTraining ?? true;
+    this.theta = param(`${name}/theta`, theta, l1, l2);
+    const ls = Tensor.zeros(theta.shape, theta.rt);
+    ls.view().fill(opts.initialLogSigma2 ?? -10);
+    this.logSigma2 = param(`${name}/logSigma2`, ls);
+  }
+
+  private b(k: string): Tensor {
+    return this.buf(`${this.key}/${k}`, this.theta.value.shape);
+  }
+
+  private get maskThreshold(): number {
+    return this.training && !this.maskInTraining ? Infinity : this.threshold;
+  }
+
+  /**
+   * The weights of this pass: a sample θ_masked + σ·ε (ε from the pass's seed on `stream` at
+   * `offset`) when `stochastic`, else the masked means. A training step with a KL term adds its
+   * KL gradient (ctx.klGradScale) in the same sweep.
+   */
+  value(ctx: ForwardContext, stochastic: boolean, stream: number, offset: number): Tensor {
+    this.training = ctx.training;
+    const M = this.b('M'), S = this.b('S'), eps = this.b('eps');
+    const fuse = ctx.training && stochastic && ctx.klGradScale !== undefined;
+    const klGrads = fuse ? { theta: this.theta.grad, logSigma2: this.logSigma2.grad, scale: ctx.klGradScale! } : undefined;
+    svdPrepare(this.theta.value, this.logSigma2.value, M, S, this.b('logAlpha'), stochastic ? this.maskThreshold : this.threshold, this.range, klGrads);
+    this.klAddedScale = fuse ? ctx.klGradScale : undefined;
+    if (!stochastic) {
+      fill(eps, 0);
+      return M;
+    }
+    gaussian(eps, passSeed(ctx), { stream, offset });
+    return svdSampleWeights(M, S, eps, this.b('W'));
+  }
+
+  /** The gradient of the last pass's weights into θ and log σ². */
+  backward(dW: Tensor): void {
+    svdSampleGrads(dW, this.b('eps'), this.b('S'), this.b('logAlpha'), this.maskThreshold, this.theta.grad, this.logSigma2.grad);
+  }
+
+  /** Σ KL of these weights; with `gradScale` also adds gradScale·∇KL (unless the forward already did). */
+  kl(gradScale?: number, value = true): number {
+    const la = this.b('logAlpha');
+    const added = gradScale !== undefined && gradScale === this.klAddedScale;
+    this.klAddedScale = undefined;
+    if (added) return value ? svdKl(this.theta.value, la, this.range) : 0;
+    svdLogAlpha(this.theta.value, this.logSigma2.value, la, this.range);
+    if (gradScale === undefined) return svdKl(this.theta.value, la, this.range);
+    return svdKl(this.theta.value, la, this.range, { theta: this.theta.grad, logSigma2: this.logSigma2.grad, scale: gradScale }, value);
+  }
+
+  /** Clamped log α of every weight (θ's shape, row-major). */
+  logAlpha(): Float32Array {
+    return svdLogAlpha(this.theta.value, this.logSigma2.value, this.b('logAlpha'), this.range).toArray();
+  }
+
+  /** Per weight: 1 kept (log α < threshold), 0 dropped. */
+  keptMask(): Uint8Array {
+    const la = this.logAlpha();
+    const m = new Uint8Array(la.length);
+    for (let i = 0; i < la.length; i++) m[i] = la[i] < this.threshold ? 1 : 0;
+    return m;
+  }
+
+  params(): ParamGroup[] {
+    return [this.theta, this.logSigma2];
+  }
+}
