@@ -64,7 +64,7 @@ export type { PoolOptions } from './layers/pool.js';
 export { Flatten } from './layers/reshape.js';
 export { BatchNorm } from './layers/normalization.js';
 export type { BatchNormLayerOptions } from './layers/normalization.js';
-export { Recurrent, LSTM, GRU, SparseVDLSTM, SparseVDGRU } from './layers/recurrent.js';
+export { Recurrent, LSTM, GRU, SparseVDLSTM, SparseVDGRU, recurrentUnitsKept } from './layers/recurrent.js';
 export type { CellKind, RecurrentOptions, DropoutRecurrentOptions, SparseVDRecurrentOptions } from './layers/recurrent.js';
 export { Embedding, SparseVDEmbedding } from './layers/embedding.js';
 export type { EmbeddingOptions, SparseVDEmbeddingOptions } from './layers/embedding.js';
@@ -83,6 +83,10 @@ export type { Schedule } from './schedule.js';
 // Data.
 export { parseIdx, loadMnist, parseCsv, fitStandardizer, standardize, unstandardize, oneHot, trainTestSplit } from './data.js';
 export type { IdxArray, MnistSplit, CsvOptions, CsvTable, Standardizer, ClassLabels, TrainTestSplit, TrainTestSplitOptions } from './data.js';
+export { tokenize, buildVocabulary, Vocabulary, padSequences, bucketByLength, PAD_ID, UNKNOWN_ID } from './text.js';
+export type { TokenizeOptions, VocabularyOptions, PadOptions } from './text.js';
+export { sequentialMnist, seededSplit, emailText, spamAssassinTask } from './sequence-data.js';
+export type { SequenceSet, EmailRecord, TextTaskOptions } from './sequence-data.js';
 
 // Pruning, sparse inference and model files.
 export { prune, SparseModel, SparseMatrix, spmm, sparseConv2d, transpose, csrFromWeights } from './sparse.js';

@@ -365,6 +365,41 @@ export class SparseVDGRU extends SparseVDRecurrent {
   }
 }
 
+/** Per input row of a layer's weights: 1 when some weight of the row is kept (all rows of a non-Bayesian layer). */
+function keptInputRows(l: Layer | undefined, rows: number): Uint8Array {
+  const out = new Uint8Array(rows).fill(1);
+  if (!l) return out;
+  const la = l instanceof SparseVDRecurrent ? l.logAlpha().kernel : (l as { logAlpha?: () => unknown }).logAlpha?.();
+  const t = (l as { threshold?: number }).threshold;
+  if (!(la instanceof Float32Array) || typeof t !== 'number' || la.length % rows !== 0) return out;
+  const cols = la.length / rows;
+  for (let r = 0; r < rows; r++) {
+    let any = 0;
+    for (let c = 0; c < cols && !any; c++) any = la[r * cols + c] < t ? 1 : 0;
+    out[r] = any;
+  }
+  return out;
+}
+
+/**
+ * Hidden units of a Sparse VD recurrent layer still in use: unit j stays when a weight of its row
+ * of W_h (its state feeding the gates) or of its input row of the `next` layer is kept; a unit
+ * with neither affects nothing and leaves with pruning. Plain layers keep every unit.
+ */
+export function recurrentUnitsKept(layer: Recurrent, next?: Layer): number {
+  if (!(layer instanceof SparseVDRecurrent)) return layer.units;
+  const H = layer.units;
+  const own = layer.logAlpha().recurrentKernel, cols = own.length / H;
+  const nxt = keptInputRows(next, H);
+  let n = 0;
+  for (let j = 0; j < H; j++) {
+    let any = nxt[j];
+    for (let c = 0; c < cols && !any; c++) any = own[j * cols + c] < layer.threshold ? 1 : 0;
+    n += any;
+  }
+  return n;
+}
+
 registerLayer('LSTM', (o) => new LSTM(o as unknown as DropoutRecurrentOptions));
 registerLayer('GRU', (o) => new GRU(o as unknown as DropoutRecurrentOptions));
 registerLayer('SparseVDLSTM', (o) => new SparseVDLSTM(o as unknown as SparseVDRecurrentOptions));
