@@ -27,7 +27,7 @@ import { s_sigmoid, s_tanh, v_sigmoid, v_tanh } from './vmath';
  * One LSTM step for B rows: g[B, 4H] (pre-activations in, activations i, f, g, o out),
  * c0/h0 the previous state [B, H], c1/h1 the new one. Lanes j..j+3 of a row in SIMD.
  */
-function lstmCell(simd: bool, B: i32, H: i32, g: usize, c0: usize, h0: usize, c1: usize, h1: usize, mask: usize): void {
+@inline function lstmCell(simd: bool, B: i32, H: i32, g: usize, c0: usize, h0: usize, c1: usize, h1: usize, mask: usize): void {
   const H4 = simd ? H & ~3 : 0;
   for (let b = 0; b < B; b++) {
     const row = b * H;
@@ -66,7 +66,7 @@ function lstmCell(simd: bool, B: i32, H: i32, g: usize, c0: usize, h0: usize, c1
  * last-state output's dy, which a padded final step carries), and its pre-activation gradients
  * dG[0..n) are zero.
  */
-function padRowBack(H: i32, row: i32, dy: usize, dyAlways: bool, dhc: usize, dG: usize, n: i32): void {
+@inline function padRowBack(H: i32, row: i32, dy: usize, dyAlways: bool, dhc: usize, dG: usize, n: i32): void {
   if (dy && dyAlways) for (let j = 0; j < H; j++) store<f32>(at(dhc, row + j), load<f32>(at(dhc, row + j)) + load<f32>(at(dy, row + j)));
   memory.fill(dG, 0, <usize>n << 2);
 }
@@ -77,7 +77,7 @@ function padRowBack(H: i32, row: i32, dy: usize, dyAlways: bool, dhc: usize, dG:
  * (updated in place to the previous step's), dG[B, 4H] the pre-activation gradients; dhc is left
  * at 0 on live rows (the recurrent product adds into it) and unchanged on padded ones.
  */
-function lstmCellBack(simd: bool, B: i32, H: i32, g: usize, c0: usize, c1: usize, dy: usize, dyAlways: bool,
+@inline function lstmCellBack(simd: bool, B: i32, H: i32, g: usize, c0: usize, c1: usize, dy: usize, dyAlways: bool,
   dhc: usize, dc: usize, dG: usize, mask: usize): void {
   const H4 = simd ? H & ~3 : 0;
   const one = f32x4.splat(1);
@@ -135,7 +135,7 @@ function lstmCellBack(simd: bool, B: i32, H: i32, g: usize, c0: usize, c1: usize
 }
 
 /** out (=|+=) x ⊙ m over n elements. */
-function mulInto(simd: bool, n: i32, x: usize, m: usize, out: usize, acc: bool): void {
+@inline function mulInto(simd: bool, n: i32, x: usize, m: usize, out: usize, acc: bool): void {
   const n4 = simd ? n & ~3 : 0;
   let i = 0;
   for (; i < n4; i += 4) {
@@ -163,7 +163,7 @@ function mulInto(simd: bool, n: i32, x: usize, m: usize, out: usize, acc: bool):
 }
 
 /** dhc (+)= (dG_t·Wᵀ) ⊙ hdrop through scratch tmp[B, H], or dG_t·Wᵀ straight into dhc. */
-function recurrentBack(simd: bool, B: i32, n: i32, H: i32, dGt: usize, w: usize, dhc: usize, hdrop: usize, tmp: usize): void {
+@inline function recurrentBack(simd: bool, B: i32, n: i32, H: i32, dGt: usize, w: usize, dhc: usize, hdrop: usize, tmp: usize): void {
   if (!hdrop) {
     stepNT(simd, B, n, H, dGt, w, dhc, 1);
     return;
@@ -178,7 +178,7 @@ function checkRnn(T: i32, B: i32, H: i32): void {
   assert(T >= 1 && B >= 1 && H >= 1, 'rnn: need T, B, H >= 1');
 }
 
-function lstmForward(simd: bool, T: i32, B: i32, H: i32, g: usize, wh: usize, h: usize, c: usize, mask: usize, hdrop: usize, hd: usize): void {
+@inline function lstmForward(simd: bool, T: i32, B: i32, H: i32, g: usize, wh: usize, h: usize, c: usize, mask: usize, hdrop: usize, hd: usize): void {
   checkRnn(T, B, H);
   const G = 4 * H, BH = B * H;
   for (let t = 0; t < T; t++) {
@@ -203,7 +203,7 @@ export function lstm_forward_f32_scalar(T: i32, B: i32, H: i32, g: usize, wh: us
   lstmForward(false, T, B, H, g, wh, h, c, mask, hdrop, hd);
 }
 
-function lstmBackward(simd: bool, T: i32, B: i32, H: i32, g: usize, wh: usize, c: usize, mask: usize, dy: usize, lastOnly: i32,
+@inline function lstmBackward(simd: bool, T: i32, B: i32, H: i32, g: usize, wh: usize, c: usize, mask: usize, dy: usize, lastOnly: i32,
   dG: usize, dhc: usize, dc: usize, hdrop: usize, tmp: usize): void {
   checkRnn(T, B, H);
   const G = 4 * H, BH = B * H;
@@ -241,7 +241,7 @@ export function lstm_backward_f32_scalar(T: i32, B: i32, H: i32, g: usize, wh: u
  * One GRU step (PyTorch's form): r = σ(gx_r + gh_r), z = σ(gx_z + gh_z), n = tanh(gx_n + r ⊙ gh_n),
  * h1 = (1 − z) ⊙ n + z ⊙ h0, where gh = h0·W_h + b_h. gx[B, 3H] gets r, z, n; gh keeps gh_n.
  */
-function gruCell(simd: bool, B: i32, H: i32, gx: usize, gh: usize, h0: usize, h1: usize, mask: usize): void {
+@inline function gruCell(simd: bool, B: i32, H: i32, gx: usize, gh: usize, h0: usize, h1: usize, mask: usize): void {
   const H4 = simd ? H & ~3 : 0;
   const one = f32x4.splat(1);
   for (let b = 0; b < B; b++) {
@@ -275,7 +275,7 @@ function gruCell(simd: bool, B: i32, H: i32, gx: usize, gh: usize, h0: usize, h1
  * (pre-activation gradients of the input and recurrent products) and leaves dhc = dh ⊙ z, the
  * direct part of the previous state's gradient (the recurrent product adds the rest).
  */
-function gruCellBack(simd: bool, B: i32, H: i32, gx: usize, gh: usize, h0: usize, dy: usize, dyAlways: bool,
+@inline function gruCellBack(simd: bool, B: i32, H: i32, gx: usize, gh: usize, h0: usize, dy: usize, dyAlways: bool,
   dhc: usize, dGx: usize, dGh: usize, mask: usize): void {
   const H4 = simd ? H & ~3 : 0;
   const one = f32x4.splat(1);
@@ -316,7 +316,7 @@ function gruCellBack(simd: bool, B: i32, H: i32, gx: usize, gh: usize, h0: usize
   }
 }
 
-function gruForward(simd: bool, T: i32, B: i32, H: i32, gx: usize, wh: usize, bh: usize, gh: usize, h: usize, mask: usize, hdrop: usize, hd: usize): void {
+@inline function gruForward(simd: bool, T: i32, B: i32, H: i32, gx: usize, wh: usize, bh: usize, gh: usize, h: usize, mask: usize, hdrop: usize, hd: usize): void {
   checkRnn(T, B, H);
   const G = 3 * H, BH = B * H;
   for (let t = 0; t < T; t++) {
@@ -340,7 +340,7 @@ export function gru_forward_f32_scalar(T: i32, B: i32, H: i32, gx: usize, wh: us
   gruForward(false, T, B, H, gx, wh, bh, gh, h, mask, hdrop, hd);
 }
 
-function gruBackward(simd: bool, T: i32, B: i32, H: i32, gx: usize, gh: usize, wh: usize, h: usize, mask: usize, dy: usize, lastOnly: i32,
+@inline function gruBackward(simd: bool, T: i32, B: i32, H: i32, gx: usize, gh: usize, wh: usize, h: usize, mask: usize, dy: usize, lastOnly: i32,
   dGx: usize, dGh: usize, dhc: usize, hdrop: usize, tmp: usize): void {
   checkRnn(T, B, H);
   const G = 3 * H, BH = B * H;
@@ -444,7 +444,7 @@ export function embedding_lookup_f32(n: i32, D: i32, ids: usize, table: usize, V
   }
 }
 
-function embeddingGrad(simd: bool, n: i32, D: i32, ids: usize, dy: usize, V: i32, dtable: usize, zeroId: i32): void {
+@inline function embeddingGrad(simd: bool, n: i32, D: i32, ids: usize, dy: usize, V: i32, dtable: usize, zeroId: i32): void {
   assert(n >= 0 && D >= 1 && V >= 1, 'embedding_grad_f32: bad size');
   checkIds(n, ids, V);
   for (let i = 0; i < n; i++) {
@@ -473,7 +473,7 @@ export function embedding_grad_f32_scalar(n: i32, D: i32, ids: usize, dy: usize,
 
 // ---- Sparse VD weights sampled once per sequence ------------------------------------------------
 
-function svdSample(simd: bool, n: i32, mean: usize, sigma2: usize, eps: usize, w: usize): void {
+@inline function svdSample(simd: bool, n: i32, mean: usize, sigma2: usize, eps: usize, w: usize): void {
   const n4 = simd ? n & ~3 : 0;
   let i = 0;
   for (; i < n4; i += 4) v128.store(at(w, i), f32x4.add(v128.load(at(mean, i)), f32x4.mul(f32x4.sqrt(v128.load(at(sigma2, i))), v128.load(at(eps, i)))));
@@ -494,7 +494,7 @@ export function svd_sample_weights_f32_scalar(n: i32, mean: usize, sigma2: usize
   svdSample(false, n, mean, sigma2, eps, w);
 }
 
-function svdSampleGrads(simd: bool, n: i32, dw: usize, eps: usize, sigma2: usize, logAlpha: usize, threshold: f32, dTheta: usize, dLogSigma2: usize): void {
+@inline function svdSampleGrads(simd: bool, n: i32, dw: usize, eps: usize, sigma2: usize, logAlpha: usize, threshold: f32, dTheta: usize, dLogSigma2: usize): void {
   const n4 = simd ? n & ~3 : 0;
   const half = f32x4.splat(0.5), thr = f32x4.splat(threshold), zero = f32x4.splat(0);
   let i = 0;

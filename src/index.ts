@@ -85,7 +85,7 @@ export { parseIdx, loadMnist, parseCsv, fitStandardizer, standardize, unstandard
 export type { IdxArray, MnistSplit, CsvOptions, CsvTable, Standardizer, ClassLabels, TrainTestSplit, TrainTestSplitOptions } from './data.js';
 export { tokenize, buildVocabulary, Vocabulary, padSequences, bucketByLength, PAD_ID, UNKNOWN_ID } from './text.js';
 export type { TokenizeOptions, VocabularyOptions, PadOptions } from './text.js';
-export { sequentialMnist, seededSplit, emailText, spamAssassinTask } from './sequence-data.js';
+export { sequentialMnist, emailText, spamAssassinTask } from './sequence-data.js';
 export type { SequenceSet, EmailRecord, TextTaskOptions } from './sequence-data.js';
 
 // Pruning, sparse inference and model files.

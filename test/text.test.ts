@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PAD_ID, UNKNOWN_ID, buildVocabulary, bucketByLength, padSequences, tokenize } from '../src/text.js';
-import { emailText, seededSplit } from '../src/sequence-data.js';
+import { emailText, spamAssassinTask } from '../src/sequence-data.js';
 import { ArgumentError } from '../src/errors.js';
 
 describe('text to token ids', () => {
@@ -42,13 +42,17 @@ describe('text to token ids', () => {
     expect(bucketByLength(lengths, 5, 3, 4).every((x) => x.length <= 4)).toBe(true);
   });
 
-  it('seededSplit and emailText', () => {
-    const s = seededSplit(10, 0.3, 1);
-    expect(s.test.length).toBe(3);
-    expect([...s.train, ...s.test].sort((a, b) => a - b)).toEqual([...Array(10).keys()]);
-    expect(seededSplit(10, 0.3, 1)).toEqual(s);
-    expect(seededSplit(10, 0.3, 2)).not.toEqual(s);
-    const t = emailText('From: x@y\nSubject: Cheap <b>meds</b>\nX-Y: z\n\n<html>Buy <i>now</i></html>');
-    expect(tokenize(t)).toEqual(['cheap', 'meds', 'buy', 'now']);
+  it('spamAssassinTask: stratified seeded split, vocabulary from the train part, padded ids; emailText', () => {
+    const records = Array.from({ length: 20 }, (_, i) => ({ group: i % 4 === 0 ? 'spam-1' : 'easy-ham-1', text: `Subject: w${i}\n\nbody${i % 3} shared` }));
+    const t = spamAssassinTask(records, { length: 4, testFraction: 0.25, seed: 3 });
+    expect(t.train.n + t.test.n).toBe(20);
+    expect(t.test.n).toBe(5);
+    expect(Array.from(t.test.labels).filter((v) => v === 1).length).toBe(1); // 5 spam of 20, stratified
+    expect(t.train.shape).toEqual([4]);
+    expect(t.vocabulary.id('shared')).toBe(2); // the most frequent train word
+    expect(t.train.x.length).toBe(t.train.n * 4);
+    expect(spamAssassinTask(records, { length: 4, testFraction: 0.25, seed: 3 })).toEqual(t);
+    const e = emailText('From: x@y\nSubject: Cheap <b>meds</b>\nX-Y: z\n\n<html>Buy <i>now</i></html>');
+    expect(tokenize(e)).toEqual(['cheap', 'meds', 'buy', 'now']);
   });
 });
