@@ -28,7 +28,7 @@ import { s_sigmoid, s_tanh, v_sigmoid, v_tanh } from './vmath';
  * c0/h0 the previous state [B, H], c1/h1 the new one. Lanes j..j+3 of a row in SIMD.
  */
 @inline function lstmCell(simd: bool, B: i32, H: i32, g: usize, c0: usize, h0: usize, c1: usize, h1: usize, mask: usize): void {
-  const H4 = simd ? H & ~3 : 0;
+  const H4 = H & ~3;
   for (let b = 0; b < B; b++) {
     const row = b * H;
     if (!live(mask, b)) {
@@ -38,15 +38,17 @@ import { s_sigmoid, s_tanh, v_sigmoid, v_tanh } from './vmath';
     }
     const gi = at(g, b * 4 * H), gf = at(gi, H), gg = at(gi, 2 * H), go = at(gi, 3 * H);
     let j = 0;
-    for (; j < H4; j += 4) {
-      const i = v_sigmoid(v128.load(at(gi, j)));
-      const f = v_sigmoid(v128.load(at(gf, j)));
-      const u = v_tanh(v128.load(at(gg, j)));
-      const o = v_sigmoid(v128.load(at(go, j)));
-      const c = f32x4.add(f32x4.mul(f, v128.load(at(c0, row + j))), f32x4.mul(i, u));
-      v128.store(at(gi, j), i); v128.store(at(gf, j), f); v128.store(at(gg, j), u); v128.store(at(go, j), o);
-      v128.store(at(c1, row + j), c);
-      v128.store(at(h1, row + j), f32x4.mul(o, v_tanh(c)));
+    if (simd) {
+      for (; j < H4; j += 4) {
+        const i = v_sigmoid(v128.load(at(gi, j)));
+        const f = v_sigmoid(v128.load(at(gf, j)));
+        const u = v_tanh(v128.load(at(gg, j)));
+        const o = v_sigmoid(v128.load(at(go, j)));
+        const c = f32x4.add(f32x4.mul(f, v128.load(at(c0, row + j))), f32x4.mul(i, u));
+        v128.store(at(gi, j), i); v128.store(at(gf, j), f); v128.store(at(gg, j), u); v128.store(at(go, j), o);
+        v128.store(at(c1, row + j), c);
+        v128.store(at(h1, row + j), f32x4.mul(o, v_tanh(c)));
+      }
     }
     for (; j < H; j++) {
       const i = s_sigmoid(load<f32>(at(gi, j)));
@@ -79,8 +81,7 @@ import { s_sigmoid, s_tanh, v_sigmoid, v_tanh } from './vmath';
  */
 @inline function lstmCellBack(simd: bool, B: i32, H: i32, g: usize, c0: usize, c1: usize, dy: usize, dyAlways: bool,
   dhc: usize, dc: usize, dG: usize, mask: usize): void {
-  const H4 = simd ? H & ~3 : 0;
-  const one = f32x4.splat(1);
+  const H4 = H & ~3;
   for (let b = 0; b < B; b++) {
     const row = b * H;
     const isLive = live(mask, b);
@@ -91,18 +92,21 @@ import { s_sigmoid, s_tanh, v_sigmoid, v_tanh } from './vmath';
       continue;
     }
     let j = 0;
-    for (; j < H4; j += 4) {
-      let dh = v128.load(at(dhc, row + j));
-      if (dy) dh = f32x4.add(dh, v128.load(at(dy, row + j)));
-      const i = v128.load(at(gi, j)), f = v128.load(at(gf, j)), u = v128.load(at(gg, j)), o = v128.load(at(go, j));
-      const tc = v_tanh(v128.load(at(c1, row + j)));
-      const dct = f32x4.add(v128.load(at(dc, row + j)), f32x4.mul(f32x4.mul(dh, o), f32x4.sub(one, f32x4.mul(tc, tc))));
-      v128.store(at(dgo, j), f32x4.mul(f32x4.mul(f32x4.mul(dh, tc), o), f32x4.sub(one, o)));
-      v128.store(at(di, j), f32x4.mul(f32x4.mul(f32x4.mul(dct, u), i), f32x4.sub(one, i)));
-      v128.store(at(df, j), f32x4.mul(f32x4.mul(f32x4.mul(dct, v128.load(at(c0, row + j))), f), f32x4.sub(one, f)));
-      v128.store(at(dgg, j), f32x4.mul(f32x4.mul(dct, i), f32x4.sub(one, f32x4.mul(u, u))));
-      v128.store(at(dc, row + j), f32x4.mul(dct, f));
-      v128.store(at(dhc, row + j), f32x4.splat(0));
+    if (simd) {
+      const one = f32x4.splat(1);
+      for (; j < H4; j += 4) {
+        let dh = v128.load(at(dhc, row + j));
+        if (dy) dh = f32x4.add(dh, v128.load(at(dy, row + j)));
+        const i = v128.load(at(gi, j)), f = v128.load(at(gf, j)), u = v128.load(at(gg, j)), o = v128.load(at(go, j));
+        const tc = v_tanh(v128.load(at(c1, row + j)));
+        const dct = f32x4.add(v128.load(at(dc, row + j)), f32x4.mul(f32x4.mul(dh, o), f32x4.sub(one, f32x4.mul(tc, tc))));
+        v128.store(at(dgo, j), f32x4.mul(f32x4.mul(f32x4.mul(dh, tc), o), f32x4.sub(one, o)));
+        v128.store(at(di, j), f32x4.mul(f32x4.mul(f32x4.mul(dct, u), i), f32x4.sub(one, i)));
+        v128.store(at(df, j), f32x4.mul(f32x4.mul(f32x4.mul(dct, v128.load(at(c0, row + j))), f), f32x4.sub(one, f)));
+        v128.store(at(dgg, j), f32x4.mul(f32x4.mul(dct, i), f32x4.sub(one, f32x4.mul(u, u))));
+        v128.store(at(dc, row + j), f32x4.mul(dct, f));
+        v128.store(at(dhc, row + j), f32x4.splat(0));
+      }
     }
     for (; j < H; j++) {
       let dh = load<f32>(at(dhc, row + j));
@@ -136,12 +140,14 @@ import { s_sigmoid, s_tanh, v_sigmoid, v_tanh } from './vmath';
 
 /** out (=|+=) x ⊙ m over n elements. */
 @inline function mulInto(simd: bool, n: i32, x: usize, m: usize, out: usize, acc: bool): void {
-  const n4 = simd ? n & ~3 : 0;
+  const n4 = n & ~3;
   let i = 0;
-  for (; i < n4; i += 4) {
-    let v = f32x4.mul(v128.load(at(x, i)), v128.load(at(m, i)));
-    if (acc) v = f32x4.add(v128.load(at(out, i)), v);
-    v128.store(at(out, i), v);
+  if (simd) {
+    for (; i < n4; i += 4) {
+      let v = f32x4.mul(v128.load(at(x, i)), v128.load(at(m, i)));
+      if (acc) v = f32x4.add(v128.load(at(out, i)), v);
+      v128.store(at(out, i), v);
+    }
   }
   for (; i < n; i++) {
     let v = load<f32>(at(x, i)) * load<f32>(at(m, i));
@@ -242,8 +248,7 @@ export function lstm_backward_f32_scalar(T: i32, B: i32, H: i32, g: usize, wh: u
  * h1 = (1 − z) ⊙ n + z ⊙ h0, where gh = h0·W_h + b_h. gx[B, 3H] gets r, z, n; gh keeps gh_n.
  */
 @inline function gruCell(simd: bool, B: i32, H: i32, gx: usize, gh: usize, h0: usize, h1: usize, mask: usize): void {
-  const H4 = simd ? H & ~3 : 0;
-  const one = f32x4.splat(1);
+  const H4 = H & ~3;
   for (let b = 0; b < B; b++) {
     const row = b * H;
     if (!live(mask, b)) {
@@ -253,12 +258,15 @@ export function lstm_backward_f32_scalar(T: i32, B: i32, H: i32, g: usize, wh: u
     const xr = at(gx, b * 3 * H), xz = at(xr, H), xn = at(xr, 2 * H);
     const hr = at(gh, b * 3 * H), hz = at(hr, H), hn = at(hr, 2 * H);
     let j = 0;
-    for (; j < H4; j += 4) {
-      const r = v_sigmoid(f32x4.add(v128.load(at(xr, j)), v128.load(at(hr, j))));
-      const z = v_sigmoid(f32x4.add(v128.load(at(xz, j)), v128.load(at(hz, j))));
-      const n = v_tanh(f32x4.add(v128.load(at(xn, j)), f32x4.mul(r, v128.load(at(hn, j)))));
-      v128.store(at(xr, j), r); v128.store(at(xz, j), z); v128.store(at(xn, j), n);
-      v128.store(at(h1, row + j), f32x4.add(f32x4.mul(f32x4.sub(one, z), n), f32x4.mul(z, v128.load(at(h0, row + j)))));
+    if (simd) {
+      const one = f32x4.splat(1);
+      for (; j < H4; j += 4) {
+        const r = v_sigmoid(f32x4.add(v128.load(at(xr, j)), v128.load(at(hr, j))));
+        const z = v_sigmoid(f32x4.add(v128.load(at(xz, j)), v128.load(at(hz, j))));
+        const n = v_tanh(f32x4.add(v128.load(at(xn, j)), f32x4.mul(r, v128.load(at(hn, j)))));
+        v128.store(at(xr, j), r); v128.store(at(xz, j), z); v128.store(at(xn, j), n);
+        v128.store(at(h1, row + j), f32x4.add(f32x4.mul(f32x4.sub(one, z), n), f32x4.mul(z, v128.load(at(h0, row + j)))));
+      }
     }
     for (; j < H; j++) {
       const r = s_sigmoid(load<f32>(at(xr, j)) + load<f32>(at(hr, j)));
@@ -277,8 +285,7 @@ export function lstm_backward_f32_scalar(T: i32, B: i32, H: i32, g: usize, wh: u
  */
 @inline function gruCellBack(simd: bool, B: i32, H: i32, gx: usize, gh: usize, h0: usize, dy: usize, dyAlways: bool,
   dhc: usize, dGx: usize, dGh: usize, mask: usize): void {
-  const H4 = simd ? H & ~3 : 0;
-  const one = f32x4.splat(1);
+  const H4 = H & ~3;
   for (let b = 0; b < B; b++) {
     const row = b * H;
     const xr = at(gx, b * 3 * H), xz = at(xr, H), xn = at(xr, 2 * H);
@@ -291,16 +298,19 @@ export function lstm_backward_f32_scalar(T: i32, B: i32, H: i32, g: usize, wh: u
       continue;
     }
     let j = 0;
-    for (; j < H4; j += 4) {
-      let dh = v128.load(at(dhc, row + j));
-      if (dy) dh = f32x4.add(dh, v128.load(at(dy, row + j)));
-      const r = v128.load(at(xr, j)), z = v128.load(at(xz, j)), n = v128.load(at(xn, j));
-      const dn = f32x4.mul(f32x4.mul(dh, f32x4.sub(one, z)), f32x4.sub(one, f32x4.mul(n, n)));
-      const dz = f32x4.mul(f32x4.mul(f32x4.mul(dh, f32x4.sub(v128.load(at(h0, row + j)), n)), z), f32x4.sub(one, z));
-      const dr = f32x4.mul(f32x4.mul(f32x4.mul(dn, v128.load(at(hn, j))), r), f32x4.sub(one, r));
-      v128.store(at(ar, j), dr); v128.store(at(az, j), dz); v128.store(at(an, j), dn);
-      v128.store(at(br, j), dr); v128.store(at(bz, j), dz); v128.store(at(bn, j), f32x4.mul(dn, r));
-      v128.store(at(dhc, row + j), f32x4.mul(dh, z));
+    if (simd) {
+      const one = f32x4.splat(1);
+      for (; j < H4; j += 4) {
+        let dh = v128.load(at(dhc, row + j));
+        if (dy) dh = f32x4.add(dh, v128.load(at(dy, row + j)));
+        const r = v128.load(at(xr, j)), z = v128.load(at(xz, j)), n = v128.load(at(xn, j));
+        const dn = f32x4.mul(f32x4.mul(dh, f32x4.sub(one, z)), f32x4.sub(one, f32x4.mul(n, n)));
+        const dz = f32x4.mul(f32x4.mul(f32x4.mul(dh, f32x4.sub(v128.load(at(h0, row + j)), n)), z), f32x4.sub(one, z));
+        const dr = f32x4.mul(f32x4.mul(f32x4.mul(dn, v128.load(at(hn, j))), r), f32x4.sub(one, r));
+        v128.store(at(ar, j), dr); v128.store(at(az, j), dz); v128.store(at(an, j), dn);
+        v128.store(at(br, j), dr); v128.store(at(bz, j), dz); v128.store(at(bn, j), f32x4.mul(dn, r));
+        v128.store(at(dhc, row + j), f32x4.mul(dh, z));
+      }
     }
     for (; j < H; j++) {
       let dh = load<f32>(at(dhc, row + j));
@@ -451,9 +461,9 @@ export function embedding_lookup_f32(n: i32, D: i32, ids: usize, table: usize, V
     const id = <i32>load<f32>(at(ids, i));
     if (id == zeroId) continue;
     const src = at(dy, i * D), dst = at(dtable, id * D);
-    const D4 = simd ? D & ~3 : 0;
+    const D4 = D & ~3;
     let j = 0;
-    for (; j < D4; j += 4) v128.store(at(dst, j), f32x4.add(v128.load(at(dst, j)), v128.load(at(src, j))));
+    if (simd) for (; j < D4; j += 4) v128.store(at(dst, j), f32x4.add(v128.load(at(dst, j)), v128.load(at(src, j))));
     for (; j < D; j++) store<f32>(at(dst, j), load<f32>(at(dst, j)) + load<f32>(at(src, j)));
   }
 }
@@ -474,9 +484,9 @@ export function embedding_grad_f32_scalar(n: i32, D: i32, ids: usize, dy: usize,
 // ---- Sparse VD weights sampled once per sequence ------------------------------------------------
 
 @inline function svdSample(simd: bool, n: i32, mean: usize, sigma2: usize, eps: usize, w: usize): void {
-  const n4 = simd ? n & ~3 : 0;
+  const n4 = n & ~3;
   let i = 0;
-  for (; i < n4; i += 4) v128.store(at(w, i), f32x4.add(v128.load(at(mean, i)), f32x4.mul(f32x4.sqrt(v128.load(at(sigma2, i))), v128.load(at(eps, i)))));
+  if (simd) for (; i < n4; i += 4) v128.store(at(w, i), f32x4.add(v128.load(at(mean, i)), f32x4.mul(f32x4.sqrt(v128.load(at(sigma2, i))), v128.load(at(eps, i)))));
   for (; i < n; i++) store<f32>(at(w, i), load<f32>(at(mean, i)) + Mathf.sqrt(load<f32>(at(sigma2, i))) * load<f32>(at(eps, i)));
 }
 
@@ -495,15 +505,17 @@ export function svd_sample_weights_f32_scalar(n: i32, mean: usize, sigma2: usize
 }
 
 @inline function svdSampleGrads(simd: bool, n: i32, dw: usize, eps: usize, sigma2: usize, logAlpha: usize, threshold: f32, dTheta: usize, dLogSigma2: usize): void {
-  const n4 = simd ? n & ~3 : 0;
-  const half = f32x4.splat(0.5), thr = f32x4.splat(threshold), zero = f32x4.splat(0);
+  const n4 = n & ~3;
   let i = 0;
-  for (; i < n4; i += 4) {
-    const d = v128.load(at(dw, i));
-    const kept = f32x4.lt(v128.load(at(logAlpha, i)), thr);
-    v128.store(at(dTheta, i), f32x4.add(v128.load(at(dTheta, i)), v128.bitselect(d, zero, kept)));
-    const g = f32x4.mul(f32x4.mul(f32x4.mul(d, v128.load(at(eps, i))), f32x4.sqrt(v128.load(at(sigma2, i)))), half);
-    v128.store(at(dLogSigma2, i), f32x4.add(v128.load(at(dLogSigma2, i)), g));
+  if (simd) {
+    const half = f32x4.splat(0.5), thr = f32x4.splat(threshold), zero = f32x4.splat(0);
+    for (; i < n4; i += 4) {
+      const d = v128.load(at(dw, i));
+      const kept = f32x4.lt(v128.load(at(logAlpha, i)), thr);
+      v128.store(at(dTheta, i), f32x4.add(v128.load(at(dTheta, i)), v128.bitselect(d, zero, kept)));
+      const g = f32x4.mul(f32x4.mul(f32x4.mul(d, v128.load(at(eps, i))), f32x4.sqrt(v128.load(at(sigma2, i)))), half);
+      v128.store(at(dLogSigma2, i), f32x4.add(v128.load(at(dLogSigma2, i)), g));
+    }
   }
   for (; i < n; i++) {
     const d = load<f32>(at(dw, i));
@@ -525,4 +537,59 @@ export function svd_sample_grads_f32(n: i32, dw: usize, eps: usize, sigma2: usiz
 /** Scalar twin of {@link svd_sample_grads_f32}. */
 export function svd_sample_grads_f32_scalar(n: i32, dw: usize, eps: usize, sigma2: usize, logAlpha: usize, threshold: f32, dTheta: usize, dLogSigma2: usize): void {
   svdSampleGrads(false, n, dw, eps, sigma2, logAlpha, threshold, dTheta, dLogSigma2);
+}
+
+// ---- sparse recurrent inference ----------------------------------------------------------------
+
+/**
+ * One LSTM step for inference (the recurrent product done by the caller, e.g. through sparse
+ * weights): g[B, 4H] pre-activations in, activations out; c0/h0 → c1/h1 [B, H]; mask [B] or 0.
+ */
+export function lstm_cell_f32(B: i32, H: i32, g: usize, c0: usize, h0: usize, c1: usize, h1: usize, mask: usize): void {
+  checkRnn(1, B, H);
+  lstmCell(true, B, H, g, c0, h0, c1, h1, mask);
+}
+
+/** Scalar twin of {@link lstm_cell_f32}. */
+export function lstm_cell_f32_scalar(B: i32, H: i32, g: usize, c0: usize, h0: usize, c1: usize, h1: usize, mask: usize): void {
+  checkRnn(1, B, H);
+  lstmCell(false, B, H, g, c0, h0, c1, h1, mask);
+}
+
+/** One GRU step for inference: gx[B, 3H] (x·W_x + b_x), gh[B, 3H] (h0·W_h + b_h), h0 → h1 [B, H]. */
+export function gru_cell_f32(B: i32, H: i32, gx: usize, gh: usize, h0: usize, h1: usize, mask: usize): void {
+  checkRnn(1, B, H);
+  gruCell(true, B, H, gx, gh, h0, h1, mask);
+}
+
+/** Scalar twin of {@link gru_cell_f32}. */
+export function gru_cell_f32_scalar(B: i32, H: i32, gx: usize, gh: usize, h0: usize, h1: usize, mask: usize): void {
+  checkRnn(1, B, H);
+  gruCell(false, B, H, gx, gh, h0, h1, mask);
+}
+
+/**
+ * C[b, :] (= bias | +=) Σ_k A[b, k]·W[k, :] for row-major A[B, K] (row stride lda) and W [K, N]
+ * held as CSR by rows of k (rowPtr [K + 1], colIdx, vals; indices as f32 integers): one
+ * multiply-add per (row of A, kept weight), skipping zeros of A. With acc = 0, C starts at bias
+ * (or 0 when bias = 0). Scalar: a scatter into C's row has no fixed lanes.
+ */
+export function csr_rows_gemm_f32(B: i32, K: i32, N: i32, a: usize, lda: i32, rowPtr: usize, colIdx: usize, vals: usize, c: usize, ldc: i32, bias: usize, acc: i32): void {
+  assert(B >= 0 && K >= 0 && N >= 0 && lda >= K && ldc >= N, 'csr_rows_gemm_f32: bad sizes');
+  for (let b = 0; b < B; b++) {
+    const crow = at(c, b * ldc), arow = at(a, b * lda);
+    if (!acc) {
+      if (bias) memory.copy(crow, bias, <usize>N << 2);
+      else memory.fill(crow, 0, <usize>N << 2);
+    }
+    for (let k = 0; k < K; k++) {
+      const x = load<f32>(at(arow, k));
+      if (x == 0) continue;
+      const p1 = <i32>load<f32>(at(rowPtr, k + 1));
+      for (let p = <i32>load<f32>(at(rowPtr, k)); p < p1; p++) {
+        const dst = at(crow, <i32>load<f32>(at(colIdx, p)));
+        store<f32>(dst, load<f32>(dst) + x * load<f32>(at(vals, p)));
+      }
+    }
+  }
 }

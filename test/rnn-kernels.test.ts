@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Runtime } from '../src/runtime/runtime.js';
 import { Tensor } from '../src/tensor.js';
 import {
-  embeddingGrad, embeddingLookup, gruBackward, gruForward, lstmBackward, lstmForward, mulRows, stepMask, svdSampleGrads,
+  csrRows, csrRowsGemm, gruCell, lstmCell, embeddingGrad, embeddingLookup, gruBackward, gruForward, lstmBackward, lstmForward, mulRows, stepMask, svdSampleGrads,
   svdSampleWeights, swapOuter,
 } from '../src/ops/rnn.js';
 import { ArgumentError, KernelError, ShapeError } from '../src/errors.js';
@@ -224,6 +224,63 @@ describe('GRU kernels through time (f64 reference; SIMD = scalar twin bit for bi
       expectClose(k.dGh, ref.dGh, 5e-5, 'dGh');
       expectClose(k.dh, ref.dh, 5e-5, 'dh0');
     });
+  });
+});
+
+describe('inference step kernels', () => {
+  for (const [B, H] of [[1, 1], [2, 3], [3, 4], [2, 9]]) {
+    it(`lstm_cell, gru_cell at B=${B} H=${H} (f64 reference, masked rows; twin bit for bit)`, () => {
+      const rnd = lcg(B * 31 + H);
+      const g = randomArray(B * 4 * H, rnd, -2, 2), c0 = randomArray(B * H, rnd), h0 = randomArray(B * H, rnd);
+      const mask = Float32Array.from({ length: B }, (_, b) => (b === 1 ? 0 : 1));
+      const run = (scalar: boolean) => {
+        const gt = Tensor.from(g, [B, 4 * H], rt), c1 = Tensor.zeros([B, H], rt), h1 = Tensor.zeros([B, H], rt);
+        lstmCell(gt, Tensor.from(c0, [B, H], rt), Tensor.from(h0, [B, H], rt), c1, h1, Tensor.from(mask, [B], rt), scalar);
+        return [c1.toArray(), h1.toArray()];
+      };
+      const [c1, h1] = run(false), [c1s, h1s] = run(true);
+      expectBits(c1, c1s);
+      expectBits(h1, h1s);
+      for (let b = 0; b < B; b++) for (let j = 0; j < H; j++) {
+        const q = b * 4 * H;
+        const cr = mask[b] ? sig(g[q + H + j]) * c0[b * H + j] + sig(g[q + j]) * Math.tanh(g[q + 2 * H + j]) : c0[b * H + j];
+        const hr = mask[b] ? sig(g[q + 3 * H + j]) * Math.tanh(cr) : h0[b * H + j];
+        expectClose([c1[b * H + j], h1[b * H + j]], [cr, hr], 2e-5, 'lstm cell');
+      }
+      const gx = randomArray(B * 3 * H, rnd, -2, 2), gh = randomArray(B * 3 * H, rnd, -2, 2);
+      const runG = (scalar: boolean) => {
+        const h1t = Tensor.zeros([B, H], rt);
+        gruCell(Tensor.from(gx, [B, 3 * H], rt), Tensor.from(gh, [B, 3 * H], rt), Tensor.from(h0, [B, H], rt), h1t, Tensor.from(mask, [B], rt), scalar);
+        return h1t.toArray();
+      };
+      const hg = runG(false);
+      expectBits(hg, runG(true));
+      for (let b = 0; b < B; b++) for (let j = 0; j < H; j++) {
+        const q = b * 3 * H;
+        const r = sig(gx[q + j] + gh[q + j]), z = sig(gx[q + H + j] + gh[q + H + j]), n = Math.tanh(gx[q + 2 * H + j] + r * gh[q + 2 * H + j]);
+        expectClose([hg[b * H + j]], [mask[b] ? (1 - z) * n + z * h0[b * H + j] : h0[b * H + j]], 2e-5, 'gru cell');
+      }
+    });
+  }
+
+  it('csr_rows_gemm: row and column subsets of a sparse W against the dense product (bias, accumulate, zero inputs)', () => {
+    const rnd = lcg(77);
+    const [K, N, B] = [7, 9, 4];
+    const w = randomArray(K * N, rnd).map((v) => (rnd() < 0.6 ? 0 : v));
+    const rows = [0, 2, 3, 6], cols = [1, 4, 5, 8, 0];
+    const csr = csrRows(w, K, N, rows, cols, rt);
+    const a = randomArray(B * rows.length, rnd);
+    a[1] = 0;
+    const bias = randomArray(cols.length, rnd), c0 = randomArray(B * cols.length, rnd);
+    const ref = (acc: boolean) => Array.from({ length: B * cols.length }, (_, i) => {
+      const b = Math.floor(i / cols.length), c = i % cols.length;
+      let s = acc ? c0[i] : bias[c];
+      for (let r = 0; r < rows.length; r++) s += a[b * rows.length + r] * w[rows[r] * N + cols[c]];
+      return s;
+    });
+    expectClose(csrRowsGemm(Tensor.from(a, [B, rows.length], rt), csr, Tensor.zeros([B, cols.length], rt), Tensor.from(bias, [cols.length], rt), false).toArray(), ref(false), 1e-6, 'bias');
+    expectClose(csrRowsGemm(Tensor.from(a, [B, rows.length], rt), csr, Tensor.from(c0, [B, cols.length], rt), null, true).toArray(), ref(true), 1e-6, 'accumulate');
+    expect(() => csrRowsGemm(Tensor.zeros([B, 3], rt), csr, Tensor.zeros([B, cols.length], rt), null, false)).toThrow(ShapeError);
   });
 });
 

@@ -144,6 +144,10 @@ export class SparseVDEmbedding extends EmbeddingBase {
     for (let i = 0; i < m.length; i++) kept += m[i];
     return { kept, total: m.length };
   }
+  /** Entries with log α ≥ this are dropped. */
+  get threshold(): number {
+    return this.w.threshold;
+  }
   /** Clamped log α of the table [inputDim, outputDim]. */
   logAlpha(): Float32Array {
     return this.w.logAlpha();

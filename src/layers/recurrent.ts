@@ -282,7 +282,7 @@ export class GRU extends PlainRecurrent {
  * (θ, log σ²) per weight with the log-uniform prior, one sample per pass used at every time step
  * (no local reparameterization); weights with log α ≥ threshold are dropped at inference.
  */
-abstract class SparseVDRecurrent extends Recurrent {
+export abstract class SparseVDRecurrent extends Recurrent {
   protected wxs!: SampledWeight;
   protected whs!: SampledWeight;
   protected readonly opts: SparseVDRecurrentOptions;
@@ -382,22 +382,27 @@ function keptInputRows(l: Layer | undefined, rows: number): Uint8Array {
 }
 
 /**
- * Hidden units of a Sparse VD recurrent layer still in use: unit j stays when a weight of its row
- * of W_h (its state feeding the gates) or of its input row of the `next` layer is kept; a unit
- * with neither affects nothing and leaves with pruning. Plain layers keep every unit.
+ * Hidden units of a recurrent layer still in use, ascending: unit j stays when a weight of its
+ * row of W_h (its state feeding the gates) or of its input row of the `next` layer is kept; a
+ * unit with neither affects nothing and leaves with pruning. Plain layers keep every unit.
  */
-export function recurrentUnitsKept(layer: Recurrent, next?: Layer): number {
-  if (!(layer instanceof SparseVDRecurrent)) return layer.units;
+export function recurrentKeptUnits(layer: Recurrent, next?: Layer): Int32Array {
   const H = layer.units;
+  if (!(layer instanceof SparseVDRecurrent)) return Int32Array.from({ length: H }, (_, j) => j);
   const own = layer.logAlpha().recurrentKernel, cols = own.length / H;
   const nxt = keptInputRows(next, H);
-  let n = 0;
+  const out: number[] = [];
   for (let j = 0; j < H; j++) {
     let any = nxt[j];
     for (let c = 0; c < cols && !any; c++) any = own[j * cols + c] < layer.threshold ? 1 : 0;
-    n += any;
+    if (any) out.push(j);
   }
-  return n;
+  return Int32Array.from(out);
+}
+
+/** The number of {@link recurrentKeptUnits}. */
+export function recurrentUnitsKept(layer: Recurrent, next?: Layer): number {
+  return recurrentKeptUnits(layer, next).length;
 }
 
 registerLayer('LSTM', (o) => new LSTM(o as unknown as DropoutRecurrentOptions));

@@ -1,5 +1,5 @@
 import { ArgumentError, ShapeError } from '../errors.js';
-import { fmtShape, type Tensor } from '../tensor.js';
+import { Tensor, fmtShape } from '../tensor.js';
 import { checkSameSize, checkShape, checkTensor } from './check.js';
 
 // Tensor-level wrappers of assembly/rnn.ts. Sequences inside the recurrent layers are
@@ -192,4 +192,65 @@ export function svdSampleWeights(mean: Tensor, sigma2: Tensor, eps: Tensor, w: T
 export function svdSampleGrads(dw: Tensor, eps: Tensor, sigma2: Tensor, logAlpha: Tensor, threshold: number, dTheta: Tensor, dLogSigma2: Tensor, scalar = false): void {
   for (const [n, t] of [['eps', eps], ['sigma2', sigma2], ['logAlpha', logAlpha], ['dTheta', dTheta], ['dLogSigma2', dLogSigma2]] as const) checkSameSize(n, t, dw);
   (scalar ? dw.rt.k.svd_sample_grads_f32_scalar : dw.rt.k.svd_sample_grads_f32)(dw.size, dw.ptr, eps.ptr, sigma2.ptr, logAlpha.ptr, threshold, dTheta.ptr, dLogSigma2.ptr);
+}
+
+// ---- sparse recurrent inference ----------------------------------------------------------------
+
+/** A weight matrix W [K, N] in CSR by rows of k, indices as f32 integers (see {@link csrRows}). */
+export interface RowsCsrWeights {
+  rows: number;
+  cols: number;
+  rowPtr: Tensor;
+  colIdx: Tensor;
+  vals: Tensor;
+}
+
+/**
+ * CSR by rows of the row-major W [K, N] restricted to `rows` (kept input rows, in order) and
+ * `cols` (kept output columns, in order), entries exactly 0 dropped. Indices are f32 integers.
+ */
+export function csrRows(w: Float32Array, K: number, N: number, rows: ArrayLike<number>, cols: ArrayLike<number>, rt: Tensor['rt']): RowsCsrWeights {
+  if (w.length !== K * N) throw new ShapeError('w', `${K}·${N} elements`, `${w.length}`);
+  const ptr = [0], idx: number[] = [], val: number[] = [];
+  for (let r = 0; r < rows.length; r++) {
+    for (let c = 0; c < cols.length; c++) {
+      const v = w[rows[r] * N + cols[c]];
+      if (v !== 0) {
+        idx.push(c);
+        val.push(v);
+      }
+    }
+    ptr.push(idx.length);
+  }
+  const t = (a: number[]): Tensor => Tensor.from(a.length ? a : [0], [Math.max(1, a.length)], rt);
+  return { rows: rows.length, cols: cols.length, rowPtr: t(ptr), colIdx: t(idx), vals: t(val) };
+}
+
+/** out [B, N] (= bias | +=) a [B, K]·W for W in {@link csrRows} form; `bias` [N] or null. */
+export function csrRowsGemm(a: Tensor, w: RowsCsrWeights, out: Tensor, bias: Tensor | null, accumulate: boolean): Tensor {
+  checkTensor('a', a);
+  checkTensor('out', out, a.rt);
+  const K = w.rows, N = w.cols;
+  if (a.size % Math.max(K, 1) !== 0 || a.shape[a.shape.length - 1] !== K) throw new ShapeError('a', `[batch, ${K}]`, fmtShape(a.shape));
+  const B = K === 0 ? out.size / Math.max(N, 1) : a.size / K;
+  if (out.size !== B * N) throw new ShapeError('out', `[${B}, ${N}]`, fmtShape(out.shape));
+  a.rt.k.csr_rows_gemm_f32(B, K, N, a.ptr, K, w.rowPtr.ptr, w.colIdx.ptr, w.vals.ptr, out.ptr, N, optPtr('bias', bias, N, a.rt), accumulate ? 1 : 0);
+  return out;
+}
+
+/** One LSTM step (inference): g [B, 4H] pre-activations → activations; c0, h0 → c1, h1 [B, H]; mask [B] or null. */
+export function lstmCell(g: Tensor, c0: Tensor, h0: Tensor, c1: Tensor, h1: Tensor, mask: Tensor | null, scalar = false): void {
+  const [B, H] = h0.shape;
+  checkShape('g', g, [B, 4 * H]);
+  for (const [n, t] of [['c0', c0], ['c1', c1], ['h1', h1]] as const) checkShape(n, t, [B, H]);
+  (scalar ? g.rt.k.lstm_cell_f32_scalar : g.rt.k.lstm_cell_f32)(B, H, g.ptr, c0.ptr, h0.ptr, c1.ptr, h1.ptr, optPtr('mask', mask, B, g.rt));
+}
+
+/** One GRU step (inference): gx, gh [B, 3H] (gx gets r, z, n); h0 → h1 [B, H]; mask [B] or null. */
+export function gruCell(gx: Tensor, gh: Tensor, h0: Tensor, h1: Tensor, mask: Tensor | null, scalar = false): void {
+  const [B, H] = h0.shape;
+  checkShape('gx', gx, [B, 3 * H]);
+  checkShape('gh', gh, [B, 3 * H]);
+  checkShape('h1', h1, [B, H]);
+  (scalar ? gx.rt.k.gru_cell_f32_scalar : gx.rt.k.gru_cell_f32)(B, H, gx.ptr, gh.ptr, h0.ptr, h1.ptr, optPtr('mask', mask, B, gx.rt));
 }
