@@ -2194,4 +2194,313 @@ export interface Kernels {
    * @param out `usize`
    */
   gauss_mixture_ll_f32(mu: number, v: number, y: number, n: number, K: number, out: number): void;
+  /**
+   * `lstm_forward_f32` of assembly/rnn.ts
+   * @param T `i32`
+   * @param B `i32`
+   * @param H `i32`
+   * @param g `usize`
+   * @param wh `usize`
+   * @param h `usize`
+   * @param c `usize`
+   * @param mask `usize`
+   * @param hdrop `usize`
+   * @param hd `usize`
+   */
+  lstm_forward_f32(T: number, B: number, H: number, g: number, wh: number, h: number, c: number, mask: number, hdrop: number, hd: number): void;
+  /**
+   * `lstm_forward_f32_scalar` of assembly/rnn.ts
+   * @param T `i32`
+   * @param B `i32`
+   * @param H `i32`
+   * @param g `usize`
+   * @param wh `usize`
+   * @param h `usize`
+   * @param c `usize`
+   * @param mask `usize`
+   * @param hdrop `usize`
+   * @param hd `usize`
+   */
+  lstm_forward_f32_scalar(T: number, B: number, H: number, g: number, wh: number, h: number, c: number, mask: number, hdrop: number, hd: number): void;
+  /**
+   * `lstm_backward_f32` of assembly/rnn.ts
+   * @param T `i32`
+   * @param B `i32`
+   * @param H `i32`
+   * @param g `usize`
+   * @param wh `usize`
+   * @param c `usize`
+   * @param mask `usize`
+   * @param dy `usize`
+   * @param lastOnly `i32`
+   * @param dG `usize`
+   * @param dhc `usize`
+   * @param dc `usize`
+   * @param hdrop `usize`
+   * @param tmp `usize`
+   */
+  lstm_backward_f32(T: number, B: number, H: number, g: number, wh: number, c: number, mask: number, dy: number, lastOnly: number, dG: number, dhc: number, dc: number, hdrop: number, tmp: number): void;
+  /**
+   * `lstm_backward_f32_scalar` of assembly/rnn.ts
+   * @param T `i32`
+   * @param B `i32`
+   * @param H `i32`
+   * @param g `usize`
+   * @param wh `usize`
+   * @param c `usize`
+   * @param mask `usize`
+   * @param dy `usize`
+   * @param lastOnly `i32`
+   * @param dG `usize`
+   * @param dhc `usize`
+   * @param dc `usize`
+   * @param hdrop `usize`
+   * @param tmp `usize`
+   */
+  lstm_backward_f32_scalar(T: number, B: number, H: number, g: number, wh: number, c: number, mask: number, dy: number, lastOnly: number, dG: number, dhc: number, dc: number, hdrop: number, tmp: number): void;
+  /**
+   * `gru_forward_f32` of assembly/rnn.ts
+   * @param T `i32`
+   * @param B `i32`
+   * @param H `i32`
+   * @param gx `usize`
+   * @param wh `usize`
+   * @param bh `usize`
+   * @param gh `usize`
+   * @param h `usize`
+   * @param mask `usize`
+   * @param hdrop `usize`
+   * @param hd `usize`
+   */
+  gru_forward_f32(T: number, B: number, H: number, gx: number, wh: number, bh: number, gh: number, h: number, mask: number, hdrop: number, hd: number): void;
+  /**
+   * `gru_forward_f32_scalar` of assembly/rnn.ts
+   * @param T `i32`
+   * @param B `i32`
+   * @param H `i32`
+   * @param gx `usize`
+   * @param wh `usize`
+   * @param bh `usize`
+   * @param gh `usize`
+   * @param h `usize`
+   * @param mask `usize`
+   * @param hdrop `usize`
+   * @param hd `usize`
+   */
+  gru_forward_f32_scalar(T: number, B: number, H: number, gx: number, wh: number, bh: number, gh: number, h: number, mask: number, hdrop: number, hd: number): void;
+  /**
+   * `gru_backward_f32` of assembly/rnn.ts
+   * @param T `i32`
+   * @param B `i32`
+   * @param H `i32`
+   * @param gx `usize`
+   * @param gh `usize`
+   * @param wh `usize`
+   * @param h `usize`
+   * @param mask `usize`
+   * @param dy `usize`
+   * @param lastOnly `i32`
+   * @param dGx `usize`
+   * @param dGh `usize`
+   * @param dhc `usize`
+   * @param hdrop `usize`
+   * @param tmp `usize`
+   */
+  gru_backward_f32(T: number, B: number, H: number, gx: number, gh: number, wh: number, h: number, mask: number, dy: number, lastOnly: number, dGx: number, dGh: number, dhc: number, hdrop: number, tmp: number): void;
+  /**
+   * `gru_backward_f32_scalar` of assembly/rnn.ts
+   * @param T `i32`
+   * @param B `i32`
+   * @param H `i32`
+   * @param gx `usize`
+   * @param gh `usize`
+   * @param wh `usize`
+   * @param h `usize`
+   * @param mask `usize`
+   * @param dy `usize`
+   * @param lastOnly `i32`
+   * @param dGx `usize`
+   * @param dGh `usize`
+   * @param dhc `usize`
+   * @param hdrop `usize`
+   * @param tmp `usize`
+   */
+  gru_backward_f32_scalar(T: number, B: number, H: number, gx: number, gh: number, wh: number, h: number, mask: number, dy: number, lastOnly: number, dGx: number, dGh: number, dhc: number, hdrop: number, tmp: number): void;
+  /**
+   * `rnn_transpose_f32` of assembly/rnn.ts
+   * @param A `i32`
+   * @param B `i32`
+   * @param F `i32`
+   * @param src `usize`
+   * @param dst `usize`
+   * @param rowMask `usize`
+   */
+  rnn_transpose_f32(A: number, B: number, F: number, src: number, dst: number, rowMask: number): void;
+  /**
+   * `rnn_step_mask_f32` of assembly/rnn.ts
+   * @param B `i32`
+   * @param T `i32`
+   * @param F `i32`
+   * @param x `usize`
+   * @param mask `usize`
+   * @returns `i32`
+   */
+  rnn_step_mask_f32(B: number, T: number, F: number, x: number, mask: number): number;
+  /**
+   * `rnn_mul_rows_f32` of assembly/rnn.ts
+   * @param rows `i32`
+   * @param n `i32`
+   * @param x `usize`
+   * @param m `usize`
+   * @param out `usize`
+   * @param acc `i32`
+   */
+  rnn_mul_rows_f32(rows: number, n: number, x: number, m: number, out: number, acc: number): void;
+  /**
+   * `rnn_mul_rows_f32_scalar` of assembly/rnn.ts
+   * @param rows `i32`
+   * @param n `i32`
+   * @param x `usize`
+   * @param m `usize`
+   * @param out `usize`
+   * @param acc `i32`
+   */
+  rnn_mul_rows_f32_scalar(rows: number, n: number, x: number, m: number, out: number, acc: number): void;
+  /**
+   * `embedding_lookup_f32` of assembly/rnn.ts
+   * @param n `i32`
+   * @param D `i32`
+   * @param ids `usize`
+   * @param table `usize`
+   * @param V `i32`
+   * @param out `usize`
+   * @param zeroId `i32`
+   */
+  embedding_lookup_f32(n: number, D: number, ids: number, table: number, V: number, out: number, zeroId: number): void;
+  /**
+   * `embedding_grad_f32` of assembly/rnn.ts
+   * @param n `i32`
+   * @param D `i32`
+   * @param ids `usize`
+   * @param dy `usize`
+   * @param V `i32`
+   * @param dtable `usize`
+   * @param zeroId `i32`
+   */
+  embedding_grad_f32(n: number, D: number, ids: number, dy: number, V: number, dtable: number, zeroId: number): void;
+  /**
+   * `embedding_grad_f32_scalar` of assembly/rnn.ts
+   * @param n `i32`
+   * @param D `i32`
+   * @param ids `usize`
+   * @param dy `usize`
+   * @param V `i32`
+   * @param dtable `usize`
+   * @param zeroId `i32`
+   */
+  embedding_grad_f32_scalar(n: number, D: number, ids: number, dy: number, V: number, dtable: number, zeroId: number): void;
+  /**
+   * `svd_sample_weights_f32` of assembly/rnn.ts
+   * @param n `i32`
+   * @param mean `usize`
+   * @param sigma2 `usize`
+   * @param eps `usize`
+   * @param w `usize`
+   */
+  svd_sample_weights_f32(n: number, mean: number, sigma2: number, eps: number, w: number): void;
+  /**
+   * `svd_sample_weights_f32_scalar` of assembly/rnn.ts
+   * @param n `i32`
+   * @param mean `usize`
+   * @param sigma2 `usize`
+   * @param eps `usize`
+   * @param w `usize`
+   */
+  svd_sample_weights_f32_scalar(n: number, mean: number, sigma2: number, eps: number, w: number): void;
+  /**
+   * `svd_sample_grads_f32` of assembly/rnn.ts
+   * @param n `i32`
+   * @param dw `usize`
+   * @param eps `usize`
+   * @param sigma2 `usize`
+   * @param logAlpha `usize`
+   * @param threshold `f32`
+   * @param dTheta `usize`
+   * @param dLogSigma2 `usize`
+   */
+  svd_sample_grads_f32(n: number, dw: number, eps: number, sigma2: number, logAlpha: number, threshold: number, dTheta: number, dLogSigma2: number): void;
+  /**
+   * `svd_sample_grads_f32_scalar` of assembly/rnn.ts
+   * @param n `i32`
+   * @param dw `usize`
+   * @param eps `usize`
+   * @param sigma2 `usize`
+   * @param logAlpha `usize`
+   * @param threshold `f32`
+   * @param dTheta `usize`
+   * @param dLogSigma2 `usize`
+   */
+  svd_sample_grads_f32_scalar(n: number, dw: number, eps: number, sigma2: number, logAlpha: number, threshold: number, dTheta: number, dLogSigma2: number): void;
+  /**
+   * `lstm_cell_f32` of assembly/rnn.ts
+   * @param B `i32`
+   * @param H `i32`
+   * @param g `usize`
+   * @param c0 `usize`
+   * @param h0 `usize`
+   * @param c1 `usize`
+   * @param h1 `usize`
+   * @param mask `usize`
+   */
+  lstm_cell_f32(B: number, H: number, g: number, c0: number, h0: number, c1: number, h1: number, mask: number): void;
+  /**
+   * `lstm_cell_f32_scalar` of assembly/rnn.ts
+   * @param B `i32`
+   * @param H `i32`
+   * @param g `usize`
+   * @param c0 `usize`
+   * @param h0 `usize`
+   * @param c1 `usize`
+   * @param h1 `usize`
+   * @param mask `usize`
+   */
+  lstm_cell_f32_scalar(B: number, H: number, g: number, c0: number, h0: number, c1: number, h1: number, mask: number): void;
+  /**
+   * `gru_cell_f32` of assembly/rnn.ts
+   * @param B `i32`
+   * @param H `i32`
+   * @param gx `usize`
+   * @param gh `usize`
+   * @param h0 `usize`
+   * @param h1 `usize`
+   * @param mask `usize`
+   */
+  gru_cell_f32(B: number, H: number, gx: number, gh: number, h0: number, h1: number, mask: number): void;
+  /**
+   * `gru_cell_f32_scalar` of assembly/rnn.ts
+   * @param B `i32`
+   * @param H `i32`
+   * @param gx `usize`
+   * @param gh `usize`
+   * @param h0 `usize`
+   * @param h1 `usize`
+   * @param mask `usize`
+   */
+  gru_cell_f32_scalar(B: number, H: number, gx: number, gh: number, h0: number, h1: number, mask: number): void;
+  /**
+   * `csr_rows_gemm_f32` of assembly/rnn.ts
+   * @param B `i32`
+   * @param K `i32`
+   * @param N `i32`
+   * @param a `usize`
+   * @param lda `i32`
+   * @param rowPtr `usize`
+   * @param colIdx `usize`
+   * @param vals `usize`
+   * @param c `usize`
+   * @param ldc `i32`
+   * @param bias `usize`
+   * @param acc `i32`
+   */
+  csr_rows_gemm_f32(B: number, K: number, N: number, a: number, lda: number, rowPtr: number, colIdx: number, vals: number, c: number, ldc: number, bias: number, acc: number): void;
 }
