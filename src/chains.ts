@@ -1,6 +1,6 @@
 import { ArgumentError, ShapeError, checkInt, describe } from './errors.js';
 import { Ensemble, type EnsembleOptions } from './ensemble.js';
-import { loadModel, saveModel } from './io.js';
+import { loadModel, saveModel } from './model.js';
 import { Sequential } from './model.js';
 import { runtime, type Runtime } from './runtime/runtime.js';
 import {

@@ -1,6 +1,6 @@
 import { ArgumentError, ModelFormatError, ShapeError, checkInt, checkNumber, describe } from './errors.js';
 import { ContainerReader, PayloadWriter, bad, isInt, isObject, show, writeContainer } from './container.js';
-import { loadModel, saveModel } from './io.js';
+import { loadModel, saveModel } from './model.js';
 import type { ForwardContext } from './layers/layer.js';
 import { Sequential, type McPrediction } from './model.js';
 import { scale } from './ops/elementwise.js';

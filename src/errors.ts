@@ -43,6 +43,9 @@ export class DivergenceError extends VardropError {}
 /** A worker could not start, failed, exited or was terminated while a call was running. */
 export class WorkerError extends VardropError {}
 
+/** A long-running call (e.g. `fitAsync`) was stopped through its AbortSignal; `name` is `"AbortError"` as for `fetch`. */
+export class AbortError extends VardropError {}
+
 /** A wasm kernel rejected its arguments (a precondition inside `assembly/` failed). */
 export class KernelError extends VardropError {}
 

@@ -11,7 +11,7 @@
  */
 
 // Errors.
-export { VardropError, ShapeError, ArgumentError, NonFiniteError, OutOfMemoryError, ModelFormatError, DivergenceError, KernelError, WorkerError } from './errors.js';
+export { VardropError, ShapeError, ArgumentError, NonFiniteError, OutOfMemoryError, ModelFormatError, DivergenceError, AbortError, KernelError, WorkerError } from './errors.js';
 
 // Runtime and tensors.
 export { Runtime, runtime, init } from './runtime/runtime.js';
@@ -72,12 +72,16 @@ export type { EmbeddingOptions, SparseVDEmbeddingOptions } from './layers/embedd
 export type { SampledWeightOptions } from './layers/sampled-weight.js';
 
 // Models and training.
-export { Sequential } from './model.js';
-export type { SequentialOptions, McPrediction, LayerSparsity } from './model.js';
-export { fit, evaluate } from './train.js';
-export type { LossKind, Targets, EpochLog, History, EarlyStopping, FitOptions } from './train.js';
-export { Optimizer, SGD, Adam, RMSProp } from './optim.js';
-export type { SGDOptions, AdamOptions, RMSPropOptions } from './optim.js';
+export { Sequential, saveModel, loadModel } from './model.js';
+export type {
+  SequentialOptions, McPrediction, McRegression, McOptions, McRegressionOptions, TrainingState, SummaryRow, ModelSummary, LayerSparsity,
+} from './model.js';
+export { fit, fitAsync, evaluate } from './train.js';
+export type { LossKind, Targets, EpochLog, History, BatchLogs, TrainBeginLogs, Training, EarlyStopping, FitOptions, FitAsyncOptions } from './train.js';
+export { callbacks } from './callbacks.js';
+export type { Callback, Monitor, ReduceLrOnPlateauOptions, ModelCheckpointOptions } from './callbacks.js';
+export { Optimizer, SGD, Adam, RMSProp, registerOptimizer } from './optim.js';
+export type { OptimizerConfig, OptimizerState, SGDOptions, AdamOptions, RMSPropOptions } from './optim.js';
 export { schedules } from './schedule.js';
 export type { Schedule } from './schedule.js';
 
@@ -92,8 +96,7 @@ export type { SequenceSet, EmailRecord, TextTaskOptions } from './sequence-data.
 // Pruning, sparse inference and model files.
 export { prune, SparseModel, SparseMatrix, spmm, sparseConv2d, transpose, csrFromWeights } from './sparse.js';
 export type { Csr, PruneOptions, SparseOpOptions, SparsePredictOptions, SparseStepInfo, StepSpec } from './sparse.js';
-export { saveModel, loadModel } from './io.js';
-export type { LoadOptions } from './io.js';
+export type { LoadOptions, SaveOptions } from './io.js';
 export { exportOnnx } from './interop/onnx.js';
 export type { OnnxExportOptions } from './interop/onnx.js';
 export { exportWeights, importWeights, readSafetensors, writeSafetensors } from './interop/safetensors.js';

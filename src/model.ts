@@ -1,11 +1,14 @@
-import { ArgumentError, ShapeError, checkInt, describe } from './errors.js';
+import { ArgumentError, ShapeError, checkInt, checkNumber, describe } from './errors.js';
 import { Runtime, runtime } from './runtime/runtime.js';
 import { Shape, Tensor, assertFinite, fmtShape, sizeOf } from './tensor.js';
 import { ForwardContext, Layer, ParamGroup } from './layers/layer.js';
 import { argmaxRows, softmax } from './ops/softmax.js';
 import { entropyRows } from './ops/loss.js';
-import { FitOptions, History, LossKind, Targets, evaluate, fit, releaseOptimizer } from './train.js';
-import { batchSizeOption, brandSequential, checkFiniteOutput, runtimeOption, checkSequential, modelShape, optionsObject, seedOption } from './validate.js';
+import { exp } from './ops/math.js';
+import { Optimizer, OptimizerState } from './optim.js';
+import { FitAsyncOptions, FitOptions, History, LossKind, Targets, evaluate, fit, fitAsync, releaseOptimizer } from './train.js';
+import { LoadOptions, SaveOptions, readModel, writeModel } from './io.js';
+import { batchSizeOption, booleanOption, brandSequential, checkFiniteOutput, runtimeOption, checkSequential, lossOption, modelShape, optionsObject, seedOption } from './validate.js';
 
 /** Options of {@link Sequential}. */
 export interface SequentialOptions {
@@ -31,6 +34,84 @@ export interface McPrediction {
   mutualInformation: Float32Array;
 }
 
+/** Monte-Carlo predictive statistics of a regression model, per sample and output. */
+export interface McRegression {
+  /** Predictive mean E_s[μ_s], [n, outputs] row-major. */
+  mean: Float32Array;
+  /**
+   * Aleatoric variance, the noise the model predicts: E_s[σ²_s] for `gaussianNll` (σ² =
+   * exp(log-variance output)); the given `noiseVariance` for `mse` (0 by default), [n, outputs].
+   */
+  aleatoricVariance: Float32Array;
+  /** Epistemic variance, the spread of the sampled means Var_s[μ_s] (1/S normalised), [n, outputs]. */
+  epistemicVariance: Float32Array;
+  /** Total predictive variance, aleatoric + epistemic, [n, outputs]. */
+  variance: Float32Array;
+}
+
+/** Options of {@link Sequential.predictMC}. */
+export interface McOptions {
+  /** Stochastic passes (default 20, at most 2^20). */
+  samples?: number;
+  /** Seed of the weight noise (default: the model's), 32-bit unsigned. */
+  seed?: number;
+  /** Samples per forward pass (default 256; bounds memory). */
+  batchSize?: number;
+}
+
+/** Options of {@link Sequential.predictMC} for a regression model. */
+export interface McRegressionOptions extends McOptions {
+  /**
+   * The model's data term: `'mse'` (outputs are the means) or `'gaussianNll'` (outputs are
+   * [means, log-variances], so there are outputSize / 2 outputs).
+   */
+  loss: 'mse' | 'gaussianNll';
+  /** Observation noise variance added as aleatoric part for `'mse'` (default 0), ≥ 0. */
+  noiseVariance?: number;
+}
+
+/**
+ * Where training stands, kept with the model and in its files so an interrupted run resumes
+ * (see `initialEpoch` of `fit`).
+ */
+export interface TrainingState {
+  /** Epochs completed (counting those before any `initialEpoch`). */
+  epoch: number;
+  /** The data term it was trained with. */
+  loss: LossKind;
+  /** Optimizer state at the end of the last `fit`, or null (not kept, or not saved in the file). */
+  optimizer: OptimizerState | null;
+}
+
+/** One layer's row of {@link Sequential.summary}. */
+export interface SummaryRow {
+  /** Layer name in the model, e.g. `"sparse_vd_dense_1"`, and its class. */
+  name: string;
+  className: string;
+  /** Per-sample output shape (without the batch axis). */
+  outputShape: number[];
+  /** Trainable scalars of the layer. */
+  params: number;
+  /** Weights kept at inference and weights in all, for layers that sparsify (Bayesian layers). */
+  kept?: number;
+  total?: number;
+}
+
+/** Result of {@link Sequential.summary}: rows, totals and the table as text. */
+export interface ModelSummary {
+  rows: SummaryRow[];
+  /** Per-sample input shape. */
+  inputShape: number[];
+  /** Trainable scalars in all. */
+  totalParams: number;
+  /** Weights kept and weights in all over the sparsifying layers, and their ratio (all / kept). */
+  keptWeights: number;
+  totalWeights: number;
+  compression: number;
+  /** The table, Keras-style, one line per layer and a totals line. */
+  text: string;
+}
+
 /** Per-layer count of weights kept at inference. */
 export interface LayerSparsity {
   layer: string;
@@ -48,10 +129,13 @@ export class Sequential {
   readonly inputShape: Shape;
   readonly outputShape: Shape;
   readonly seed: number;
+  /** True while a `fit` or `fitAsync` runs on the model (a second one is refused). */
+  isTraining = false;
   private xBuf: Tensor | null = null;
   private disposed = false;
   /** Sample of the call at the first row of the last batch loaded (for error messages). */
   private batchStart = 0;
+  private training: { epoch: number; loss: LossKind; optimizer: Optimizer | OptimizerState | null } | null = null;
 
   constructor(opts: SequentialOptions) {
     if (typeof opts !== 'object' || opts === null) throw new ArgumentError('options', 'an options object with inputShape and layers', describe(opts));
@@ -109,6 +193,93 @@ export class Sequential {
   /** Total trainable scalars. */
   countParams(): number {
     return this.params().reduce((s, p) => s + p.value.size, 0);
+  }
+
+  /** The tensors {@link getWeights} copies: every parameter, then every layer's non-trainable state. */
+  private weightTensors(): { name: string; value: Tensor; min?: number }[] {
+    return [...this.params(), ...this.layers.flatMap((l) => l.state())];
+  }
+
+  /**
+   * Copies of every trainable parameter, in {@link params} order, then of every layer's
+   * non-trainable state (batch-norm running statistics), as Keras' `get_weights` (each flat, row-major).
+   */
+  getWeights(): Float32Array[] {
+    checkSequential('model', this);
+    return this.weightTensors().map((t) => t.value.toArray());
+  }
+
+  /**
+   * Set every parameter and layer state from `weights` (as {@link getWeights} gives them). All
+   * are checked (count, lengths, finite, a state's minimum) before any is written.
+   */
+  setWeights(weights: readonly Float32Array[]): void {
+    checkSequential('model', this);
+    const ts = this.weightTensors();
+    if (!Array.isArray(weights) || weights.length !== ts.length) throw new ShapeError('weights', `an array of ${ts.length} Float32Arrays (parameters, then layer states)`, describe(weights));
+    weights.forEach((w, i) => {
+      const t = ts[i];
+      if (!(w instanceof Float32Array)) throw new ArgumentError(`weights[${i}]`, 'a Float32Array', describe(w));
+      if (w.length !== t.value.size) throw new ShapeError(`weights[${i}]`, `${t.value.size} values (${t.name} ${fmtShape(t.value.shape)})`, `${w.length}`);
+      assertFinite(`weights[${i}]`, w);
+      if (t.min !== undefined) for (let k = 0; k < w.length; k++) if (!(w[k] >= t.min)) throw new ArgumentError(`weights[${i}][${k}]`, `a value >= ${t.min} (${t.name})`, String(w[k]));
+    });
+    ts.forEach((t, i) => t.value.set(weights[i]));
+  }
+
+  /**
+   * Where training stands (epochs done, loss, optimizer state), set by `fit` and by
+   * {@link Sequential.load}; null for a model never trained. Treat it as read-only.
+   */
+  get trainingState(): TrainingState | null {
+    const t = this.training;
+    if (!t) return null;
+    if (t.optimizer instanceof Optimizer) return { epoch: t.epoch, loss: t.loss, optimizer: t.optimizer.getState(this.params()) };
+    return t as TrainingState;
+  }
+
+  /**
+   * Record where training stands (used by `fit`, which passes its live optimizer while it runs,
+   * and by file loading); null forgets it.
+   */
+  setTrainingState(s: { epoch: number; loss: LossKind; optimizer: Optimizer | OptimizerState | null } | null): void {
+    if (s !== null) {
+      if (typeof s !== 'object') throw new ArgumentError('state', 'a training state {epoch, loss, optimizer}', describe(s));
+      checkInt('state.epoch', s.epoch, 0);
+      if (!['softmaxCrossEntropy', 'mse', 'gaussianNll'].includes(s.loss)) throw new ArgumentError('state.loss', "'softmaxCrossEntropy' | 'mse' | 'gaussianNll'", describe(s.loss));
+    }
+    this.training = s && { epoch: s.epoch, loss: s.loss, optimizer: s.optimizer ?? null };
+  }
+
+  /**
+   * A table of the layers, Keras-style: name and class, per-sample output shape, trainable
+   * parameters and, for layers that sparsify, the weights kept at inference.
+   */
+  summary(): ModelSummary {
+    checkSequential('model', this);
+    const rows: SummaryRow[] = this.layers.map((l) => {
+      const row: SummaryRow = { name: l.name, className: l.constructor.name, outputShape: l.outputShape.slice(), params: l.params().reduce((a, p) => a + p.value.size, 0) };
+      const sp = l.sparsity();
+      if (sp) Object.assign(row, sp);
+      return row;
+    });
+    const totalParams = rows.reduce((a, r) => a + r.params, 0);
+    const keptWeights = rows.reduce((a, r) => a + (r.kept ?? 0), 0);
+    const totalWeights = rows.reduce((a, r) => a + (r.total ?? 0), 0);
+    const compression = totalWeights === 0 ? 1 : totalWeights / Math.max(keptWeights, 1);
+    const n = (v: number) => v.toLocaleString('en-US');
+    const table = [['Layer (type)', 'Output shape', 'Params', 'Kept weights'], ...rows.map((r) => [
+      `${r.name} (${r.className})`, fmtShape(r.outputShape), n(r.params),
+      r.total === undefined ? '' : `${n(r.kept!)} / ${n(r.total)} (${((100 * r.kept!) / Math.max(r.total, 1)).toFixed(1)}%)`,
+    ])];
+    const w = table[0].map((_, c) => Math.max(...table.map((r) => r[c].length)));
+    const line = (r: string[]) => r.map((v, c) => (c === 0 ? v.padEnd(w[c]) : v.padStart(w[c]))).join('   ').trimEnd();
+    const rule = '-'.repeat(w.reduce((a, b) => a + b, 0) + 3 * (w.length - 1));
+    const text = [
+      `Input shape: ${fmtShape(this.inputShape)}`, line(table[0]), rule, ...table.slice(1).map(line), rule,
+      `Total params: ${n(totalParams)}` + (totalWeights ? `; kept weights: ${n(keptWeights)} of ${n(totalWeights)} (compression x${compression.toFixed(1)})` : ''),
+    ].join('\n');
+    return { rows, inputShape: this.inputShape.slice(), totalParams, keptWeights, totalWeights, compression, text };
   }
 
   /** Forward a batch already in wasm memory: x [batch, ...inputShape] → layer-owned output. */
@@ -241,15 +412,27 @@ export class Sequential {
   }
 
   /**
-   * Monte-Carlo prediction of a classifier: `samples` stochastic passes (the Bayesian layers
-   * draw weights through the LRT; dropout stays off), seeded by `seed` so it is repeatable.
+   * Monte-Carlo prediction: `samples` stochastic passes (the Bayesian layers draw weights
+   * through the LRT; dropout stays off), seeded by `seed` so it is repeatable. A classifier
+   * (default) gets the mean probabilities and the entropy decomposition; a regression model
+   * (`loss: 'mse'` or `'gaussianNll'`) the predictive mean with its aleatoric and epistemic
+   * variance per output. A model trained with a regression loss needs `loss` here.
    */
-  predictMC(x: Float32Array, opts: { samples?: number; seed?: number; batchSize?: number } = {}): McPrediction {
+  predictMC(x: Float32Array, opts: McRegressionOptions): McRegression;
+  predictMC(x: Float32Array, opts?: McOptions & { loss?: 'softmaxCrossEntropy' }): McPrediction;
+  predictMC(x: Float32Array, opts: McOptions & { loss?: LossKind; noiseVariance?: number } = {}): McPrediction | McRegression {
     const o = optionsObject('options', opts);
     const S = checkInt('samples', o.samples ?? 20, 1, 1 << 20);
     const seed = seedOption(o.seed, this.seed);
     const bs = batchSizeOption(o.batchSize, 256);
+    const loss = lossOption(o.loss);
+    const trained = this.training?.loss;
+    if (loss === undefined && trained !== undefined && trained !== 'softmaxCrossEntropy') {
+      throw new ArgumentError('loss', `loss: '${trained}' for this model trained as regression (or 'softmaxCrossEntropy' for class probabilities)`, 'no loss option');
+    }
     const n = this.checkX(x);
+    if (loss === 'mse' || loss === 'gaussianNll') return this.mcRegression(x, n, S, seed, bs, loss, o.noiseVariance);
+    if (o.noiseVariance !== undefined) throw new ArgumentError('noiseVariance', "no noiseVariance for a classifier (it is for loss: 'mse')", describe(o.noiseVariance));
     const C = this.outputSize;
     const mean = new Float32Array(n * C);
     const expectedEntropy = new Float32Array(n);
@@ -289,12 +472,85 @@ export class Sequential {
   }
 
   /**
+   * The stochastic passes of {@link predictMC}: for each batch of rows [start, start + c),
+   * `samples` sampled forwards, each handed to `visit` with its sample index s.
+   */
+  private mcPasses(x: Float32Array, samples: number, seed: number, bs: number, visit: (out: Tensor, start: number, c: number, s: number) => void): void {
+    this.runBatches(x, bs, (t, start, c) => {
+      for (let s = 0; s < samples; s++) {
+        // Pass s samples the weights from (seed, s): the same whatever the batching.
+        const ctx: ForwardContext = { training: false, sample: true, sampleWeights: true, seed, step: s };
+        visit(this.forward(t, ctx), start, c, s);
+      }
+    });
+  }
+
+  /** Regression branch of {@link predictMC}: moments accumulated in float64 (Welford). */
+  private mcRegression(x: Float32Array, n: number, S: number, seed: number, bs: number, loss: 'mse' | 'gaussianNll', noiseVariance: unknown): McRegression {
+    const C = this.outputSize;
+    if (loss === 'gaussianNll' && C % 2 !== 0) throw new ShapeError('model output', 'an even number of outputs (means, log-variances) for gaussianNll', `${C}`);
+    if (loss === 'gaussianNll' && noiseVariance !== undefined) throw new ArgumentError('noiseVariance', "no noiseVariance with gaussianNll (the model predicts its noise)", describe(noiseVariance));
+    const noise = noiseVariance === undefined ? 0 : checkNumber('noiseVariance', noiseVariance, 0);
+    const D = loss === 'gaussianNll' ? C / 2 : C;
+    const mean = new Float32Array(n * D), aleatoricVariance = new Float32Array(n * D);
+    const epistemicVariance = new Float32Array(n * D), variance = new Float32Array(n * D);
+    let m = new Float64Array(0), m2 = new Float64Array(0), al = new Float64Array(0);
+    let lv: Tensor | null = null;
+    try {
+      this.mcPasses(x, S, seed, bs, (out, start, c, s) => {
+        if (s === 0) {
+          [m, m2, al] = [new Float64Array(c * D), new Float64Array(c * D), new Float64Array(c * D)];
+          if (loss === 'gaussianNll' && (!lv || lv.shape[0] !== c)) {
+            lv?.dispose();
+            lv = Tensor.zeros([c, D], this.rt);
+          }
+        }
+        const o = out.view();
+        if (loss === 'gaussianNll') {
+          // σ² = exp(max(log-variance, −12)), the clamp of the training loss; exp runs in wasm.
+          const v = lv!.view();
+          for (let r = 0; r < c; r++) for (let d = 0; d < D; d++) v[r * D + d] = Math.max(o[r * C + D + d], -12);
+          const ev = exp(lv!, { out: lv! }).view();
+          for (let i = 0; i < c * D; i++) al[i] += ev[i];
+        }
+        for (let r = 0; r < c; r++) {
+          for (let d = 0; d < D; d++) {
+            const k = r * D + d, mu = o[r * C + d];
+            const delta = mu - m[k];
+            m[k] += delta / (s + 1);
+            m2[k] += delta * (mu - m[k]);
+          }
+        }
+        if (s < S - 1) return;
+        for (let k = 0; k < c * D; k++) {
+          const a = loss === 'gaussianNll' ? al[k] / S : noise, e = m2[k] / S;
+          mean[start * D + k] = m[k];
+          aleatoricVariance[start * D + k] = a;
+          epistemicVariance[start * D + k] = e;
+          variance[start * D + k] = a + e;
+        }
+      });
+    } finally {
+      (lv as Tensor | null)?.dispose();
+    }
+    return { mean, aleatoricVariance, epistemicVariance, variance };
+  }
+
+  /**
    * Train on (x, y): x holds n samples of `inputShape` flat, y class indices or regression
    * targets. See {@link fit} for the options (epochs, batch size, optimizer, schedules,
    * KL weight β, validation, early stopping, callbacks).
    */
   fit(x: Float32Array, y: Targets, opts: FitOptions): History {
     return fit(this, x, y, opts);
+  }
+
+  /**
+   * {@link fit} that does not block: same options, steps and bits, returns a Promise, yields to
+   * the event loop at least every `yieldEvery` ms and stops when `signal` aborts. See {@link fitAsync}.
+   */
+  fitAsync(x: Float32Array, y: Targets, opts: FitAsyncOptions): Promise<History> {
+    return fitAsync(this, x, y, opts);
   }
 
   /** Mean data loss per sample and accuracy (classifiers) with the deterministic mean weights. */
@@ -305,6 +561,25 @@ export class Sequential {
   /** True once {@link dispose} ran: every method but `dispose` then throws {@link ArgumentError}. */
   get isDisposed(): boolean {
     return this.disposed;
+  }
+
+  /**
+   * The model file: architecture, weights, batch-norm statistics and (unless
+   * `includeOptimizer` is false) the training state, so `fit` can resume from it. Load it
+   * with {@link Sequential.load}.
+   */
+  save(opts: SaveOptions = {}): Uint8Array {
+    checkSequential('model', this);
+    const o = optionsObject('options', opts);
+    return writeModel(this, { includeOptimizer: booleanOption('includeOptimizer', o.includeOptimizer, true) });
+  }
+
+  /**
+   * A model from a file written by {@link Sequential.save} (validated before anything is
+   * allocated; a bad file throws ModelFormatError), with its training state.
+   */
+  static load(bytes: Uint8Array, opts: LoadOptions = {}): Sequential {
+    return readModel(bytes, opts, (o) => new Sequential(o));
   }
 
   /** Free every parameter and buffer of the model. */
@@ -318,3 +593,21 @@ export class Sequential {
   }
 }
 
+
+/**
+ * Serialize `model` without its optimizer state, as this function always did (the file keeps
+ * the epoch and loss): `model.save({ includeOptimizer: false })`.
+ * @deprecated Use `model.save()` (which keeps the optimizer state by default).
+ */
+export function saveModel(model: Sequential): Uint8Array {
+  checkSequential('model', model);
+  return model.save({ includeOptimizer: false });
+}
+
+/**
+ * Load a model file (see {@link Sequential.load}).
+ * @deprecated Use `Sequential.load(bytes)`.
+ */
+export function loadModel(bytes: Uint8Array, opts: LoadOptions = {}): Sequential {
+  return Sequential.load(bytes, opts);
+}

@@ -4,7 +4,7 @@ import type { Sequential } from './model.js';
 // pow and cos from wasm: engines may round Math.pow/Math.cos differently.
 import { cosF64 as cos, powF64 as pow } from './ops/math.js';
 import { psgldUpdate, sghmcUpdate, sgldUpdate, type McmcSettings } from './ops/sampler.js';
-import { Optimizer } from './optim.js';
+import { Optimizer, OptimizerConfig } from './optim.js';
 import { Tensor } from './tensor.js';
 import { fit, type FitOptions, type History, type Targets } from './train.js';
 import { Ensemble, type EnsembleOptions } from './ensemble.js';
@@ -178,6 +178,11 @@ export abstract class Sampler extends Optimizer {
     return checkNumber(`priorPrecision(${p.name})`, v, 0);
   }
 
+  /** The scalar settings every sampler shares (its step-size schedule is code, so files do not rebuild samplers). */
+  protected samplerOptions(): Record<string, number> {
+    return { temperature: this.temperature, seed: this.seed };
+  }
+
   protected settings(p: ParamGroup, eta: number): McmcSettings {
     let k = this.groupIndex.get(p);
     if (k === undefined) {
@@ -221,8 +226,11 @@ export class SGLD extends Sampler {
   constructor(opts: SamplerOptions = {}) {
     super(opts);
   }
-  protected makeState(): Tensor[] {
+  slotNames(): string[] {
     return [];
+  }
+  config(): OptimizerConfig {
+    return { className: 'SGLD', options: this.samplerOptions() };
   }
   protected update(p: ParamGroup, _s: Tensor[], eta: number): void {
     sgldUpdate(p.value, p.grad, this.settings(p, eta));
@@ -256,8 +264,11 @@ export class PSGLD extends Sampler {
     if (Math.fround(this.rho) >= 1) throw new ArgumentError('rho', 'a value below 1 in float32', String(opts.rho));
     this.eps = checkNumber('eps', opts.eps ?? 1e-3, Number.MIN_VALUE);
   }
-  protected makeState(p: ParamGroup): Tensor[] {
-    return [Tensor.zeros(p.value.shape, p.value.rt)];
+  slotNames(): string[] {
+    return ['meanSquare'];
+  }
+  config(): OptimizerConfig {
+    return { className: 'PSGLD', options: { ...this.samplerOptions(), rho: this.rho, eps: this.eps, biasCorrection: this.biasCorrection } };
   }
   protected update(p: ParamGroup, s: Tensor[], eta: number): void {
     psgldUpdate(p.value, p.grad, { meanSquare: s[0] }, { ...this.settings(p, eta), rho: this.rho, eps: this.eps, biasCorrection: this.biasCorrection });
@@ -281,8 +292,11 @@ export class SGHMC extends Sampler {
     super(opts, 1e-5);
     this.friction = checkNumber('friction', opts.friction ?? 0.1, Number.MIN_VALUE, 1);
   }
-  protected makeState(p: ParamGroup): Tensor[] {
-    return [Tensor.zeros(p.value.shape, p.value.rt)];
+  slotNames(): string[] {
+    return ['momentum'];
+  }
+  config(): OptimizerConfig {
+    return { className: 'SGHMC', options: { ...this.samplerOptions(), friction: this.friction } };
   }
   protected update(p: ParamGroup, s: Tensor[], eta: number): void {
     sghmcUpdate(p.value, p.grad, { momentum: s[0] }, { ...this.settings(p, eta), friction: this.friction });

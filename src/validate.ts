@@ -174,23 +174,13 @@ export function earlyStoppingOption(v: unknown, hasValidation: boolean, classifi
 export function inferredLoss(y: unknown, outputs: number, n: number, name = 'y'): 'softmaxCrossEntropy' | 'mse' {
   if (!(y instanceof Float32Array)) return 'softmaxCrossEntropy';
   if (outputs < 2 || n < 1) return 'mse';
-  const fix = "or pass loss: 'mse' to fit them as regression targets";
+  const fix = "or pass loss: 'softmaxCrossEntropy' to train on them as labels, or loss: 'mse' to fit them as regression targets";
   if (y.length === n && y.every((v) => Number.isInteger(v) && v >= 0 && v < outputs)) {
     throw new ArgumentError(name, `class indices as an Int32Array, Uint8Array or number[] (${fix})`,
       `a Float32Array of ${n} whole numbers in [0, ${outputs}), which reads as class labels for a model with ${outputs} outputs`);
   }
   if (y.length === n * outputs) {
-    let oneHot = true;
-    for (let r = 0; r < n && oneHot; r++) {
-      let ones = 0;
-      for (let c = 0; c < outputs; c++) {
-        const v = y[r * outputs + c];
-        if (v === 1) ones++;
-        else if (v !== 0) oneHot = false;
-      }
-      oneHot &&= ones === 1;
-    }
-    if (oneHot) {
+    if (isOneHot(y, n, outputs)) {
       throw new ArgumentError(name, `class indices as an Int32Array, Uint8Array or number[], e.g. the index of the 1 in each row (${fix})`,
         `a Float32Array of ${n} one-hot rows`);
     }
@@ -215,4 +205,19 @@ export function runtimeOption(v: unknown): Runtime {
   if (v === undefined) return runtime();
   if (!(v instanceof Runtime)) throw new ArgumentError('runtime', 'a Runtime', describe(v));
   return v;
+}
+
+/** @internal Whether `y` holds `n` rows of `outputs` values, each all 0 but one 1. */
+export function isOneHot(y: Float32Array, n: number, outputs: number): boolean {
+  if (y.length !== n * outputs) return false;
+  for (let r = 0; r < n; r++) {
+    let ones = 0;
+    for (let c = 0; c < outputs; c++) {
+      const v = y[r * outputs + c];
+      if (v === 1) ones++;
+      else if (v !== 0) return false;
+    }
+    if (ones !== 1) return false;
+  }
+  return true;
 }

@@ -11,7 +11,7 @@
  * Large arrays travel as transferables: they move between threads without a copy.
  */
 import { ArgumentError, DivergenceError, KernelError, ModelFormatError, NonFiniteError, OutOfMemoryError, ShapeError, VardropError, WorkerError, describe } from './errors.js';
-import { loadModel, saveModel } from './io.js';
+import { loadModel, saveModel } from './model.js';
 import type { Sequential } from './model.js';
 import { Adam, Optimizer, RMSProp, SGD } from './optim.js';
 import type { AdamOptions, RMSPropOptions, SGDOptions } from './optim.js';

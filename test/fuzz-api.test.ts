@@ -13,7 +13,7 @@ import { MaxPool2d } from '../src/layers/pool.js';
 import { Flatten } from '../src/layers/reshape.js';
 import { BatchNorm } from '../src/layers/normalization.js';
 import { SparseModel, prune } from '../src/sparse.js';
-import { loadModel, saveModel } from '../src/io.js';
+import { loadModel, saveModel } from '../src/model.js';
 import { fitStandardizer, oneHot, parseCsv, standardize, trainTestSplit, unstandardize } from '../src/data.js';
 import { Rng } from '../src/ops/noise.js';
 import { bits } from './util/kernel.js';

@@ -15,7 +15,8 @@ import { Dropout } from '../src/layers/dropout.js';
 import { AvgPool2d, MaxPool2d } from '../src/layers/pool.js';
 import { Flatten } from '../src/layers/reshape.js';
 import { BatchNorm } from '../src/layers/normalization.js';
-import { loadModel, saveModel, writeContainer } from '../src/io.js';
+import { writeContainer } from '../src/io.js';
+import { loadModel, saveModel } from '../src/model.js';
 import { SparseModel, prune } from '../src/sparse.js';
 import { lcg, randomArray } from './util/gradcheck.js';
 

@@ -10,7 +10,8 @@ import { Dropout } from '../src/layers/dropout.js';
 import { AvgPool2d, MaxPool2d } from '../src/layers/pool.js';
 import { Flatten } from '../src/layers/reshape.js';
 import { BatchNorm } from '../src/layers/normalization.js';
-import { crc32, loadModel, saveModel, writeContainer } from '../src/io.js';
+import { crc32, writeContainer } from '../src/io.js';
+import { loadModel, saveModel } from '../src/model.js';
 import { lcg, randomArray } from './util/gradcheck.js';
 
 const rt = Runtime.createSync();

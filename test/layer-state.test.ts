@@ -15,7 +15,8 @@ import { Activation, ELU, LeakyReLU, ReLU, Sigmoid, Tanh } from '../src/layers/a
 import { BatchNorm } from '../src/layers/normalization.js';
 import { addBiasRows, columnSums, copy } from '../src/ops/elementwise.js';
 import { SparseModel, prune } from '../src/sparse.js';
-import { loadModel, saveModel, writeContainer } from '../src/io.js';
+import { writeContainer } from '../src/io.js';
+import { loadModel, saveModel } from '../src/model.js';
 import { lcg, randomArray } from './util/gradcheck.js';
 
 const rt = Runtime.createSync();

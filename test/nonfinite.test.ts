@@ -7,7 +7,7 @@ import { SparseVDDense } from '../src/layers/bayesian.js';
 import { ReLU } from '../src/layers/activation.js';
 import { BatchNorm } from '../src/layers/normalization.js';
 import { prune } from '../src/sparse.js';
-import { loadModel, saveModel } from '../src/io.js';
+import { loadModel, saveModel } from '../src/model.js';
 import { evaluate } from '../src/train.js';
 import { Rng } from '../src/ops/noise.js';
 import { bits } from './util/kernel.js';

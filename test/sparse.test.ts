@@ -12,7 +12,8 @@ import { Flatten } from '../src/layers/reshape.js';
 import { BatchNorm } from '../src/layers/normalization.js';
 import { conv2d } from '../src/ops/conv.js';
 import { Csr, SparseMatrix, SparseModel, csrFromWeights, prune, sparseConv2d, spmm, transpose } from '../src/sparse.js';
-import { saveModel, writeContainer } from '../src/io.js';
+import { writeContainer } from '../src/io.js';
+import { saveModel } from '../src/model.js';
 import { lcg, randomArray } from './util/gradcheck.js';
 
 const rt = Runtime.createSync();

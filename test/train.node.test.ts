@@ -11,7 +11,7 @@ import { Adam, SGD } from '../src/optim.js';
 import { schedules } from '../src/schedule.js';
 import { Rng } from '../src/ops/noise.js';
 import { prune } from '../src/sparse.js';
-import { saveModel } from '../src/io.js';
+import { saveModel } from '../src/model.js';
 import { MnistSplit, SPLIT_STREAM, fitStandardizer, loadMnist, parseCsv, splitIndices, standardize, takeRows } from '../src/data.js';
 import { ArgumentError, DivergenceError, NonFiniteError, ShapeError } from '../src/errors.js';
 

@@ -8,7 +8,8 @@ import { SparseVDDense } from '../src/layers/bayesian.js';
 import { ReLU } from '../src/layers/activation.js';
 import { Adam, RMSProp, SGD } from '../src/optim.js';
 import { prune } from '../src/sparse.js';
-import { loadModel, saveModel, writeContainer } from '../src/io.js';
+import { writeContainer } from '../src/io.js';
+import { loadModel, saveModel } from '../src/model.js';
 import { fitStandardizer, parseCsv, standardize, unstandardize } from '../src/data.js';
 import { Rng } from '../src/ops/noise.js';
 
