@@ -47,6 +47,7 @@ export { initialize } from './init.js';
 export type { Initializer } from './init.js';
 export { Dense, Conv2d } from './layers/dense.js';
 export type { WeightOptions, DenseOptions, Conv2dLayerOptions } from './layers/dense.js';
+export type { FusedActivation } from './layers/weight.js';
 export type { ConvOptions } from './layers/linear.js';
 export {
   SparseVDDense, SparseVDConv2d, VariationalDropoutDense, VariationalDropoutConv2d, GroupSparseVDDense, GroupSparseVDConv2d,

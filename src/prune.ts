@@ -56,18 +56,20 @@ function copyOf(l: Layer, f: string): LayerEntry {
   return { layer, outputShape: l.outputShape.slice(), params: values(l.params()), state: state.length ? values(state) : undefined };
 }
 
-/** What layer `i` becomes (null: nothing, as dropout at inference). */
-function toProto(l: Layer, i: number): Proto | null {
+/** What layer `i` becomes: no step (dropout at inference), one, or a linear step and its fused activation. */
+function toProtos(l: Layer, i: number): Proto[] {
   const form = l.inference();
   switch (form.kind) {
     case 'identity':
-      return null;
-    case 'linear':
-      return { kind: 'linear', inputs: form.weights.length / form.units, units: form.units, w: form.weights, bias: form.bias, geometry: form.geometry };
+      return [];
+    case 'linear': {
+      const lin: ProtoLinear = { kind: 'linear', inputs: form.weights.length / form.units, units: form.units, w: form.weights, bias: form.bias, geometry: form.geometry };
+      return form.activation ? [lin, form.activation] : [lin];
+    }
     case 'layer':
-      return { kind: 'layer', entry: copyOf(l, `model.layers[${i}]`) };
+      return [{ kind: 'layer', entry: copyOf(l, `model.layers[${i}]`) }];
     default:
-      return form;
+      return [form];
   }
 }
 
@@ -139,9 +141,10 @@ export function prune(model: Sequential, opts: PruneOptions = {}): SparseModel {
   let original = 0;
   const protos: Proto[] = [];
   model.layers.forEach((l, i) => {
-    const p = toProto(l, i);
-    if (p?.kind === 'linear') original += p.w.length;
-    if (p) protos.push(p);
+    for (const p of toProtos(l, i)) {
+      if (p.kind === 'linear') original += p.w.length;
+      protos.push(p);
+    }
   });
   if (opts.dropUnits ?? true) {
     compactChannels(protos, model.rt);

@@ -224,6 +224,7 @@ const TYPES = [
   'FitOptions',
   'FixedStep',
   'ForwardContext',
+  'FusedActivation',
   'GaussianDropoutOptions',
   'History',
   'IdxArray',

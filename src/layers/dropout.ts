@@ -2,8 +2,7 @@ import { checkNumber } from '../errors.js';
 import { axpy, fill, mul } from '../ops/elementwise.js';
 import { bernoulli, gaussian } from '../ops/noise.js';
 import { Shape, Tensor } from '../tensor.js';
-import { passSeed } from './bayesian.js';
-import { ForwardContext, InferenceForm, Layer, LayerConfig, registerLayer } from './layer.js';
+import { ForwardContext, InferenceForm, Layer, LayerConfig, passSeed, registerLayer } from './layer.js';
 
 /** Options of {@link Dropout}. */
 export interface DropoutOptions {

@@ -94,7 +94,11 @@ export type FixedStep =
  */
 export type InferenceForm =
   | FixedStep
-  | { kind: 'linear'; weights: Float32Array; units: number; bias: Float32Array | null; geometry?: ConvGeometry }
+  | {
+    kind: 'linear'; weights: Float32Array; units: number; bias: Float32Array | null; geometry?: ConvGeometry;
+    /** An activation fused into the layer, applied after the linear step. */
+    activation?: Extract<FixedStep, { kind: 'activation' }>;
+  }
   | { kind: 'identity' }
   | { kind: 'layer' };
 
@@ -287,6 +291,11 @@ export function reusedBuffer(owned: Map<string, Tensor>, key: string, shape: Sha
   const n = Tensor.zeros(shape, rt);
   owned.set(key, n);
   return n;
+}
+
+/** The noise key of one pass: the model seed in the low word, the pass counter in the high word. */
+export function passSeed(ctx: ForwardContext): bigint {
+  return (BigInt(ctx.step >>> 0) << 32n) | BigInt(ctx.seed >>> 0);
 }
 
 /** A trainable parameter with a zero gradient of the same shape. */
