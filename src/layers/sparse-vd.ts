@@ -44,9 +44,9 @@ abstract class SparseVD extends LrtLayer<SvdDraw> {
 
   constructor(opts: SparseVDOptions) {
     super(opts);
-    this.opts = opts;
-    checkNumber('initialLogSigma2', opts.initialLogSigma2 ?? -10);
-    if (opts.sparseMeanLimit !== undefined) checkNumber('sparseMeanLimit', opts.sparseMeanLimit, 0, 1);
+    const o = (this.opts = this.base as SparseVDOptions);
+    checkNumber('initialLogSigma2', o.initialLogSigma2 ?? -10);
+    if (o.sparseMeanLimit !== undefined) checkNumber('sparseMeanLimit', o.sparseMeanLimit, 0, 1);
   }
 
   protected initParams(seed: number): void {

@@ -34,11 +34,11 @@ export abstract class VariationalDropout extends LrtLayer {
 
   constructor(opts: VariationalDropoutOptions, defaults: Partial<BayesOptions> = {}) {
     super({ logAlphaRange: [-8, 0], threshold: Infinity, ...defaults, ...optionsObject('options', opts) });
-    this.opts = opts;
-    const a = opts.alpha ?? 'weight';
+    const o = (this.opts = optionsObject('options', opts) as VariationalDropoutOptions);
+    const a = o.alpha ?? 'weight';
     if (!isAlphaShape(a)) throw new ArgumentError('alpha', "'layer' | 'unit' | 'weight'", describe(a));
     this.alpha = a;
-    checkNumber('initialLogAlpha', opts.initialLogAlpha ?? -4);
+    checkNumber('initialLogAlpha', o.initialLogAlpha ?? -4);
   }
 
   protected initParams(seed: number): void {
