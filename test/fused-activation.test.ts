@@ -11,7 +11,7 @@ import { SparseVDDense, VariationalDropoutConv2d } from '../src/layers/bayesian.
 import { Activation } from '../src/layers/activation.js';
 import { Flatten } from '../src/layers/reshape.js';
 import { prune, SparseModel } from '../src/sparse.js';
-import { loadModel, saveModel } from '../src/io.js';
+import { loadModel, saveModel } from '../src/model.js';
 import { gradCheck, lcg, randomArray } from './util/gradcheck.js';
 
 const rt = Runtime.createSync();
