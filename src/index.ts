@@ -42,7 +42,7 @@ export type { Seed, NoiseOptions, BernoulliOptions } from './ops/noise.js';
 
 // Layers (and what a custom layer needs: the base, parameter groups, registration, initializers).
 export { Layer, param, registerLayer } from './layers/layer.js';
-export type { ForwardContext, ParamGroup, LayerConfig, StateGroup, InferenceForm, FixedStep, LayerInfo } from './layers/layer.js';
+export type { ForwardContext, ParamGroup, LayerConfig, StateGroup, InferenceForm, FixedStep, LayerInfo, EmbeddingForm, RecurrentForm } from './layers/layer.js';
 export { initialize } from './init.js';
 export type { Initializer } from './init.js';
 export { Dense, Conv2d } from './layers/dense.js';
@@ -65,8 +65,8 @@ export type { PoolOptions } from './layers/pool.js';
 export { Flatten } from './layers/reshape.js';
 export { BatchNorm } from './layers/normalization.js';
 export type { BatchNormLayerOptions } from './layers/normalization.js';
-export { Recurrent, SparseVDRecurrent, LSTM, GRU, SparseVDLSTM, SparseVDGRU, recurrentUnitsKept, recurrentKeptUnits } from './layers/recurrent.js';
-export { pruneRecurrent, SparseRecurrentModel } from './recurrent-inference.js';
+export { Recurrent, SparseVDRecurrent, LSTM, GRU, SparseVDLSTM, SparseVDGRU } from './layers/recurrent.js';
+export { recurrentUnitsKept, recurrentKeptUnits } from './inference/recurrent.js';
 export type { CellKind, RecurrentOptions, DropoutRecurrentOptions, SparseVDRecurrentOptions } from './layers/recurrent.js';
 export { Embedding, SparseVDEmbedding } from './layers/embedding.js';
 export type { EmbeddingOptions, SparseVDEmbeddingOptions } from './layers/embedding.js';

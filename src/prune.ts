@@ -11,13 +11,14 @@ import { Runtime } from './runtime/runtime.js';
 import { Tensor } from './tensor.js';
 import { Sequential } from './model.js';
 import { checkSequential, optionsObject } from './validate.js';
-import { FixedStep, Layer, groupKey, layerRegistry } from './layers/layer.js';
+import { EmbeddingForm, FixedStep, Layer, RecurrentForm, groupKey, layerRegistry } from './layers/layer.js';
 import { activation } from './ops/activation.js';
 import { csrFromWeights } from './ops/spmm.js';
 import { LayerEntry } from './container.js';
 import { SparseModel } from './inference/model.js';
 import { StepSpec } from './inference/steps.js';
 import { LinearProto, compactChannels, sparseIsFaster } from './compact.js';
+import { compactRecurrent, embeddingSpec, recurrentSpec } from './inference/recurrent.js';
 
 /** Options of {@link prune}. */
 export interface PruneOptions {
@@ -40,7 +41,7 @@ export interface PruneOptions {
 /** A weight layer before the sparse/dense decision: weights in the layer's layout [..., out]. */
 type ProtoLinear = LinearProto;
 
-type Proto = ProtoLinear | FixedStep | { kind: 'layer'; entry: LayerEntry };
+type Proto = ProtoLinear | FixedStep | { kind: 'layer'; entry: LayerEntry } | EmbeddingForm | RecurrentForm;
 
 /**
  * A copy of layer `l` for a `layer` step: a new instance of its registered class with its
@@ -131,7 +132,9 @@ function dropUnits(a: ProtoLinear, acts: Proto[], b: ProtoLinear, rt: Runtime): 
  * variational dropout and group sparsity: α below the threshold, whole units for per-unit α),
  * stored as CSR when sparse enough (see {@link PruneOptions.sparseBelow}), else dense; hidden
  * units of dense layers that are dead are removed (see {@link PruneOptions.dropUnits});
- * activations, pooling, flatten, batch norm and softmax carry over; dropout layers vanish.
+ * activations, pooling, flatten, batch norm and softmax carry over; dropout layers vanish;
+ * embeddings lose the words whose row is all dropped, recurrent layers store W_x and W_h sparse
+ * or dense and lose the hidden units whose state feeds nothing (see `inference/recurrent.ts`).
  * Outputs match `model.predict` up to float rounding.
  */
 export function prune(model: Sequential, opts: PruneOptions = {}): SparseModel {
@@ -143,11 +146,14 @@ export function prune(model: Sequential, opts: PruneOptions = {}): SparseModel {
   model.layers.forEach((l, i) => {
     for (const p of toProtos(l, i)) {
       if (p.kind === 'linear') original += p.w.length;
+      else if (p.kind === 'embedding') original += p.table.length;
+      else if (p.kind === 'recurrent') original += p.wx.length + p.wh.length;
       protos.push(p);
     }
   });
   if (opts.dropUnits ?? true) {
     compactChannels(protos, model.rt);
+    compactRecurrent(protos);
     for (let i = 0; i < protos.length; i++) {
       const a = protos[i];
       if (a.kind !== 'linear' || a.geometry) continue;
@@ -158,6 +164,8 @@ export function prune(model: Sequential, opts: PruneOptions = {}): SparseModel {
     }
   }
   const specs: StepSpec[] = protos.map((p) => {
+    if (p.kind === 'embedding') return embeddingSpec(p);
+    if (p.kind === 'recurrent') return recurrentSpec(p, (d) => (sparseBelow === undefined ? sparseIsFaster('dense', d) : d <= sparseBelow));
     if (p.kind !== 'linear') return p;
     let nnz = 0;
     for (let i = 0; i < p.w.length; i++) if (p.w[i] !== 0) nnz++;

@@ -15,6 +15,8 @@ import { Dropout } from '../src/layers/dropout.js';
 import { AvgPool2d, MaxPool2d } from '../src/layers/pool.js';
 import { Flatten } from '../src/layers/reshape.js';
 import { BatchNorm } from '../src/layers/normalization.js';
+import { SparseVDGRU, SparseVDLSTM } from '../src/layers/recurrent.js';
+import { SparseVDEmbedding } from '../src/layers/embedding.js';
 import { writeContainer } from '../src/io.js';
 import { loadModel, saveModel } from '../src/model.js';
 import { SparseModel, prune } from '../src/sparse.js';
@@ -37,10 +39,15 @@ function corpus(): { kind: 'model' | 'sparse'; bytes: Uint8Array }[] {
     layers: [new SparseVDConv2d({ filters: 3, kernelSize: 3, padding: 1 }), new BatchNorm(), new ReLU(), new MaxPool2d({ poolSize: 2 }),
       new Conv2d({ filters: 2, kernelSize: 2 }), new AvgPool2d({ poolSize: 2, stride: 1, padding: 1 }), new Flatten(), new SparseVDDense({ units: 4 })],
   });
+  const rnn = new Sequential({
+    inputShape: [5], seed: 3, runtime: rt,
+    layers: [new SparseVDEmbedding({ inputDim: 9, outputDim: 4, maskZero: true }), new SparseVDLSTM({ units: 5, masking: true, returnSequences: true }),
+      new SparseVDGRU({ units: 4, masking: true }), new SparseVDDense({ units: 2 })],
+  });
   // Make some weights drop so the pruned files hold sparse steps.
-  for (const m of [mlp, cnn]) for (const p of m.params()) if (p.name.endsWith('logSigma2')) p.value.set(randomArray(p.value.size, lcg(p.value.size), -12, 2));
+  for (const m of [mlp, cnn, rnn]) for (const p of m.params()) if (p.name.endsWith('logSigma2')) p.value.set(randomArray(p.value.size, lcg(p.value.size), -12, 2));
   const out: { kind: 'model' | 'sparse'; bytes: Uint8Array }[] = [];
-  for (const m of [mlp, cnn]) {
+  for (const m of [mlp, cnn, rnn]) {
     out.push({ kind: 'model', bytes: saveModel(m) });
     for (const sparseBelow of [1, 0]) {
       const s = prune(m, { sparseBelow });
@@ -74,7 +81,7 @@ function nodes(v: Json, acc: { node: Json[] | Record<string, Json>; key: string 
 
 const WEIRD: Json[] = [-1, 0, 1, 2, 3, 15, 16, 17, 255, 65535, 65536, 65537, 2 ** 28, 2 ** 31, 2 ** 32, 2 ** 53, 1e300, -1e300, 0.5, -0.0001,
   '', 'x', 'sparse', 'dense', 'conv', 'sparseConv', 'batchNorm', 'softmax', 'flatten', 'maxPool', 'Dense', 'Conv2d', 'BatchNorm', 'SparseVDDense',
-  'relu', 'same', null, true, false, [], [0], [1, 1], [0, 0], [2 ** 20, 2 ** 20], [1, 2, 3], {}, { offset: 0, length: 0 }, { offset: 16, length: 1 },
+  'relu', 'same', 'embedding', 'recurrent', 'lstm', 'gru', 'SparseVDLSTM', null, true, false, [], [0], [1, 1], [0, 0], [2 ** 20, 2 ** 20], [1, 2, 3], {}, { offset: 0, length: 0 }, { offset: 16, length: 1 },
   { $number: 'Infinity' }, { $number: 'NaN' }];
 
 /** One crafted mutation of the header tree (valid JSON, re-checksummed by the caller). */

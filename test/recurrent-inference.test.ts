@@ -6,9 +6,12 @@ import { Embedding, SparseVDEmbedding } from '../src/layers/embedding.js';
 import { Dense } from '../src/layers/dense.js';
 import { SparseVDDense } from '../src/layers/bayesian.js';
 import { ReLU } from '../src/layers/activation.js';
-import { pruneRecurrent } from '../src/recurrent-inference.js';
-import { ArgumentError } from '../src/errors.js';
+import { prune } from '../src/prune.js';
+import { SparseModel } from '../src/inference/model.js';
+import { recurrentUnitsKept } from '../src/inference/recurrent.js';
+import { ArgumentError, ModelFormatError } from '../src/errors.js';
 import { expectClose, lcg, randomArray } from './util/kernel.js';
+import { writeContainer } from '../src/io.js';
 
 const rt = Runtime.createSync();
 
@@ -20,7 +23,10 @@ function dropWhere(m: Sequential, layer: number, param: string, drop: (i: number
   p.value.set(v);
 }
 
-describe('pruneRecurrent: sparse recurrent inference', () => {
+/** Steps of kind `kind` in a pruned model's summary. */
+const stepsOf = (p: SparseModel, kind: string) => p.summary().filter((r) => r.kind === kind);
+
+describe('prune: sparse recurrent inference', () => {
   it('Sparse VD embedding → LSTM (sequences) → GRU → dense: CSR weights, removed units and words, outputs = the masked dense model', () => {
     const V = 14, D = 5, T = 6, H1 = 7, H2 = 6;
     const m = new Sequential({
@@ -45,14 +51,29 @@ describe('pruneRecurrent: sparse recurrent inference', () => {
     for (let i = 0; i < ids.length; i++) ids[i] = Math.floor(rnd() * V);
     ids.fill(0, 0, 3); // padded steps at the start of sequence 0
     ids[T + 2] = 3; // a removed word
-    const pruned = pruneRecurrent(m);
-    const s = pruned.summary();
-    expect(s[0]).toMatchObject({ vocabKept: V - 3, vocab: V }); // padding id 0 and words 3, 7
-    expect(s[1].unitsKept).toBe(H1 - 1);
-    expect(s[2].unitsKept).toBe(H2 - 1);
-    for (const e of s) expect(e.kept).toBeLessThan(e.total);
-    expectClose(pruned.predict(ids, { batchSize: 2 }), m.predict(ids), 1e-5, 'pruned vs masked dense');
-    pruned.dispose();
+    const want = m.predict(ids);
+    expect(recurrentUnitsKept(m.layers[1], m.layers[2])).toBe(H1 - 1);
+    // Every matrix CSR (sparseBelow 1), every matrix dense (0), and the measured crossover.
+    for (const sparseBelow of [1, 0, undefined]) {
+      const pruned = prune(m, { sparseBelow });
+      const [emb] = stepsOf(pruned, 'embedding'), rec = stepsOf(pruned, 'recurrent');
+      expect(emb.vocabulary).toEqual({ kept: V - 3, of: V }); // padding id 0 and words 3, 7
+      expect(emb.outputShape).toEqual([T, D]);
+      expect(rec.map((r) => r.outputShape)).toEqual([[T, H1 - 1], [H2 - 1]]);
+      expect([...stepsOf(pruned, 'sparse'), ...stepsOf(pruned, 'dense')][0].inputShape).toEqual([H2 - 1]);
+      for (const r of [emb, ...rec]) expect(r.kept).toBeLessThan(r.denseWeights);
+      if (sparseBelow === 1) for (const r of rec) expect(r.weights).toBe(r.kept);
+      if (sparseBelow === 0) for (const r of rec) expect(r.weights).toBe(r.denseWeights);
+      expect(pruned.compression).toBeGreaterThan(1);
+      expectClose(pruned.predict(ids, { batchSize: 2 }), want, 1e-5, `pruned (sparseBelow ${sparseBelow}) vs masked dense`);
+      // The sparse file keeps them: same outputs after a round trip, any batch size.
+      const back = SparseModel.load(pruned.save(), { runtime: rt });
+      expect(back.summary()).toEqual(pruned.summary());
+      expect(back.predict(ids, { batchSize: 3 })).toEqual(pruned.predict(ids, { batchSize: 3 }));
+      expect(() => back.predict(Float32Array.of(1, 2, 3, 4, 5, V))).toThrow(ArgumentError);
+      back.dispose();
+      pruned.dispose();
+    }
   });
 
   it('plain Embedding → GRU / LSTM → Dense prune to the same outputs', () => {
@@ -62,18 +83,63 @@ describe('pruneRecurrent: sparse recurrent inference', () => {
         layers: [new Embedding({ inputDim: 9, outputDim: 4 }), new Cell({ units: 5 }), new Dense({ units: 2 })],
       });
       const ids = Float32Array.from({ length: 15 }, (_, i) => (i * 5) % 9);
-      const p = pruneRecurrent(m);
-      expect(p.summary()[1].unitsKept).toBe(5);
+      const p = prune(m);
+      expect(stepsOf(p, 'recurrent')[0].outputShape).toEqual([5]);
+      expect(p.compression).toBe(1);
       expectClose(p.predict(ids), m.predict(ids), 1e-5, Cell.name);
       p.dispose();
     }
   });
 
-  it('sequential inputs without an embedding; unsupported layers are a typed error', () => {
+  it('sequential inputs without an embedding; a recurrent layer before other layers keeps its units', () => {
     const m = new Sequential({ inputShape: [4, 3], seed: 2, runtime: rt, layers: [new SparseVDLSTM({ units: 4 }), new SparseVDDense({ units: 2 })] });
     const x = randomArray(2 * 12, lcg(3));
-    expectClose(pruneRecurrent(m).predict(x), m.predict(x), 1e-5, 'no embedding');
-    const bad = new Sequential({ inputShape: [4, 3], seed: 2, runtime: rt, layers: [new LSTM({ units: 4 }), new ReLU(), new Dense({ units: 2 })] });
-    expect(() => pruneRecurrent(bad)).toThrow(ArgumentError);
+    const p = prune(m, { sparseBelow: 1 });
+    expectClose(p.predict(x), m.predict(x), 1e-5, 'no embedding');
+    p.dispose();
+    const other = new Sequential({ inputShape: [4, 3], seed: 2, runtime: rt, layers: [new SparseVDGRU({ units: 4 }), new ReLU(), new Dense({ units: 2 })] });
+    dropWhere(other, 0, '/recurrentKernel/logSigma2', (i) => Math.floor(i / 12) === 1);
+    const q = prune(other);
+    expect(stepsOf(q, 'recurrent')[0].outputShape).toEqual([4]); // its state goes through ReLU: kept
+    expectClose(q.predict(x), other.predict(x), 1e-5, 'GRU → ReLU → Dense');
+    q.dispose();
+  });
+
+  it('sparse files with recurrent steps are checked before anything is allocated', () => {
+    const m = new Sequential({
+      inputShape: [3], seed: 5, runtime: rt,
+      layers: [new Embedding({ inputDim: 6, outputDim: 2 }), new LSTM({ units: 3 }), new Dense({ units: 2 })],
+    });
+    const bytes = prune(m, { sparseBelow: 1 }).save();
+    const header = (b: Uint8Array) => JSON.parse(new TextDecoder().decode(b.subarray(24, 24 + new DataView(b.buffer, b.byteOffset).getUint32(8, true))));
+    const h = header(bytes);
+    expect(h.steps.map((s: { kind: string }) => s.kind)).toEqual(['embedding', 'recurrent', 'sparse']);
+    const edit = (f: (h: Record<string, any>) => void): Uint8Array => { // eslint-disable-line @typescript-eslint/no-explicit-any
+      const dv = new DataView(bytes.buffer, bytes.byteOffset);
+      const hLen = dv.getUint32(8, true), start = Math.ceil((24 + hLen) / 16) * 16;
+      const hh = header(bytes);
+      f(hh);
+      return writeContainer('VDSP', dv.getUint32(4, true), hh, bytes.slice(start));
+    };
+    const cases: [string, (h: Record<string, any>) => void][] = [ // eslint-disable-line @typescript-eslint/no-explicit-any
+      ['header.steps[1].cell', (x) => { x.steps[1].cell = 'rnn'; }],
+      ['header.steps[1].inputs', (x) => { x.steps[1].inputs = 3; }],
+      ['header.steps[1].wh.csr.rows', (x) => { x.steps[1].wh.csr.rows = 4; }],
+      ['header.steps[1].masking', (x) => { x.steps[1].masking = 1; }],
+      ['header.steps[0].kept', (x) => { x.steps[0].kept = 2 ** 30; }],
+      ['header.steps[0].remap.length', (x) => { x.steps[0].remap.length = 7; }],
+      ['header.steps[0].cell', (x) => { x.steps[0].kind = 'recurrent'; }],
+    ];
+    for (const [field, f] of cases) {
+      let err: unknown;
+      try {
+        SparseModel.load(edit(f), { runtime: rt });
+      } catch (e) {
+        err = e;
+      }
+      expect(err, field).toBeInstanceOf(ModelFormatError);
+      expect((err as ModelFormatError).argument, field).toBe(field);
+    }
+    SparseModel.load(edit(() => {}), { runtime: rt }).dispose();
   });
 });

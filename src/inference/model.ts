@@ -18,6 +18,7 @@ import { SparseMatrix, sparseConv2d, spmm, transpose } from '../ops/spmm.js';
 import { ForwardContext, Layer, reusedBuffer } from '../layers/layer.js';
 import { ContainerReader, PayloadWriter, applyLayerEntry, bad, checkShapeField, isInt, show, writeContainer } from '../container.js';
 import { StepSpec, checkSpec, readStep, stepShape, writeStep } from './steps.js';
+import { SequenceStep } from './recurrent.js';
 import { batchSizeOption, checkFiniteOutput, optionsObject, runtimeOption } from '../validate.js';
 
 /** A step with its wasm-resident operands. */
@@ -31,6 +32,8 @@ interface Step {
   extra?: Tensor[];
   /** A `layer` step's layer, built in this model's runtime. */
   layer?: Layer;
+  /** An `embedding` or `recurrent` step's operands and forward. */
+  seq?: SequenceStep;
   /** Nonzero weights (computed once). */
   kept: number;
 }
@@ -50,6 +53,8 @@ export interface SparseStepInfo {
   weights: number;
   /** Weights of the dense equivalent. */
   denseWeights: number;
+  /** Embedding steps: words kept and the vocabulary size (the rest read as the zero row). */
+  vocabulary?: { kept: number; of: number };
 }
 
 /** Nonzero entries of `a`. */
@@ -137,6 +142,10 @@ export class SparseModel {
         case 'batchNorm':
           step.extra = [t(s.gamma), t(s.beta), t(s.mean), t(s.variance)];
           break;
+        case 'embedding':
+        case 'recurrent':
+          step.seq = new SequenceStep(s, inShape, rt);
+          break;
         case 'layer': {
           const l = s.entry.layer;
           l.name = `${l.config().className}_${i}`;
@@ -152,6 +161,7 @@ export class SparseModel {
       if (s.kind === 'sparse' || s.kind === 'sparseConv') step.kept = nonzeros(s.csr.values);
       else if (s.kind === 'dense' || s.kind === 'conv') step.kept = nonzeros(s.weights);
       else if (s.kind === 'layer') step.kept = step.layer!.info().kept;
+      else if (step.seq) step.kept = step.seq.counts.kept;
     } catch (e) {
       for (const x of owned) x.dispose();
       step.mat?.dispose();
@@ -182,8 +192,14 @@ export class SparseModel {
       if ('bias' in s && s.bias) params += s.bias.length;
       if (s.kind === 'batchNorm') params = 4 * s.gamma.length;
       if (st.layer) params = weights = denseWeights = st.layer.info().params;
+      if (st.seq) {
+        ({ weights, denseWeights } = st.seq.counts);
+        params = st.seq.counts.params - weights; // biases; the weights are added below
+      }
       const layer = st.layer ? st.layer.name : `${s.kind}_${i}`;
-      return { layer, kind: s.kind, inputShape: st.inShape.slice(), outputShape: st.outShape.slice(), params: params + (st.layer ? 0 : weights), kept: st.kept, weights, denseWeights };
+      const row: SparseStepInfo = { layer, kind: s.kind, inputShape: st.inShape.slice(), outputShape: st.outShape.slice(), params: params + (st.layer ? 0 : weights), kept: st.kept, weights, denseWeights };
+      if (s.kind === 'embedding') row.vocabulary = { kept: s.table.length / s.dim, of: s.vocab };
+      return row;
     });
   }
 
@@ -266,6 +282,10 @@ export class SparseModel {
           break;
         case 'layer':
           h = st.layer!.forward(toRows(i, st.inShape).reshape([B, ...st.inShape]), INFERENCE);
+          break;
+        case 'embedding':
+        case 'recurrent':
+          h = st.seq!.forward(toRows(i, st.inShape).reshape([B, ...st.inShape]));
           break;
       }
       // One SIMD pass over each output: the first step that overflows is named (h is
@@ -377,6 +397,7 @@ export class SparseModel {
       st.b?.dispose();
       for (const t of st.extra ?? []) t.dispose();
       st.layer?.dispose();
+      st.seq?.dispose();
     }
     for (const t of this.bufs.values()) t.dispose();
     this.bufs.clear();

@@ -13,6 +13,9 @@ import { windowOutputSize } from '../ops/geometry.js';
 import { Csr, MAX_CONV_K, checkCsr } from '../ops/spmm.js';
 import type { FixedStep, Layer } from '../layers/layer.js';
 import { ContainerReader, LayerEntry, PayloadWriter, bad, isInt, isObject, readLayerEntry, show, writeLayerEntry } from '../container.js';
+import {
+  EmbeddingStepSpec, RecurrentStepSpec, checkSequenceSpec, readCsrField, readSequenceStep, sequenceStepShape, writeCsrField, writeSequenceStep,
+} from './recurrent.js';
 
 /**
  * One inference step of a {@link SparseModel}, in plain arrays (what files hold): a weight layer
@@ -25,7 +28,9 @@ export type StepSpec =
   | { kind: 'sparseConv'; filters: number; geometry: ConvGeometry; csr: Csr; bias: Float32Array | null }
   | { kind: 'conv'; filters: number; geometry: ConvGeometry; weights: Float32Array; bias: Float32Array | null }
   | FixedStep
-  | { kind: 'layer'; entry: LayerEntry };
+  | { kind: 'layer'; entry: LayerEntry }
+  | EmbeddingStepSpec
+  | RecurrentStepSpec;
 
 const ACTIVATIONS: readonly ActivationKind[] = ['relu', 'leakyRelu', 'elu', 'sigmoid', 'tanh'];
 
@@ -71,6 +76,9 @@ export function stepShape(s: StepSpec, inShape: Shape, f: string, Err: ErrClass)
       return inShape;
     case 'activation':
       return inShape;
+    case 'embedding':
+    case 'recurrent':
+      return sequenceStepShape(s, inShape, f, Err);
     case 'layer': {
       let out: Shape;
       try {
@@ -141,6 +149,10 @@ export function checkSpec(s: StepSpec, f: string, Err: ErrClass): void {
     case 'flatten':
     case 'softmax':
       break;
+    case 'embedding':
+    case 'recurrent':
+      checkSequenceSpec(s, f, Err);
+      break;
     case 'layer':
       if (!isObject(s.entry) || !isObject(s.entry.layer) || typeof (s.entry.layer as Layer).plan !== 'function') throw new Err(`${f}.entry`, 'a layer entry', show(s.entry));
       if (s.entry.layer.built) throw new Err(`${f}.entry.layer`, 'a layer not yet built (each step owns its layer)', 'a built layer');
@@ -158,21 +170,7 @@ export function readStep(r: ContainerReader, e: unknown, f: string, inShape: Sha
     if (!isInt(v) || v < min || v > MAX_ELEMENTS) bad(`${f}.${k}`, `an integer in [${min}, ${MAX_ELEMENTS}]`, show(v));
     return v;
   };
-  const csr = (rows: number, cols: number): Csr => {
-    const c = e.csr;
-    if (!isObject(c)) bad(`${f}.csr`, 'a {rows, cols, nnz, rowPtr, colIdx, values} object', show(c));
-    if (c.rows !== rows) bad(`${f}.csr.rows`, String(rows), show(c.rows));
-    if (c.cols !== cols) bad(`${f}.csr.cols`, String(cols), show(c.cols));
-    const nnz = c.nnz;
-    // nnz is bounded by the payload before anything of that size is allocated.
-    if (!isInt(nnz) || nnz > rows * cols || nnz * 6 > r.payloadBytes) bad(`${f}.csr.nnz`, `an integer in [0, min(${rows}·${cols}, payload/6)]`, show(nnz));
-    const rowPtr = r.read(`${f}.csr.rowPtr`, c.rowPtr, 'u32', rows + 1);
-    const colIdx = cols <= 65536 ? r.read(`${f}.csr.colIdx`, c.colIdx, 'u16', nnz) : r.read(`${f}.csr.colIdx`, c.colIdx, 'u32', nnz);
-    const values = r.read(`${f}.csr.values`, c.values, 'f32', nnz);
-    const out = { rows, cols, rowPtr, colIdx, values };
-    checkCsr(`${f}.csr`, out, ModelFormatError);
-    return out;
-  };
+  const csr = (rows: number, cols: number): Csr => readCsrField(r, e.csr, `${f}.csr`, rows, cols);
   const bias = (n: number): Float32Array | null => (e.bias === null || e.bias === undefined ? null : r.read(`${f}.bias`, e.bias, 'f32', n));
   const fits = (n: number, k: string) => {
     if (n * 4 > r.payloadBytes) bad(`${f}.${k}`, `at most ${r.payloadBytes / 4} weights (the payload)`, String(n));
@@ -225,8 +223,11 @@ export function readStep(r: ContainerReader, e: unknown, f: string, inShape: Sha
     }
     case 'layer':
       return { kind: 'layer', entry: readLayerEntry(r, e.layer, `${f}.layer`, inShape) };
+    case 'embedding':
+    case 'recurrent':
+      return readSequenceStep(r, e, f, inShape);
     default:
-      return bad(`${f}.kind`, 'one of sparse, dense, sparseConv, conv, activation, maxPool, avgPool, flatten, batchNorm, softmax, layer', show(e.kind));
+      return bad(`${f}.kind`, 'one of sparse, dense, sparseConv, conv, activation, maxPool, avgPool, flatten, batchNorm, softmax, layer, embedding, recurrent', show(e.kind));
   }
 }
 
@@ -237,7 +238,7 @@ export function readStep(r: ContainerReader, e: unknown, f: string, inShape: Sha
  */
 export function writeStep(w: PayloadWriter, s: StepSpec, layer?: Layer): Record<string, unknown> {
   const seg = (a: Float32Array | null) => (a ? w.add(a) : null);
-  const csr = (c: Csr) => ({ rows: c.rows, cols: c.cols, nnz: c.values.length, rowPtr: w.add(c.rowPtr), colIdx: w.add(c.colIdx), values: w.add(c.values) });
+  const csr = (c: Csr) => writeCsrField(w, c);
   switch (s.kind) {
     case 'sparse': return { kind: s.kind, inputs: s.inputs, units: s.units, csr: csr(s.csr), bias: seg(s.bias) };
     case 'dense': return { kind: s.kind, inputs: s.inputs, units: s.units, weights: w.add(s.weights), bias: seg(s.bias) };
@@ -245,6 +246,8 @@ export function writeStep(w: PayloadWriter, s: StepSpec, layer?: Layer): Record<
     case 'conv': return { kind: s.kind, filters: s.filters, geometry: s.geometry, weights: w.add(s.weights), bias: seg(s.bias) };
     case 'batchNorm': return { kind: s.kind, eps: s.eps, gamma: w.add(s.gamma), beta: w.add(s.beta), mean: w.add(s.mean), variance: w.add(s.variance) };
     case 'layer': return { kind: s.kind, layer: writeLayerEntry(w, layer ?? s.entry.layer) };
+    case 'embedding':
+    case 'recurrent': return writeSequenceStep(w, s);
     default: return { ...s };
   }
 }

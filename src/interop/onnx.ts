@@ -181,6 +181,9 @@ export function stepsToOnnx(inputShape: Shape, steps: readonly StepSpec[], opts:
         break;
       case 'layer':
         throw new ArgumentError('model', 'steps ONNX can express (not a user-defined layer run by its own forward)', `a ${s.entry.layer.config().className} step`);
+      case 'embedding':
+      case 'recurrent':
+        throw new ArgumentError('model', 'steps this exporter expresses (no embedding or recurrent steps)', `a ${s.kind} step`);
     }
   }
   toNhwc();

@@ -2,7 +2,7 @@ import { ShapeError, checkInt, checkNumber } from '../errors.js';
 import { embeddingGrad, embeddingLookup } from '../ops/rnn.js';
 import { Initializer, initialize } from '../init.js';
 import { Shape, Tensor, fmtShape } from '../tensor.js';
-import { ForwardContext, Layer, LayerConfig, ParamGroup, param, registerLayer } from './layer.js';
+import { ForwardContext, InferenceForm, Layer, LayerConfig, ParamGroup, param, registerLayer } from './layer.js';
 import { SampledWeight, SampledWeightOptions, sampledSettings } from './sampled-weight.js';
 
 /** Options of {@link Embedding}. */
@@ -78,6 +78,14 @@ abstract class EmbeddingBase extends Layer {
     return embeddingLookup(x, this.table(ctx), y, this.zeroId);
   }
 
+  /** The table as the deterministic forward reads it [inputDim, outputDim] (dropped entries 0). */
+  protected abstract inferenceTable(): Float32Array;
+
+  /** The lookup with its inference table (see {@link EmbeddingForm}); `prune` removes the words whose row is all zero. */
+  inference(): InferenceForm {
+    return { kind: 'embedding', vocab: this.inputDim, dim: this.outputDim, table: this.inferenceTable(), zeroId: this.zeroId };
+  }
+
   backward(dy: Tensor): null {
     embeddingGrad(this.ids!, dy, this.tableGrad(), this.zeroId);
     this.finishGrad();
@@ -99,6 +107,9 @@ export class Embedding extends EmbeddingBase {
   }
   protected tableGrad(): Tensor {
     return this.embeddings.grad;
+  }
+  protected inferenceTable(): Float32Array {
+    return this.embeddings.value.toArray();
   }
   params(): ParamGroup[] {
     return [this.embeddings];
@@ -134,6 +145,9 @@ export class SparseVDEmbedding extends EmbeddingBase {
   }
   protected finishGrad(): void {
     this.w.backward(this.buffer('dtable', this.w.theta.value.shape));
+  }
+  protected inferenceTable(): Float32Array {
+    return this.w.inferenceWeights();
   }
   kl(gradScale?: number, value = true): number {
     return this.w.kl(gradScale, value);

@@ -91,6 +91,7 @@ export type FixedStep =
  * - `layer`: the layer itself, run by its own deterministic forward (class, options, parameters
  *   and state copied; the class must be registered by name). The default: a user-defined layer
  *   works with `prune` and sparse model files without telling them anything.
+ * - `embedding`, `recurrent`: see {@link EmbeddingForm}, {@link RecurrentForm}.
  */
 export type InferenceForm =
   | FixedStep
@@ -100,7 +101,39 @@ export type InferenceForm =
     activation?: Extract<FixedStep, { kind: 'activation' }>;
   }
   | { kind: 'identity' }
-  | { kind: 'layer' };
+  | { kind: 'layer' }
+  | EmbeddingForm
+  | RecurrentForm;
+
+/**
+ * An embedding at inference: ids [T] → rows of `table` [vocab, dim] (the weights its deterministic
+ * forward uses, dropped entries zero); id `zeroId` (padding, or −1 for none) reads as zeros.
+ */
+export interface EmbeddingForm {
+  kind: 'embedding';
+  vocab: number;
+  dim: number;
+  table: Float32Array;
+  zeroId: number;
+}
+
+/**
+ * A recurrent layer at inference (LSTM gates i, f, g, o; GRU r, z, n): `wx` [inputs, G·units] and
+ * `wh` [units, G·units] row-major with exactly the weights its deterministic forward uses,
+ * `bias` [G·units], GRU `recurrentBias` [G·units] inside the reset gate's product.
+ */
+export interface RecurrentForm {
+  kind: 'recurrent';
+  cell: 'lstm' | 'gru';
+  inputs: number;
+  units: number;
+  wx: Float32Array;
+  wh: Float32Array;
+  bias: Float32Array | null;
+  recurrentBias: Float32Array | null;
+  returnSequences: boolean;
+  masking: boolean;
+}
 
 /** One row of a model summary: a layer, its output shape, its parameters and the weights it keeps. */
 export interface LayerInfo {

@@ -6,7 +6,7 @@ import { RecurrentDrop, gruBackward, gruForward, lstmBackward, lstmForward, mulR
 import { Initializer, initialize } from '../init.js';
 import { Shape, Tensor, fmtShape } from '../tensor.js';
 import { passSeed } from './bayesian.js';
-import { ForwardContext, Layer, LayerConfig, ParamGroup, param, registerLayer } from './layer.js';
+import { ForwardContext, InferenceForm, Layer, LayerConfig, ParamGroup, param, registerLayer } from './layer.js';
 import { SampledWeight, SampledWeightOptions, sampledSettings } from './sampled-weight.js';
 
 /** The recurrent cells: LSTM (gates i, f, g, o) and GRU (gates r, z, n, PyTorch's form). */
@@ -213,6 +213,19 @@ export abstract class Recurrent extends Layer {
 
   /** The weight parameter groups (W_x's first). */
   protected abstract weightParams(): ParamGroup[];
+
+  /** W_x [features, G·units] and W_h [units, G·units] as the deterministic forward uses them (dropped weights 0). */
+  protected abstract inferenceWeights(): { wx: Float32Array; wh: Float32Array };
+
+  /** The cell with its inference weights (see {@link RecurrentForm}); `prune` stores them sparse or dense. */
+  inference(): InferenceForm {
+    const { wx, wh } = this.inferenceWeights();
+    return {
+      kind: 'recurrent', cell: this.cell, inputs: this.features, units: this.units, wx, wh,
+      bias: this.bias?.value.toArray() ?? null, recurrentBias: this.recurrentBias?.value.toArray() ?? null,
+      returnSequences: this.ropts.returnSequences ?? false, masking: this.ropts.masking ?? false,
+    };
+  }
 }
 
 /** Plain weights, optionally with Gal & Ghahramani's Bernoulli dropout kept over time. */
@@ -247,6 +260,10 @@ abstract class PlainRecurrent extends Recurrent {
 
   protected weightParams(): ParamGroup[] {
     return [this.kernel, this.recurrentKernel];
+  }
+
+  protected inferenceWeights(): { wx: Float32Array; wh: Float32Array } {
+    return { wx: this.kernel.value.toArray(), wh: this.recurrentKernel.value.toArray() };
   }
 }
 
@@ -343,6 +360,10 @@ export abstract class SparseVDRecurrent extends Recurrent {
   protected weightParams(): ParamGroup[] {
     return [...this.wxs.params(), ...this.whs.params()];
   }
+
+  protected inferenceWeights(): { wx: Float32Array; wh: Float32Array } {
+    return { wx: this.wxs.inferenceWeights(), wh: this.whs.inferenceWeights() };
+  }
 }
 
 /** Sparse VD LSTM: {@link LSTM}'s cell with Sparse VD W_x and W_h (see {@link SparseVDRecurrentOptions}). */
@@ -363,46 +384,6 @@ export class SparseVDGRU extends SparseVDRecurrent {
   config(): LayerConfig {
     return { className: 'SparseVDGRU', options: { ...this.opts } };
   }
-}
-
-/** Per input row of a layer's weights: 1 when some weight of the row is kept (all rows of a non-Bayesian layer). */
-function keptInputRows(l: Layer | undefined, rows: number): Uint8Array {
-  const out = new Uint8Array(rows).fill(1);
-  if (!l) return out;
-  const la = l instanceof SparseVDRecurrent ? l.logAlpha().kernel : (l as { logAlpha?: () => unknown }).logAlpha?.();
-  const t = (l as { threshold?: number }).threshold;
-  if (!(la instanceof Float32Array) || typeof t !== 'number' || la.length % rows !== 0) return out;
-  const cols = la.length / rows;
-  for (let r = 0; r < rows; r++) {
-    let any = 0;
-    for (let c = 0; c < cols && !any; c++) any = la[r * cols + c] < t ? 1 : 0;
-    out[r] = any;
-  }
-  return out;
-}
-
-/**
- * Hidden units of a recurrent layer still in use, ascending: unit j stays when a weight of its
- * row of W_h (its state feeding the gates) or of its input row of the `next` layer is kept; a
- * unit with neither affects nothing and leaves with pruning. Plain layers keep every unit.
- */
-export function recurrentKeptUnits(layer: Recurrent, next?: Layer): Int32Array {
-  const H = layer.units;
-  if (!(layer instanceof SparseVDRecurrent)) return Int32Array.from({ length: H }, (_, j) => j);
-  const own = layer.logAlpha().recurrentKernel, cols = own.length / H;
-  const nxt = keptInputRows(next, H);
-  const out: number[] = [];
-  for (let j = 0; j < H; j++) {
-    let any = nxt[j];
-    for (let c = 0; c < cols && !any; c++) any = own[j * cols + c] < layer.threshold ? 1 : 0;
-    if (any) out.push(j);
-  }
-  return Int32Array.from(out);
-}
-
-/** The number of {@link recurrentKeptUnits}. */
-export function recurrentUnitsKept(layer: Recurrent, next?: Layer): number {
-  return recurrentKeptUnits(layer, next).length;
 }
 
 registerLayer('LSTM', (o) => new LSTM(o as unknown as DropoutRecurrentOptions));

@@ -112,6 +112,13 @@ export class SampledWeight {
     return svdLogAlpha(this.theta.value, this.logSigma2.value, this.b('logAlpha'), this.range).toArray();
   }
 
+  /** θ with the dropped weights (log α ≥ threshold) zero: the weights of a deterministic pass. */
+  inferenceWeights(): Float32Array {
+    const la = this.logAlpha(), w = this.theta.value.toArray();
+    for (let i = 0; i < w.length; i++) if (!(la[i] < this.threshold)) w[i] = 0;
+    return w;
+  }
+
   /** Per weight: 1 kept (log α < threshold), 0 dropped. */
   keptMask(): Uint8Array {
     const la = this.logAlpha();
