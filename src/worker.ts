@@ -7,17 +7,20 @@
  * - worker → host `{ ready: true }` once it serves (or `{ ready: false, error }` if it cannot);
  * - host → worker `{ id, method, args }`: run the handler `method`;
  * - worker → host `{ id, event }` any number of times while it runs (progress, logs),
- *   then `{ id, result }` or `{ id, error }` (a serialized error, typed again on the host).
+ *   then `{ id, result }` or `{ id, error }` (a serialized error, typed again on the host);
+ * - host → worker `{ id, abort: reason }` when the call's AbortSignal fires: the handler's
+ *   `ctx.signal` aborts (the built-in `fit` stops at its next yield), and the call still ends
+ *   with `{ id, result }` or `{ id, error }`.
  * Large arrays travel as transferables: they move between threads without a copy.
  */
-import { ArgumentError, DivergenceError, KernelError, ModelFormatError, NonFiniteError, OutOfMemoryError, ShapeError, VardropError, WorkerError, describe } from './errors.js';
+import { AbortError, ArgumentError, DivergenceError, KernelError, ModelFormatError, NonFiniteError, OutOfMemoryError, ShapeError, VardropError, WorkerError, describe } from './errors.js';
 import { loadModel, saveModel } from './model.js';
 import type { Sequential } from './model.js';
 import { Adam, Optimizer, RMSProp, SGD } from './optim.js';
 import type { AdamOptions, RMSPropOptions, SGDOptions } from './optim.js';
 import { init } from './runtime/runtime.js';
 import { Schedule, schedules } from './schedule.js';
-import { EpochLog, FitOptions, History, Targets, fit } from './train.js';
+import { EpochLog, FitOptions, History, Targets, fitAsync } from './train.js';
 
 /** A browser `Worker` or a Node `worker_threads` `Worker`: whatever posts messages and terminates. */
 export type WorkerLike = BrowserWorkerLike | NodeWorkerLike;
@@ -46,6 +49,12 @@ export interface NodeWorkerLike {
 export interface WorkerCallContext {
   /** Send a progress event to the caller's `onEvent`; `transfer` lists buffers to move instead of copying. */
   emit(event: unknown, transfer?: Transferable[]): void;
+  /**
+   * Aborts when the caller's {@link CallOptions.signal} does. A long handler should pass it on
+   * (e.g. to {@link fitAsync}) or check it between pieces of work, and then throw; its
+   * `reason` is an Error whose message is the caller's reason.
+   */
+  readonly signal: AbortSignal;
 }
 
 /**
@@ -71,13 +80,22 @@ interface SerializedError {
 }
 
 const ERRORS: Record<string, new (a: string, e: string, r: string, m?: string) => VardropError> = {
-  VardropError, ShapeError, ArgumentError, NonFiniteError, OutOfMemoryError, ModelFormatError, DivergenceError, KernelError, WorkerError,
+  VardropError, ShapeError, ArgumentError, NonFiniteError, OutOfMemoryError, ModelFormatError, DivergenceError, AbortError, KernelError, WorkerError,
 };
 
 function serializeError(e: unknown): SerializedError {
   if (e instanceof VardropError) return { name: e.name, message: e.message, argument: e.argument, expected: e.expected, received: e.received };
   if (e instanceof Error) return { name: e.name, message: e.message };
   return { name: 'Error', message: String(e) };
+}
+
+/** An abort reason as text that can cross to the worker. */
+function reasonText(reason: unknown): string {
+  return reason instanceof Error ? reason.message : typeof reason === 'string' ? reason : describe(reason);
+}
+
+function abortError(reason: unknown): AbortError {
+  return new AbortError('signal', 'the call to run to its end', `an abort (${reasonText(reason)})`);
 }
 
 /** The error the worker threw, as the same typed class on this side. */
@@ -144,8 +162,11 @@ export interface CallOptions {
   /** Called with every event the handler emits, in order. */
   onEvent?: (event: never) => void;
   /**
-   * Abort the call: the worker is terminated (a running handler cannot be interrupted any other
-   * way) and the promise rejects with the signal's reason; the host is unusable afterwards.
+   * Abort the call cooperatively: the handler's {@link WorkerCallContext.signal} aborts and the
+   * promise settles with what the handler then does (the built-in `fit` stops at its next
+   * yield and rejects with {@link AbortError}, as {@link fitAsync} does). The worker stays
+   * usable for further calls. A handler that ignores its signal runs to its end; use
+   * {@link WorkerHost.terminate} to stop one outright.
    */
   signal?: AbortSignal;
 }
@@ -249,14 +270,13 @@ export class WorkerHost {
     if (typeof method !== 'string') throw new ArgumentError('method', 'a handler name', describe(method));
     if (this.failure) throw this.failure;
     const signal = opts.signal;
-    if (signal?.aborted) throw signal.reason;
+    if (signal?.aborted) throw abortError(signal.reason);
     await this.ready;
     return new Promise<T>((resolve, reject) => {
       const id = this.nextId++;
+      // The call settles when the worker answers: the handler sees the abort at its next yield.
       const onAbort = (): void => {
-        this.pending.delete(id);
-        reject(signal!.reason);
-        this.fail(new WorkerError('signal', 'no abort', 'a call was aborted; the worker was terminated'), () => {});
+        if (this.pending.has(id)) this.port.post({ id, abort: reasonText(signal!.reason) });
       };
       const done = (): void => signal?.removeEventListener('abort', onAbort);
       this.pending.set(id, {
@@ -316,18 +336,28 @@ export async function serveWorker(handlers: Record<string, WorkerHandler> = {}):
   const port = await workerPort();
   const table: Record<string, WorkerHandler> = { ...builtinWorkerHandlers, ...handlers };
   let queue = Promise.resolve();
+  // Calls queued or running, by id: an abort message reaches the call's handler at once.
+  const running = new Map<number, AbortController>();
   port.onMessage((raw) => {
-    const m = raw as { id: number; method: string; args: unknown };
+    const m = raw as { id: number; method: string; args: unknown; abort?: string };
+    if (m.abort !== undefined) {
+      running.get(m.id)?.abort(new Error(m.abort));
+      return;
+    }
+    const ac = new AbortController();
+    running.set(m.id, ac);
     queue = queue.then(async () => {
       try {
         const h = table[m.method];
         if (!h) throw new ArgumentError('method', `one of ${Object.keys(table).join(', ')}`, describe(m.method));
-        const ctx: WorkerCallContext = { emit: (event, transfer) => port.post({ id: m.id, event }, transfer) };
+        const ctx: WorkerCallContext = { emit: (event, transfer) => port.post({ id: m.id, event }, transfer), signal: ac.signal };
         const out = (await h(m.args as never, ctx)) as { [TRANSFER]?: Transferable[]; value?: unknown };
         if (out && typeof out === 'object' && TRANSFER in out) port.post({ id: m.id, result: out.value }, out[TRANSFER]);
         else port.post({ id: m.id, result: out });
       } catch (e) {
         port.post({ id: m.id, error: serializeError(e) });
+      } finally {
+        running.delete(m.id);
       }
     });
   });
@@ -377,8 +407,14 @@ export interface WorkerFitOptions extends Omit<FitOptions, 'optimizer' | 'lr' | 
   transfer?: boolean;
   /** Worker to train in (default: a new one, terminated at the end). */
   host?: WorkerHost;
-  /** Abort training: the worker is terminated and the promise rejects with the signal's reason. */
+  /**
+   * Abort training: the worker stops at its next yield (within `yieldEvery` ms, one step at
+   * most) and the promise rejects with {@link AbortError}, as {@link fitAsync} does; the
+   * worker (a given `host`) stays usable for the next fit.
+   */
   signal?: AbortSignal;
+  /** Longest stretch of training between two checks for messages in the worker, in ms (default 16). */
+  yieldEvery?: number;
 }
 
 /** Result of {@link fitInWorker}. */
@@ -444,8 +480,9 @@ async function fitHandler(args: FitArgs, ctx: WorkerCallContext): Promise<unknow
     last = clock();
   };
   try {
-    const history = fit(model, args.x, args.y, {
+    const history = await fitAsync(model, args.x, args.y, {
       ...rest,
+      signal: ctx.signal,
       validationData: args.validationData,
       optimizer: opt,
       lr: lr === undefined ? undefined : scheduleFromSpec('lr', lr),
@@ -481,7 +518,7 @@ function ownBuffer(a: unknown): ArrayBuffer | null {
 }
 
 /**
- * Train `model` with {@link fit} in a worker, so the calling thread stays free. The model goes
+ * Train `model` with {@link fitAsync} in a worker, so the calling thread stays free. The model goes
  * over as its file, the data once (copied, or moved with `transfer: true`), never per epoch; logs
  * stream back through `onEpochEnd`/`onBatchEnd`; the trained model comes back as its file and
  * loaded. The input model is left as it was. Same seed, same bits as `fit(model, x, y, ...)`.

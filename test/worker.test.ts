@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 // Training in a worker (Node worker_thread here, module Web Worker in Chromium) through the built
-// bundle: the same bits as fit on this thread, logs streamed back, typed errors, abort.
+// bundle: the same bits as fit on this thread, logs streamed back, typed errors, cooperative abort.
 const inBrowser = typeof window !== 'undefined';
 const url = inBrowser ? new URL('/dist/index.js', location.origin).href : new URL('../dist/index.js', import.meta.url).href;
 type Vd = typeof import('../src/index.js');
@@ -56,7 +56,7 @@ describe('fitInWorker', () => {
     }
   });
 
-  it('brings typed errors back, keeps the worker usable, and aborts by signal', async () => {
+  it('brings typed errors back and keeps the worker usable', async () => {
     const vd = await load();
     const host = await vd.WorkerHost.spawn();
     const { x, y } = data(32);
@@ -73,11 +73,39 @@ describe('fitInWorker', () => {
       await expect(vd.fitInWorker(model(vd), x.subarray(1), y, { epochs: 1, host })).rejects.toBeInstanceOf(vd.ShapeError);
       const ok = await vd.fitInWorker(model(vd), x, y, { epochs: 1, host });
       expect(ok.history.epochs).toHaveLength(1);
-      const ac = new AbortController();
+    } finally {
+      await host.terminate();
+    }
+  });
+
+  it('aborts cooperatively: the worker stops at its next yield, reports AbortError and trains again with the same bits as fit', async () => {
+    const vd = await load();
+    const host = await vd.WorkerHost.spawn();
+    try {
+      // Aborted in its first epoch, after some steps have streamed back (of 50 epochs × 500 steps).
       const big = data(4000);
-      const run = vd.fitInWorker(model(vd), big.x, big.y, { epochs: 50, batchSize: 8, host, signal: ac.signal, onEpochEnd: () => ac.abort(new Error('stop')) });
-      await expect(run).rejects.toThrow('stop');
-      await expect(host.call('fit', {})).rejects.toBeInstanceOf(vd.WorkerError);
+      const ac = new AbortController();
+      let seen = 0;
+      const run = vd.fitInWorker(model(vd), big.x, big.y, {
+        epochs: 50, batchSize: 8, host, signal: ac.signal, batchLogInterval: 0,
+        onBatchEnd: () => { if (++seen === 5) ac.abort(new Error('stop')); },
+        onEpochEnd: () => { throw new Error('an epoch ended after the abort'); },
+      });
+      const e = await run.catch((err) => err);
+      expect(e).toBeInstanceOf(vd.AbortError);
+      expect(e.name).toBe('AbortError');
+      expect(e.message).toMatch(/stop/);
+      expect(seen).toBeLessThan(500);
+      // The same host trains again, with the same bits as fit on this thread.
+      const { x, y } = data(120);
+      const opts = { epochs: 2, batchSize: 16, seed: 5 };
+      const here = model(vd);
+      const h = vd.fit(here, x, y, { ...opts, progress: false });
+      const r = await vd.fitInWorker(model(vd), x, y, { ...opts, host });
+      expect(r.modelBytes).toEqual(vd.saveModel(here));
+      expect(withoutTime(r.history)).toEqual(withoutTime(h));
+      // An already aborted signal stops a call before it is sent.
+      await expect(vd.fitInWorker(model(vd), x, y, { ...opts, host, signal: AbortSignal.abort('early') })).rejects.toBeInstanceOf(vd.AbortError);
     } finally {
       await host.terminate();
     }
