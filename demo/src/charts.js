@@ -66,16 +66,15 @@ export function lineChart(canvas, series, { log = false, yMin, yMax, xLabel = 's
  */
 export function drawMasks(canvas, mask, units, cols = 20) {
   const g = canvas.getContext('2d');
-  const tile = 29, rows = Math.ceil(units / cols);
-  const img = g.createImageData(cols * tile, rows * tile);
-  const d = img.data;
-  for (let p = 0; p < d.length; p += 4) { d[p] = 60; d[p + 1] = 60; d[p + 2] = 90; d[p + 3] = 255; }
+  const tile = 29, rows = Math.ceil(units / cols), W = cols * tile;
+  const img = g.createImageData(W, rows * tile);
+  // One 32-bit RGBA word per pixel (little-endian byte order: 0xAABBGGRR), row by row of each tile.
+  const px = new Uint32Array(img.data.buffer);
+  px.fill(0xff5a3c3c);
   for (let u = 0; u < units; u++) {
-    const ox = (u % cols) * tile, oy = Math.floor(u / cols) * tile;
-    for (let i = 0; i < 784; i++) {
-      const v = mask[i * units + u] ? 255 : 0;
-      const p = ((oy + Math.floor(i / 28)) * cols * tile + ox + (i % 28)) * 4;
-      d[p] = d[p + 1] = d[p + 2] = v;
+    const origin = Math.floor(u / cols) * tile * W + (u % cols) * tile;
+    for (let r = 0, i = u; r < 28; r++) {
+      for (let c = 0, p = origin + r * W; c < 28; c++, p++, i += units) px[p] = mask[i] ? 0xffffffff : 0xff000000;
     }
   }
   g.putImageData(img, 0, 0);

@@ -1,8 +1,10 @@
-// The demo page: loads the compact MNIST file, trains in the worker (src/worker.js) through
-// vardrop's WorkerHost, charts what it streams, prunes, saves and loads models, and predicts
-// drawn digits with Monte-Carlo uncertainty. Its state is published as window.vardropDemo.
+// The demo page: one worker (src/worker.js, through vardrop's WorkerHost) loads the compact
+// MNIST file, trains and draws the charts; the page shows its progress, prunes, saves and loads models, and
+// predicts drawn digits with Monte-Carlo uncertainty. Everything heavy runs in the worker or in
+// chunks that yield. Its state is published as window.vardropDemo; its own work is timed with
+// performance.measure ('demo:status', 'demo:predict', 'demo:prune') for benchmarks.
 import { SparseModel, WorkerHost, init, loadModel, prune } from '../../dist/index.js';
-import { drawBars, drawMasks, lineChart } from './charts.js';
+import { drawBars } from './charts.js';
 import { padToMnist, setupPad, showOnPad } from './pad.js';
 
 const $ = (id) => document.getElementById(id);
@@ -30,99 +32,71 @@ try {
   }).observe({ type: 'longtask', buffered: true });
 } catch { /* no long-task timing in this browser */ }
 
-// ---------------------------------------------------------------------------------------------
-// Data
-
-async function loadMnistFile() {
-  const res = await fetch(new URL('./mnist.bin.gz', import.meta.url));
-  if (!res.ok) throw new Error(`mnist.bin.gz: HTTP ${res.status}`);
-  const buf = new Uint8Array(await new Response(res.body.pipeThrough(new DecompressionStream('gzip'))).arrayBuffer());
-  const dv = new DataView(buf.buffer);
-  if (String.fromCharCode(...buf.subarray(0, 4)) !== 'VDMN' || dv.getUint32(4, true) !== 1) throw new Error('mnist.bin.gz: not a VDMN v1 file');
-  const nTrain = dv.getUint32(8, true), nTest = dv.getUint32(12, true);
-  let o = 24;
-  const take = (k) => buf.subarray(o, (o += k));
-  const trainX = take(nTrain * 784), trainY = take(nTrain), testX = take(nTest * 784), testY = take(nTest);
-  const testXf = new Float32Array(testX.length);
-  for (let i = 0; i < testX.length; i++) testXf[i] = testX[i] / 255;
-  return { nTrain, nTest, trainX, trainY, testX, testY, testXf, packed: Number(res.headers.get('content-length') ?? 0) };
+/** Run `fn` and record its duration as a performance measure named `name`. */
+function timed(name, fn) {
+  const t = performance.now();
+  try {
+    return fn();
+  } finally {
+    performance.measure(name, { start: t, end: performance.now() });
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
-// Charts
+// The worker: data, training and the charts
 
-const series = { loss: [], accuracy: [], kept: [[], [], []], compression: [] };
-let maskPending = null, drawQueued = false;
+// The worker draws the charts and the masks on these canvases (OffscreenCanvas): their script,
+// raster and commit never run on this thread, which only updates the status text.
+const CHARTS = ['chart-loss', 'chart-accuracy', 'chart-kept', 'chart-compression', 'masks'];
+const host = WorkerHost.wrap(new Worker(new URL('./worker.js', import.meta.url), { type: 'module' }));
+let data = null, abort = null, latest = null, statusQueued = false;
 
-function queueDraw() {
-  if (drawQueued) return;
-  drawQueued = true;
+function queueStatus() {
+  if (statusQueued) return;
+  statusQueued = true;
   requestAnimationFrame(() => {
-    drawQueued = false;
-    const drawn = lineChart($('chart-loss'), [{ label: 'cross-entropy', points: series.loss }], { log: true });
-    lineChart($('chart-accuracy'), [{ label: 'test accuracy %', points: series.accuracy }], { yMax: 100 });
-    lineChart($('chart-kept'), series.kept.map((p, i) => ({ label: `layer ${i + 1}`, points: p })), { yMin: 0, yMax: 100 });
-    lineChart($('chart-compression'), [{ label: 'x', points: series.compression }], { log: true, yMin: 1 });
-    if (maskPending) {
-      drawMasks($('masks'), maskPending, 300);
-      maskPending = null;
-    }
-    if (drawn && state.firstChartMs === null) state.firstChartMs = Math.round(performance.now());
-    showStatus();
+    statusQueued = false;
+    timed('demo:status', showStatus);
   });
 }
 
-// ---------------------------------------------------------------------------------------------
-// Training in the worker
-
-let data = null, host = null, abort = null, latest = null;
-
 function onEvent(ev) {
-  if (ev.type === 'steps') {
-    for (let i = 0; i < ev.steps.length; i += 2) series.loss.push(ev.steps[i], ev.steps[i + 1]);
-    state.step = ev.steps[ev.steps.length - 2];
+  if (ev.type === 'progress') {
+    Object.assign(state, { step: ev.step, epoch: ev.epoch - 1 });
+  } else if (ev.type === 'drawn') {
+    state.firstChartMs ??= Math.round(ev.at - performance.timeOrigin);
   } else if (ev.type === 'snapshot') {
     latest = { step: ev.step, bytes: ev.model, model: null };
-    Object.assign(state, { step: ev.step, epoch: ev.epoch - (ev.step === 0 ? 1 : 0), testAccuracy: ev.testAccuracy, compression: ev.compression, stepsPerSecond: ev.step ? ev.stepsPerSecond : null });
+    Object.assign(state, {
+      step: ev.step, epoch: ev.epoch - (ev.step === 0 ? 1 : 0), testAccuracy: ev.testAccuracy, compression: ev.compression,
+      stepsPerSecond: ev.step ? ev.stepsPerSecond : null, trainStepsPerSecond: ev.step ? ev.trainStepsPerSecond : null, sparsity: ev.sparsity,
+    });
     state.snapshots++;
-    series.accuracy.push(ev.step, 100 * ev.testAccuracy);
-    ev.sparsity.forEach((s, i) => series.kept[i]?.push(ev.step, (100 * s.kept) / s.total));
-    series.compression.push(ev.step, ev.compression);
-    state.sparsity = ev.sparsity;
-    maskPending = ev.mask;
     $('prune').disabled = false;
     if (padHasDigit) predictDigit();
   } else if (ev.type === 'epoch') {
     state.epoch = ev.log.epoch;
   }
-  queueDraw();
+  queueStatus();
 }
 
 function start() {
   if (state.training || !data) return;
-  const n = Math.min(cfg.train, data.nTrain);
-  const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
-  host = WorkerHost.wrap(worker);
   abort = new AbortController();
-  const args = {
-    trainImages: data.trainX.slice(0, n * 784), trainLabels: data.trainY.slice(0, n),
-    testImages: data.testX.slice(), testLabels: data.testY.slice(),
-    options: { epochs: cfg.epochs, batchSize: cfg.batchSize, seed: cfg.seed, snapshotEvery: cfg.snapshotEvery },
-  };
-  Object.assign(state, { training: true, done: false, step: 0, epoch: 0, trainingFrom: Math.round(performance.now()), trainingTo: null });
-  for (const k of ['loss', 'accuracy', 'compression']) series[k] = [];
-  series.kept = [[], [], []];
+  const args = { train: cfg.train, epochs: cfg.epochs, batchSize: cfg.batchSize, seed: cfg.seed, snapshotEvery: cfg.snapshotEvery };
+  performance.mark('demo:train-begin');
+  Object.assign(state, { training: true, done: false, stopped: false, step: 0, epoch: 0, trainingFrom: Math.round(performance.now()), trainingTo: null });
   $('start').disabled = true;
   $('stop').disabled = false;
-  host.call('train', args, { onEvent, signal: abort.signal, transfer: [args.trainImages.buffer, args.trainLabels.buffer, args.testImages.buffer, args.testLabels.buffer] })
-    .then((r) => { state.done = true; state.trainSeconds = r.seconds; })
-    .catch((e) => { if (!abort.signal.aborted) report(e.stack ?? e); })
+  host.call('train', args, { onEvent, signal: abort.signal })
+    .then((r) => Object.assign(state, { done: !r.aborted, stopped: r.aborted, trainSeconds: r.seconds, stepsPerSecond: r.stepsPerSecond, trainStepsPerSecond: r.trainStepsPerSecond }))
+    .catch((e) => report(e.stack ?? e))
     .finally(() => {
+      performance.mark('demo:train-end');
       state.training = false;
       state.trainingTo = Math.round(performance.now());
       $('start').disabled = false;
       $('stop').disabled = true;
-      host.terminate();
       showStatus();
     });
 }
@@ -147,7 +121,7 @@ async function overTest(fn, perRow) {
   for (let s = 0; s < data.nTest; s += chunk) {
     const e = Math.min(data.nTest, s + chunk);
     const t = performance.now();
-    out.set(fn(data.testXf.subarray(s * 784, e * 784)), s * perRow);
+    out.set(fn(data.testX.subarray(s * 784, e * 784)), s * perRow);
     ms += performance.now() - t;
     await new Promise((r) => setTimeout(r, 0));
   }
@@ -174,8 +148,10 @@ async function doPrune() {
   if (!dense) return;
   $('prune').disabled = true;
   prunedModel?.dispose?.();
-  prunedModel = prune(dense);
-  prunedBytes = prunedModel.save();
+  timed('demo:prune', () => {
+    prunedModel = prune(dense);
+    prunedBytes = prunedModel.save();
+  });
   const sp = await overTest((x) => prunedModel.predictProba(x), 10);
   const dn = await overTest((x) => dense.predictProba(x), 10);
   state.pruned = {
@@ -227,6 +203,10 @@ const padCtl = setupPad(pad, () => { padImage = null; predictDigit(); });
 let sampleIndex = 0;
 
 function predictDigit() {
+  timed('demo:predict', predictNow);
+}
+
+function predictNow() {
   const x = padImage ?? padToMnist(pad);
   padHasDigit = x !== null;
   if (!x) return;
@@ -256,7 +236,7 @@ function predictDigit() {
 function showStatus() {
   const s = state, lines = [];
   if (data) lines.push(`MNIST: ${Math.min(cfg.train, data.nTrain)} training, ${data.nTest} test images (${(data.packed / 1e6).toFixed(1)} MB file)`);
-  lines.push(`${s.training ? 'training' : s.done ? 'done' : 'idle'}: epoch ${s.epoch}/${cfg.epochs}, step ${s.step}` + (s.stepsPerSecond ? `, ${s.stepsPerSecond.toFixed(1)} steps/s in the worker` : ''));
+  lines.push(`${s.training ? 'training' : s.done ? 'done' : s.stopped ? 'stopped' : 'idle'}: epoch ${s.epoch}/${cfg.epochs}, step ${s.step}` + (s.stepsPerSecond ? `, ${s.stepsPerSecond.toFixed(1)} steps/s in the worker` : ''));
   if (s.testAccuracy !== null) lines.push(`test accuracy ${(100 * s.testAccuracy).toFixed(2)}%, compression ${s.compression.toFixed(1)}x` + (s.sparsity ? ` (kept: ${s.sparsity.map((l) => `${l.kept}/${l.total}`).join(', ')})` : ''));
   if (s.pruned) lines.push(`pruned at step ${s.pruned.step}: ${s.pruned.nnz} weights, file ${(s.pruned.bytes / 1024).toFixed(1)} KiB vs ${(s.pruned.denseBytes / 1024).toFixed(1)} KiB, accuracy ${(100 * s.pruned.testAccuracy).toFixed(2)}%, ${s.pruned.imagesPerSecond} images/s sparse vs ${s.pruned.denseImagesPerSecond} dense`);
   if (s.loaded) lines.push(s.loaded.error ? `load ${s.loaded.name}: ${s.loaded.error}` : `loaded ${s.loaded.name} (${s.loaded.kind}, ${(s.loaded.bytes / 1024).toFixed(1)} KiB): accuracy ${(100 * s.loaded.testAccuracy).toFixed(2)}%, ${s.loaded.imagesPerSecond} images/s`);
@@ -272,16 +252,20 @@ $('clear').onclick = () => { padCtl.clear(); padHasDigit = false; padImage = nul
 $('sample').onclick = () => {
   if (!data) return;
   const i = sampleIndex++ % data.nTest;
-  padImage = data.testXf.slice(i * 784, (i + 1) * 784);
+  padImage = data.testX.slice(i * 784, (i + 1) * 784);
   showOnPad(pad, padImage);
   predictDigit();
 };
 
 (async () => {
+  // The worker fetches and unpacks MNIST while this thread compiles its own wasm (asynchronously).
+  const canvases = CHARTS.map((id) => $(id).transferControlToOffscreen());
+  host.call('attach', { canvases: Object.fromEntries(CHARTS.map((id, i) => [id, canvases[i]])) }, { transfer: canvases }).catch((e) => report(e.stack ?? e));
+  const loaded = host.call('load', {});
   await init();
-  data = await loadMnistFile();
+  data = await loaded;
+  state.loadMs = Math.round(data.ms);
   state.ready = true;
   showStatus();
-  queueDraw();
   if (q.has('autostart')) start();
 })().catch((e) => report(e.stack ?? e));

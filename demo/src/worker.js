@@ -1,9 +1,45 @@
-// The demo's worker: trains Sparse VD LeNet-300-100 with vardrop's fit and streams what the page
-// charts: step losses in packets, and every few steps a snapshot (test accuracy, kept weights per
-// layer, the first layer's kept-weight mask, the model file). Served through vardrop's worker host.
-import { Adam, ReLU, Sequential, SparseVDDense, evaluate, fit, init, saveModel, schedules, serveWorker } from '../../dist/index.js';
+// The demo's worker, served through vardrop's worker host. `attach` takes the page's chart and
+// mask canvases (as OffscreenCanvases: drawing, raster and commit of them never touch the page's
+// thread); `load` fetches and unpacks the compact MNIST file here, keeps the training images
+// and sends the test set to the page; `train` trains Sparse VD LeNet-300-100 with fitAsync,
+// draws the loss chart a few times a second and, every few steps, a snapshot (test accuracy,
+// kept weights per layer, compression, the first layer's kept-weight masks), and sends the page
+// its progress and each snapshot's model file. Stop aborts the training through the call's
+// signal; the worker keeps its data and canvases for the next run.
+import { AbortError, evaluate, fitAsync, init, saveModel, serveWorker, transferable } from '../../dist/index.js';
+import { demoModel, demoTraining } from './recipe.js';
+import { drawMasks, lineChart } from './charts.js';
 
 const clock = () => performance.now();
+
+let data = null, canvases = null;
+
+/** Keep the page's canvases ({ id: OffscreenCanvas }) to draw on. */
+function attach(args) {
+  canvases = args.canvases;
+}
+
+// What the charts show, as [x0, y0, x1, y1, ...] per line.
+let series = null;
+const LOSS_EVERY_MS = 250;
+
+/** Draw the named canvases; the first chart with data tells the page when (epoch ms, for its time to first chart). */
+function draw(ctx, names) {
+  if (!canvases) return;
+  const painters = {
+    'chart-loss': () => lineChart(canvases['chart-loss'], [{ label: 'cross-entropy', points: series.loss }], { log: true }),
+    'chart-accuracy': () => lineChart(canvases['chart-accuracy'], [{ label: 'test accuracy %', points: series.accuracy }], { yMax: 100 }),
+    'chart-kept': () => lineChart(canvases['chart-kept'], series.kept.map((p, i) => ({ label: `layer ${i + 1}`, points: p })), { yMin: 0, yMax: 100 }),
+    'chart-compression': () => lineChart(canvases['chart-compression'], [{ label: 'x', points: series.compression }], { log: true, yMin: 1 }),
+    masks: () => series.mask && drawMasks(canvases.masks, series.mask, 300),
+  };
+  for (const name of names) {
+    if (painters[name]() && !series.firstChart) {
+      series.firstChart = true;
+      ctx.emit({ type: 'drawn', chart: name, at: performance.timeOrigin + performance.now() });
+    }
+  }
+}
 
 /** Images as floats in [0, 1]. */
 const toFloat = (u8) => {
@@ -12,41 +48,68 @@ const toFloat = (u8) => {
   return f;
 };
 
+/**
+ * Unpack mnist.bin.gz (made by demo/rollup.config.mjs): magic "VDMN", u32 version 1, u32 train
+ * count, u32 test count, u32 rows, u32 cols, then train pixels, train labels, test pixels, test labels.
+ */
+async function load() {
+  const t0 = clock();
+  const res = await fetch(new URL('./mnist.bin.gz', import.meta.url));
+  if (!res.ok) throw new Error(`mnist.bin.gz: HTTP ${res.status}`);
+  const packed = Number(res.headers.get('content-length') ?? 0);
+  const buf = new Uint8Array(await new Response(res.body.pipeThrough(new DecompressionStream('gzip'))).arrayBuffer());
+  const dv = new DataView(buf.buffer);
+  if (String.fromCharCode(...buf.subarray(0, 4)) !== 'VDMN' || dv.getUint32(4, true) !== 1) throw new Error('mnist.bin.gz: not a VDMN v1 file');
+  const nTrain = dv.getUint32(8, true), nTest = dv.getUint32(12, true);
+  let o = 24;
+  const take = (k) => buf.subarray(o, (o += k));
+  const trainX = toFloat(take(nTrain * 784)), trainY = take(nTrain).slice(), testX = toFloat(take(nTest * 784)), testY = take(nTest).slice();
+  data = { nTrain, nTest, trainX, trainY, testX, testY };
+  // The page gets its own copy of the test set (moved, not cloned); the worker keeps one to evaluate.
+  const pageX = testX.slice(), pageY = testY.slice();
+  return transferable({ nTrain, nTest, packed, testX: pageX, testY: pageY, ms: clock() - t0 }, [pageX.buffer, pageY.buffer]);
+}
+
 async function train(args, ctx) {
+  if (!data) throw new Error('train before load');
   const rt = await init();
-  const { epochs, batchSize, seed, snapshotEvery } = args.options;
-  const x = toFloat(args.trainImages), y = args.trainLabels;
-  const tx = toFloat(args.testImages), ty = args.testLabels;
-  const n = y.length;
-  const model = new Sequential({
-    inputShape: [784], seed, runtime: rt,
-    layers: [new SparseVDDense({ units: 300 }), new ReLU(), new SparseVDDense({ units: 100 }), new ReLU(), new SparseVDDense({ units: 10 })],
-  });
+  const { epochs, batchSize, seed, snapshotEvery } = args;
+  const n = Math.min(args.train ?? Infinity, data.nTrain);
+  const x = data.trainX.subarray(0, n * 784), y = data.trainY.subarray(0, n);
+  const model = demoModel({ seed, runtime: rt });
   const first = model.layers[0];
-  let step = 0, epoch = 1, steps = [], lastFlush = clock(), t0 = clock();
-  const flush = () => {
-    if (steps.length === 0) return;
-    const packet = Float64Array.from(steps);
-    ctx.emit({ type: 'steps', steps: packet }, [packet.buffer]);
-    steps = [];
-    lastFlush = clock();
+  series = { loss: [], accuracy: [], kept: [[], [], []], compression: [], mask: null, firstChart: false };
+  let step = 0, epoch = 1, lastDraw = clock(), t0 = clock(), asideMs = 0;
+  const progress = () => {
+    const d0 = clock();
+    draw(ctx, ['chart-loss']);
+    ctx.emit({ type: 'progress', step, epoch });
+    lastDraw = clock();
+    asideMs += lastDraw - d0;
+  };
+  // Steps per second of training alone (snapshots and drawing excluded), and with them.
+  const rates = () => {
+    const all = (clock() - t0) / 1000;
+    return { stepsPerSecond: step / all, trainStepsPerSecond: step / (all - asideMs / 1000) };
   };
   const snapshot = () => {
-    flush();
-    const acc = evaluate(model, tx, ty).accuracy;
+    const s0 = clock();
+    const acc = evaluate(model, data.testX, data.testY).accuracy;
     const la = first.logAlpha();
     const mask = new Uint8Array(la.length);
     for (let i = 0; i < la.length; i++) mask[i] = la[i] < first.threshold ? 1 : 0;
     const bytes = saveModel(model).slice();
-    const sparsity = model.sparsity();
-    ctx.emit({
-      type: 'snapshot', step, epoch, testAccuracy: acc, compression: model.compression(), sparsity, mask, model: bytes,
-      stepsPerSecond: step / ((clock() - t0) / 1000),
-    }, [mask.buffer, bytes.buffer]);
+    const sparsity = model.sparsity(), compression = model.compression();
+    series.accuracy.push(step, 100 * acc);
+    sparsity.forEach((l, i) => series.kept[i]?.push(step, (100 * l.kept) / l.total));
+    series.compression.push(step, compression);
+    series.mask = mask;
+    draw(ctx, ['chart-accuracy', 'chart-kept', 'chart-compression', 'masks']);
+    asideMs += clock() - s0;
+    progress();
+    ctx.emit({ type: 'snapshot', step, epoch, testAccuracy: acc, compression, sparsity, model: bytes, ...rates() }, [bytes.buffer]);
   };
-  const optimizer = new Adam({ lr: 1e-3, eps: 1e-8 / n });
-  // The Sparse VD recipe shortened: β from 0 to 1 over the first quarter, lr decays to 0 over the second half.
-  const klWeight = schedules.linear({ start: 0, end: Math.max(0.5, epochs / 4) });
+  const { optimizer, klWeight, lr } = demoTraining({ epochs, n });
   const stepsPerEpoch = Math.ceil(n / batchSize);
   // fit reports the step objective data + β·KL/N with the KL as of the last epoch end; the chart
   // shows its data part (cross-entropy per sample), which moves step by step.
@@ -54,16 +117,14 @@ async function train(args, ctx) {
   try {
     snapshot();
     t0 = clock();
-    const history = fit(model, x, y, {
-      epochs, batchSize, seed, optimizer,
-      klWeight,
-      lr: schedules.linearDecay(1e-3, { start: epochs / 2, end: epochs }),
-      progress: false,
+    asideMs = 0;
+    const history = await fitAsync(model, x, y, {
+      epochs, batchSize, seed, optimizer, klWeight, lr, signal: ctx.signal, progress: false,
       onBatchEnd: (b, loss) => {
         step++;
-        steps.push(step, loss - (klWeight(epoch - 1, b / stepsPerEpoch) * klKnown) / n);
+        series.loss.push(step, loss - (klWeight(epoch - 1, b / stepsPerEpoch) * klKnown) / n);
         if (step % snapshotEvery === 0) snapshot();
-        else if (clock() - lastFlush > 100) flush();
+        else if (clock() - lastDraw > LOSS_EVERY_MS) progress();
       },
       onEpochEnd: (log) => {
         klKnown = log.kl;
@@ -72,11 +133,17 @@ async function train(args, ctx) {
         epoch = log.epoch + 1;
       },
     });
-    return { epochs: history.epochs.length, steps: step, seconds: (clock() - t0) / 1000 };
+    progress();
+    return { epochs: history.epochs.length, steps: step, seconds: (clock() - t0) / 1000, aborted: false, ...rates() };
+  } catch (e) {
+    // Stopped by the page: the snapshots sent so far stand; say where it stopped.
+    if (!(e instanceof AbortError)) throw e;
+    progress();
+    return { epochs: epoch - 1, steps: step, seconds: (clock() - t0) / 1000, aborted: true, ...rates() };
   } finally {
     optimizer.dispose();
     model.dispose();
   }
 }
 
-serveWorker({ train });
+serveWorker({ attach, load, train });
