@@ -145,6 +145,13 @@ export interface FitOptions {
   initialEpoch?: number;
   /** Samples per step (default 100). */
   batchSize?: number;
+  /**
+   * Fixed batches of training rows (indices into `x`) instead of `batchSize`, e.g. the buckets
+   * of `bucketByLength`, so a recurrent layer with `masking` runs each batch only over its own
+   * length: every epoch runs each batch once, in a seeded shuffled order when `shuffle`. Not
+   * with `validationSplit`.
+   */
+  batches?: readonly ArrayLike<number>[];
   /** Optimizer (default Adam with lr 1e-3; when resuming, the model's saved optimizer). */
   optimizer?: Optimizer;
   /** Learning-rate schedule overriding the optimizer's own lr (per epoch). */
@@ -439,6 +446,22 @@ function checkCallbacks(v: unknown): Callback[] {
   return v as Callback[];
 }
 
+/** Checked {@link FitOptions.batches}: non-empty batches of row indices in [0, n). */
+function batchesOption(v: unknown, n: number, split: unknown): Int32Array[] {
+  if (split !== undefined && split !== 0) throw new ArgumentError('validationSplit', 'no split when batches are given (their indices are rows of x)', describe(split));
+  if (!Array.isArray(v) || v.length === 0) throw new ArgumentError('batches', 'a non-empty array of batches of row indices', describe(v));
+  return v.map((b, i) => {
+    const len = (b as ArrayLike<number>)?.length;
+    if (typeof b !== 'object' || b === null || !Number.isInteger(len) || len < 1) throw new ArgumentError(`batches[${i}]`, 'a non-empty array of row indices', describe(b));
+    const out = Int32Array.from(b as ArrayLike<number>);
+    for (let j = 0; j < len; j++) {
+      const r = (b as ArrayLike<number>)[j];
+      if (!(Number.isInteger(r) && r >= 0 && r < n)) throw new ArgumentError(`batches[${i}][${j}]`, `a row index in [0, ${n})`, describe(r));
+    }
+    return out;
+  });
+}
+
 /** The one training loop behind {@link fit} and {@link fitAsync}; it yields at step boundaries. */
 function* trainLoop(model: Sequential, x: Float32Array, y: Targets, opts: FitOptions): Loop<History> {
   // 1. Check every option (nothing changes until all are valid).
@@ -469,6 +492,7 @@ function* trainLoop(model: Sequential, x: Float32Array, y: Targets, opts: FitOpt
       val = takeSplit(all, per, parts.test);
     }
   }
+  const batches = opts.batches === undefined ? null : batchesOption(opts.batches, train.n, opts.validationSplit);
   const seed = seedOption(opts.seed, model.seed);
   const N = opts.datasetSize === undefined ? train.n : checkInt('datasetSize', opts.datasetSize, 1);
   const clip = opts.clipNorm === undefined ? 0 : checkNumber('clipNorm', opts.clipNorm, Number.MIN_VALUE);
@@ -493,10 +517,10 @@ function* trainLoop(model: Sequential, x: Float32Array, y: Targets, opts: FitOpt
   if (opts.optimizer) bindOptimizer(model, opts.optimizer);
 
   const rng = new Rng(seed, 0x5eed, model.rt);
-  const order = Int32Array.from({ length: train.n }, (_, i) => i);
+  const order = Int32Array.from({ length: batches ? batches.length : train.n }, (_, i) => i);
   // Resuming: replay the shuffles of the epochs done, so each epoch sees the same order.
   if (shuffle) for (let e = 0; e < initialEpoch; e++) rng.shuffle(order);
-  const stepsPerEpoch = Math.ceil(train.n / bs);
+  const stepsPerEpoch = batches ? batches.length : Math.ceil(train.n / bs);
   const history: History = { epochs: [], stoppedEarly: false, bestEpoch: initialEpoch };
   const t: Training = {
     model, optimizer, loss: kind, epochs, initialEpoch, stepsPerEpoch, hasValidation: val !== undefined, history,
@@ -524,14 +548,14 @@ function* trainLoop(model: Sequential, x: Float32Array, y: Targets, opts: FitOpt
         const frac = b / stepsPerEpoch;
         lr = (opts.lr === undefined ? optimizer.lr : evalSchedule('lr', opts.lr, e, frac)) * t.lrFactor;
         beta = evalSchedule('klWeight', opts.klWeight ?? 1, e, frac);
-        const rows = order.subarray(b * bs, Math.min((b + 1) * bs, train.n));
+        const rows = batches ? batches[order[b]] : order.subarray(b * bs, Math.min((b + 1) * bs, train.n));
         const B = rows.length;
         if (cbs.length) yield* notify(cbs, (c) => c.onBatchBegin?.(b, { batch: b, size: B }, t));
         for (const p of params) p.grad.view().fill(0);
         // KL gradients only (its value costs a pass the step does not need); none while β = 0.
         // Layers that can fuse them into the forward do so (ctx.klGradScale).
         const klScale = beta > 0 ? beta / N : undefined;
-        const ctx: ForwardContext = { training: true, sample: false, seed, step: step++, klGradScale: klScale };
+        const ctx: ForwardContext = { training: true, sample: false, seed, step: step++, klGradScale: klScale, rows };
         const out = model.forward(model.loadBatch(train.x, rows), ctx);
         if (!dOut.t || dOut.t.shape[0] !== out.shape[0]) {
           dOut.t?.dispose();

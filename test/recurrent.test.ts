@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Runtime } from '../src/runtime/runtime.js';
 import { Tensor } from '../src/tensor.js';
 import { ForwardContext, Layer } from '../src/layers/layer.js';
-import { GRU, LSTM, Recurrent, SparseVDGRU, SparseVDLSTM } from '../src/layers/recurrent.js';
+import { GRU, LSTM, Recurrent, SparseVDGRU, SparseVDLSTM, sequenceStream } from '../src/layers/recurrent.js';
 import { Embedding, SparseVDEmbedding } from '../src/layers/embedding.js';
 import { Dense } from '../src/layers/dense.js';
 import { Sequential } from '../src/model.js';
@@ -13,7 +13,9 @@ import { passSeed } from '../src/layers/bayesian.js';
 import { clipGradNorm } from '../src/ops/optim.js';
 import { ArgumentError, ShapeError } from '../src/errors.js';
 import { gradCheck } from './util/gradcheck.js';
-import { expectBits, lcg, randomArray } from './util/kernel.js';
+import { expectBits, expectClose, lcg, randomArray } from './util/kernel.js';
+import { bucketByLength } from '../src/text.js';
+import { fit } from '../src/train.js';
 
 const rt = Runtime.createSync();
 
@@ -44,22 +46,26 @@ describe('recurrent layers: finite differences through time', () => {
     it(`${name}, sequences, odd sizes`, () => gradCheck(built(new make({ units: 7, returnSequences: true }), [3, 5]), rt, [3, 3, 5]));
     it(`${name}, masked padded steps (pre and post padding)`, () => gradCheck(built(new make({ units: 6, masking: true, returnSequences: true }), [5, 2]), rt, [3, 5, 2],
       padSteps(5, 2, [[3, 4], [0, 1], []])));
+    it(`${name}, padding every sequence shares (the kernels skip those steps)`, () => gradCheck(built(new make({ units: 4, masking: true, returnSequences: true }), [5, 2]), rt, [3, 5, 2],
+      padSteps(5, 2, [[0, 4], [0, 3, 4], [0]])));
     it(`${name}, Bernoulli dropout on inputs and state (mask fixed per sequence)`, () => gradCheck(
       built(new make({ units: 5, dropout: 0.3, recurrentDropout: 0.4 }), [4, 3]), rt, [3, 4, 3], { ctx: train }));
   }
   for (const [name, make] of [['SparseVDLSTM', SparseVDLSTM], ['SparseVDGRU', SparseVDGRU]] as const) {
-    it(`${name}, sampled weights and the KL (θ, log σ²)`, () => {
-      // Training without the mask (as the Sparse VD dense tests do): the loss is smooth in θ.
-      const l = built(new make({ units: 4, initialLogSigma2: -2, maskInTraining: false, masking: true }), [4, 3]);
-      gradCheck(l, rt, [2, 4, 3], { ctx: train, withKl: true, h: 1e-3, ...padSteps(4, 3, [[3], []]) });
-    });
+    for (const [weightNoise, returnSequences] of [['sequence', false], ['sequence', true], ['batch', false]] as const) {
+      it(`${name}, sampled weights (one per ${weightNoise}${returnSequences ? ', sequences' : ''}) and the KL (θ, log σ²)`, () => {
+        // Training without the mask (as the Sparse VD dense tests do): the loss is smooth in θ.
+        const l = built(new make({ units: 4, initialLogSigma2: -2, maskInTraining: false, masking: true, weightNoise, returnSequences }), [4, 3]);
+        gradCheck(l, rt, [2, 4, 3], { ctx: train, withKl: true, h: 1e-3, ...padSteps(4, 3, [[3], []]) });
+      });
+    }
   }
 });
 
 describe('Sparse VD recurrent weights', () => {
-  it('one weight sample per pass, the same at every time step (white box: a plain LSTM on that sample gives the same bits)', () => {
+  it("weightNoise 'batch': one weight sample per pass, the same at every time step (white box: a plain LSTM on that sample gives the same bits)", () => {
     const T = 6, I = 3, H = 5, B = 2;
-    const svd = built(new SparseVDLSTM({ units: H, returnSequences: true, initialLogSigma2: -2 }), [T, I], 3);
+    const svd = built(new SparseVDLSTM({ units: H, returnSequences: true, initialLogSigma2: -2, weightNoise: 'batch' }), [T, I], 3);
     const ctx: ForwardContext = { training: true, sample: false, seed: 42, step: 9 };
     const x = Tensor.from(randomArray(B * T * I, lcg(3)), [B, T, I], rt);
     const y = svd.forward(x, ctx).toArray();
@@ -82,6 +88,49 @@ describe('Sparse VD recurrent weights', () => {
     const y2 = svd.forward(x, { ...ctx, step: 10 }).toArray();
     expect(y2.some((v, i) => v !== y[i])).toBe(true);
     expectBits(svd.forward(x, ctx).toArray(), y);
+  });
+
+  it("weightNoise 'sequence' (default): each sequence its own sample, the same at every step, keyed by its dataset index (not batch size or position)", () => {
+    const T = 5, I = 3, H = 4;
+    for (const [Svd, Plain] of [[SparseVDLSTM, LSTM], [SparseVDGRU, GRU]] as const) {
+      const svd = built(new Svd({ units: H, returnSequences: true, masking: true, initialLogSigma2: -2 }), [T, I], 2);
+      const rows = [7, 3, 12];
+      const xa = randomArray(rows.length * T * I, lcg(5));
+      xa.fill(0, 0, 2 * I); // sequence 0 pre-padded by two steps
+      const ctx: ForwardContext = { training: true, sample: false, seed: 8, step: 4, rows };
+      const y = svd.forward(Tensor.from(xa, [rows.length, T, I], rt), ctx).toArray();
+      const p = svd.params();
+      const sample = (theta: Tensor, logSigma2: Tensor, stream: number, offset: number): Float32Array => {
+        const M = Tensor.zeros(theta.shape, rt), S = Tensor.zeros(theta.shape, rt), la = Tensor.zeros(theta.shape, rt), eps = Tensor.zeros(theta.shape, rt);
+        svdPrepare(theta, logSigma2, M, S, la, 3, { lo: -8, hi: 8 });
+        gaussian(eps, passSeed(ctx), { stream, offset });
+        const w = svdSampleWeights(M, S, eps, Tensor.zeros(theta.shape, rt)).toArray();
+        for (const t of [M, S, la, eps]) t.dispose();
+        return w;
+      };
+      const G = Svd === SparseVDLSTM ? 4 : 3;
+      const samples: Float32Array[] = [];
+      rows.forEach((r, k) => {
+        // Sequence k alone through a plain cell with the sample of stream (layer 2, row r): the same bits at every step.
+        const stream = sequenceStream(2, r);
+        const wx = sample(p[0].value, p[1].value, stream, 0), wh = sample(p[2].value, p[3].value, stream, I * G * H);
+        samples.push(wx);
+        const plain = built(new Plain({ units: H, returnSequences: true, masking: true }), [T, I]);
+        const q = plain.params();
+        q[0].value.set(wx);
+        q[1].value.set(wh);
+        q.slice(2).forEach((g, j) => g.value.set(p[4 + j].value.toArray()));
+        const xk = Tensor.from(xa.subarray(k * T * I, (k + 1) * T * I), [1, T, I], rt);
+        expectBits(plain.forward(xk, { ...ctx, training: false }).toArray(), y.subarray(k * T * H, (k + 1) * T * H));
+        // The same sequence in a batch of its own (batch size 1, another position): the same bits.
+        expectBits(svd.forward(xk, { ...ctx, rows: [r] }).toArray(), y.subarray(k * T * H, (k + 1) * T * H));
+        plain.dispose();
+      });
+      // Different sequences, different samples.
+      expect(samples[0].some((v, i) => v !== samples[1][i])).toBe(true);
+      expect(() => svd.forward(Tensor.from(xa, [rows.length, T, I], rt), { ...ctx, rows: [1, 2] })).toThrow(ArgumentError);
+      svd.dispose();
+    }
   });
 
   it('inference multiplies by the masked means (dropped weights exactly 0); KL and sparsity reported', () => {
@@ -135,6 +184,57 @@ describe('masking and variable lengths', () => {
       expectBits(yl.subarray(H), want);
     });
   }
+
+  it('bucketing saves work: a batch runs only its span of live steps, with the outputs and gradients of the full-length run', () => {
+    const I = 3, H = 5, T = 8;
+    const lengths = [2, 3, 2, 6, 5, 8, 3, 6, 2];
+    const n = lengths.length;
+    const x = randomArray(n * T * I, lcg(11));
+    lengths.forEach((L, b) => x.fill(0, b * T * I, (b * T + T - L) * I)); // 'pre' padding
+    const rows = (idx: ArrayLike<number>): Float32Array => {
+      const out = new Float32Array(idx.length * T * I);
+      Array.from(idx).forEach((r, k) => out.set(x.subarray(r * T * I, (r + 1) * T * I), k * T * I));
+      return out;
+    };
+    const layer = built(new SparseVDLSTM({ units: H, masking: true, weightNoise: 'batch' }), [T, I]);
+    const ctx: ForwardContext = { training: true, sample: false, seed: 3, step: 0 };
+    const grads = () => layer.params().map((p) => p.grad.toArray());
+    const clear = () => layer.params().forEach((p) => p.grad.view().fill(0));
+    // The full batch: every row runs all T steps (one sequence has length T).
+    const yAll = layer.forward(Tensor.from(x, [n, T, I], rt), ctx).toArray();
+    expect(layer.stepsRun).toBe(T);
+    const buckets = bucketByLength(lengths, 3, 7);
+    let work = 0;
+    for (const { indices } of buckets) {
+      const Lmax = Math.max(...Array.from(indices, (r) => lengths[r]));
+      const dy = randomArray(indices.length * H, lcg(indices[0]));
+      const before = layer.stepsRun;
+      const y = layer.forward(Tensor.from(rows(indices), [indices.length, T, I], rt), ctx).toArray();
+      expect(layer.stepsRun - before).toBe(Lmax);
+      work += Lmax;
+      Array.from(indices).forEach((r, k) => expectBits(y.subarray(k * H, (k + 1) * H), yAll.subarray(r * H, (r + 1) * H)));
+      clear();
+      layer.backward(Tensor.from(dy, [indices.length, H], rt));
+      const gB = grads();
+      // The same rows inside a full-length batch (a length-T sequence with zero output gradient).
+      const withFull = [...Array.from(indices), 5];
+      layer.forward(Tensor.from(rows(withFull), [withFull.length, T, I], rt), ctx);
+      const dyFull = new Float32Array(withFull.length * H);
+      dyFull.set(dy);
+      clear();
+      layer.backward(Tensor.from(dyFull, [withFull.length, H], rt));
+      grads().forEach((g, i) => expectClose(gB[i], g, 1e-6, `${layer.params()[i].name} gradient, bucket of ${indices.length}`));
+    }
+    expect(work).toBeLessThan(buckets.length * T);
+    // fit with the buckets as its batches: one epoch costs the bucket lengths, not T each.
+    const m = new Sequential({ inputShape: [T, I], seed: 2, runtime: rt, layers: [new LSTM({ units: H, masking: true }), new Dense({ units: 2 })] });
+    const rec = m.layers[0] as Recurrent;
+    const labels = Int32Array.from(lengths, (L) => L % 2);
+    fit(m, x, labels, { epochs: 2, batches: buckets.map((b) => b.indices), progress: false, seed: 4 });
+    expect(rec.stepsRun).toBe(2 * buckets.reduce((a, b) => a + Math.max(...Array.from(b.indices, (r) => lengths[r])), 0));
+    expect(() => fit(m, x, labels, { epochs: 1, batches: [[0, n]], progress: false })).toThrow(ArgumentError);
+    m.dispose();
+  });
 
   it('options and inputs are checked with typed errors', () => {
     expect(() => new LSTM({ units: 0 })).toThrow(ArgumentError);

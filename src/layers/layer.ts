@@ -33,6 +33,12 @@ export interface ForwardContext {
    * `kl(klGradScale, false)` afterwards then adds nothing more.
    */
   klGradScale?: number;
+  /**
+   * Dataset indices of the batch's rows (the trainer sets them): noise drawn per sample (the
+   * recurrent layers' per-sequence weight samples) is keyed by them, not by the position in the
+   * batch, so it does not depend on batch size or order. Default: the positions 0..B−1.
+   */
+  rows?: ArrayLike<number>;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { ShapeError, checkInt, checkNumber } from '../errors.js';
+import { ArgumentError, ShapeError, checkInt, checkNumber, describe } from '../errors.js';
 import { columnSums } from '../ops/elementwise.js';
 import { matmul } from '../ops/gemm.js';
 import { bernoulli } from '../ops/noise.js';
@@ -52,10 +52,39 @@ export interface DropoutRecurrentOptions extends RecurrentOptions {
 }
 
 /** Options of {@link SparseVDLSTM} and {@link SparseVDGRU}. */
-export interface SparseVDRecurrentOptions extends RecurrentOptions, SampledWeightOptions {}
+export interface SparseVDRecurrentOptions extends RecurrentOptions, SampledWeightOptions {
+  /**
+   * How training samples W_x and W_h, each sample used at every time step (the local
+   * reparameterization trick does not carry across steps, so whole weights are sampled):
+   * - `'sequence'` (default): one sample per sequence, as the variational objective of
+   *   Lobacheva et al. (2017) has it, keyed by (seed, step, layer, the sequence's index in the
+   *   dataset: `ForwardContext.rows`), so a sequence's noise does not depend on the batch size
+   *   or order. Cost per pass: B samples of (features + units)·G·units normals (drawn again in
+   *   the backward instead of keeping B weight copies), and each sequence's products as its own
+   *   GEMM [T, features]·W_x and matrix-vector steps h·W_h (batch 1), about 1.5–3× the
+   *   batched pass at H = 128 in our measurements.
+   * - `'batch'`: one sample per pass shared by the batch's sequences (cheaper, what most
+   *   implementations do; more gradient variance per step).
+   * Monte-Carlo prediction always samples once per pass (one posterior draw for every input).
+   */
+  weightNoise?: 'sequence' | 'batch';
+}
 
 /** Noise offsets within a layer's stream: dropout masks, then the weight samples. */
 const OFFSET_INPUT_MASK = 0, OFFSET_STATE_MASK = 0x40000000, OFFSET_WEIGHTS = 0x80000000;
+
+/**
+ * The noise stream of sequence `row` (dataset index) in layer `index`: bit 31 set (apart from
+ * the layers' own streams, their indices), the row above 8 bits of layer index.
+ */
+export function sequenceStream(index: number, row: number): number {
+  if (!(Number.isInteger(row) && row >= 0 && row < 2 ** 23 - 1)) throw new ArgumentError('ctx.rows', 'dataset indices in [0, 2^23 − 1) for per-sequence weight noise', describe(row));
+  if (index >= 256) throw new ArgumentError('layer.index', 'a position below 256 for per-sequence weight noise', String(index));
+  return (0x80000000 | ((row + 1) << 8) | index) >>> 0;
+}
+
+/** Sequence k's W_x and W_h of a per-sequence pass. */
+type SequenceWeights = (k: number) => { wx: Tensor; wh: Tensor };
 
 /**
  * Base of the recurrent layers: x [batch, T, features] → [batch, T, units] or [batch, units],
@@ -80,6 +109,17 @@ export abstract class Recurrent extends Layer {
   private drop: RecurrentDrop | null = null;
   private inputMask: Tensor | null = null;
   private batch = 0;
+  /** This pass's run of steps: from `t0`, `run` steps (all of them unless masking trims padding). */
+  private t0 = 0;
+  private run = 0;
+  /** This pass's inputs, time-major [run, B, features] (after input dropout). */
+  private xt?: Tensor;
+  /**
+   * Time steps the cell kernels ran, summed over forward passes (work counter: with `masking`,
+   * a batch runs only from its first to its last live step, so batches bucketed by length cost
+   * their own length).
+   */
+  stepsRun = 0;
 
   constructor(cell: CellKind, opts: RecurrentOptions) {
     super();
@@ -128,20 +168,76 @@ export abstract class Recurrent extends Layer {
   protected abstract weightGrads(): { dwx: Tensor; dwh: Tensor; accumulate: boolean };
   /** After dW_x and dW_h were written: the chain rule into the parameters. */
   protected finishWeightGrads(): void {}
+  /** Per-sequence weights of this pass (after {@link passWeights}), or null for one sample per batch. */
+  protected sequenceWeights(_ctx: ForwardContext): SequenceWeights | null {
+    return null;
+  }
+  private perSequence: SequenceWeights | null = null;
   /** Input and recurrent Bernoulli dropout rates of a training pass. */
   protected dropoutRates(): [number, number] {
     return [0, 0];
   }
 
+  /**
+   * Steps [t0, t0 + run) of a time-major [steps, B, F] buffer `src` copied into the start of
+   * `dst` (same size), as a [run, B, F] view; `src` itself when the run is every step.
+   */
+  private runOf(src: Tensor, dst: string): Tensor {
+    const [T, B, F] = src.shape.length === 3 ? src.shape : [src.shape[0], src.shape[1], 1];
+    if (this.run === T) return src;
+    const out = this.buffer(dst, src.shape).prefix(src.shape.length === 3 ? [this.run, B, F] : [this.run, B]);
+    out.view().set(src.view().subarray(this.t0 * B * F, (this.t0 + this.run) * B * F));
+    return out;
+  }
+
+  /** A zeroed [steps, B, F] buffer `key` with `run` [run, B, F] placed at step t0. */
+  private placeRun(run: Tensor, key: string): Tensor {
+    const [, B, F] = run.shape;
+    if (this.run === this.steps) return run;
+    const full = this.buffer(key, [this.steps, B, F]);
+    const v = full.view();
+    v.fill(0);
+    v.set(run.view(), this.t0 * B * F);
+    return full;
+  }
+
   forward(x: Tensor, ctx: ForwardContext): Tensor {
     const B = this.checkInput(x);
-    const T = this.steps, I = this.features, H = this.units, GH = this.gatesPerUnit * H;
+    const Tall = this.steps, I = this.features, H = this.units, GH = this.gatesPerUnit * H;
     this.batch = B;
     ({ wx: this.wx, wh: this.wh } = this.passWeights(ctx, OFFSET_WEIGHTS));
-    const x3 = x.reshape([B, T, I]);
-    this.mask = this.ropts.masking ? this.buffer('mask', [T, B]) : null;
-    if (this.mask) stepMask(x3, this.mask);
-    const xt = swapOuter(x3, this.buffer('xt', [T, B, I]));
+    this.perSequence = this.sequenceWeights(ctx);
+    if (this.perSequence) {
+      if (ctx.rows && ctx.rows.length !== B) throw new ArgumentError('ctx.rows', `${B} dataset indices (one per row)`, `${ctx.rows.length}`);
+      return this.forwardPerSequence(x, B, this.perSequence);
+    }
+    const x3 = x.reshape([B, Tall, I]);
+    const fullMask = this.ropts.masking ? this.buffer('mask', [Tall, B]) : null;
+    this.t0 = 0;
+    this.run = Tall;
+    if (fullMask) {
+      stepMask(x3, fullMask);
+      // Padded steps before a batch's first live step and after its last one change no state
+      // and output zeros: the kernels skip them (at least one step runs).
+      const m = fullMask.view();
+      let first = Tall, last = -1;
+      for (let i = 0; i < m.length; i++) {
+        if (m[i] !== 0) {
+          const t = Math.floor(i / B);
+          if (t < first) first = t;
+          last = t;
+        }
+      }
+      if (last >= 0) {
+        this.t0 = first;
+        this.run = last + 1 - first;
+      } else this.run = 1;
+    }
+    const T = this.run;
+    this.stepsRun += T;
+    this.mask = fullMask ? this.runOf(fullMask, 'maskRun') : null;
+    const xt = this.runOf(swapOuter(x3, this.buffer('xtAll', [Tall, B, I])), 'xtRun');
+    this.xt = xt;
     const [pIn, pRec] = ctx.training ? this.dropoutRates() : [0, 0];
     this.inputMask = null;
     if (pIn > 0) {
@@ -153,44 +249,121 @@ export abstract class Recurrent extends Layer {
     if (pRec > 0) {
       const keep = 1 - pRec;
       const m = bernoulli(this.buffer('stateMask', [B, H]), keep, passSeed(ctx), { scale: 1 / keep, stream: this.index, offset: OFFSET_STATE_MASK });
-      this.drop = { mask: m, masked: this.buffer('hd', [T, B, H]) };
+      this.drop = { mask: m, masked: this.runBuffer('hd', [T, B, H]) };
     }
-    const g = matmul(xt.reshape([T * B, I]), this.wx, { bias: this.bias?.value, out: this.buffer('g', [T * B, GH]) }).reshape([T, B, GH]);
-    const h = this.buffer('h', [T + 1, B, H]);
-    if (this.cell === 'lstm') lstmForward(g, this.wh, h, this.buffer('c', [T + 1, B, H]), this.mask, this.drop);
-    else gruForward(g, this.wh, this.recurrentBias?.value ?? null, this.buffer('gh', [T, B, GH]), h, this.mask, this.drop);
+    const g = matmul(xt.reshape([T * B, I]), this.wx, { bias: this.bias?.value, out: this.runBuffer('g', [T * B, GH]) }).reshape([T, B, GH]);
+    const h = this.runBuffer('h', [T + 1, B, H]);
+    if (this.cell === 'lstm') lstmForward(g, this.wh, h, this.runBuffer('c', [T + 1, B, H]), this.mask, this.drop);
+    else gruForward(g, this.wh, this.recurrentBias?.value ?? null, this.runBuffer('gh', [T, B, GH]), h, this.mask, this.drop);
     if (this.ropts.returnSequences) {
-      return swapOuter(this.statesFrom(h, 1), this.buffer('y', [B, T, H]), this.mask);
+      // States 1..T (a copy: tensors have no offset views), placed at their steps.
+      const states = this.runBuffer('hs', [T, B, H]);
+      states.view().set(h.view().subarray(B * H));
+      return swapOuter(this.placeRun(states, 'hsAll'), this.buffer('y', [B, Tall, H]), fullMask);
     }
     const y = this.buffer('y', [B, H]);
     y.view().set(h.view().subarray(T * B * H));
     return y;
   }
 
-  /** States 1..T of h as one [T, B, H] tensor (a copy: tensors have no offset views). */
-  private statesFrom(h: Tensor, from: number): Tensor {
-    const T = this.steps, B = this.batch, H = this.units;
-    const out = this.buffer('hs', [T, B, H]);
-    out.view().set(h.view().subarray(from * B * H));
-    return out;
+  /** A layer buffer sized for every step (shape[0] counts steps, + 1 for state buffers) viewed for this pass's run. */
+  private runBuffer(key: string, shape: number[]): Tensor {
+    const full = shape.slice();
+    full[0] += (this.steps - this.run) * (shape.length === 2 ? this.batch : 1);
+    return this.buffer(key, full).prefix(shape);
+  }
+
+  /** Sequence k's slice [k·n, (k + 1)·n) of `src` copied into `dst` (or the reverse with `back`). */
+  private static copyRow(src: Tensor, dst: Tensor, k: number, back = false): void {
+    const n = back ? src.size : dst.size;
+    if (back) dst.view().set(src.view(), k * n);
+    else dst.view().set(src.view().subarray(k * n, (k + 1) * n));
+  }
+
+  /** A training pass with its own weight sample per sequence: each sequence a batch-1 pass, its activations kept for backward. */
+  private forwardPerSequence(x: Tensor, B: number, weights: SequenceWeights): Tensor {
+    const T = this.steps, I = this.features, H = this.units, GH = this.gatesPerUnit * H, lstm = this.cell === 'lstm';
+    this.stepsRun += T;
+    const xs = this.buffer('xS', [B, T, I]);
+    xs.view().set(x.view());
+    const gS = this.buffer('gS', [B, T, GH]), hS = this.buffer('hS', [B, T + 1, H]);
+    const cS = lstm ? this.buffer('cS', [B, T + 1, H]) : null, ghS = lstm ? null : this.buffer('ghS', [B, T, GH]);
+    const xk = this.buffer('xk', [1, T, I]), gk = this.buffer('gk', [T, 1, GH]), hk = this.buffer('hk', [T + 1, 1, H]);
+    const mk = this.ropts.masking ? this.buffer('mk', [T, 1]) : null;
+    const seq = this.ropts.returnSequences ?? false;
+    const y = this.buffer('y', seq ? [B, T, H] : [B, H]);
+    for (let k = 0; k < B; k++) {
+      Recurrent.copyRow(xs, xk, k);
+      if (mk) stepMask(xk, mk);
+      const { wx, wh } = weights(k);
+      matmul(xk.reshape([T, I]), wx, { bias: this.bias?.value, out: gk.reshape([T, GH]) });
+      if (lstm) lstmForward(gk, wh, hk, this.buffer('ck', [T + 1, 1, H]), mk, null);
+      else gruForward(gk, wh, this.recurrentBias?.value ?? null, this.buffer('ghk', [T, 1, GH]), hk, mk, null);
+      Recurrent.copyRow(gk, gS, k, true);
+      Recurrent.copyRow(hk, hS, k, true);
+      if (cS) Recurrent.copyRow(this.buffer('ck', [T + 1, 1, H]), cS, k, true);
+      if (ghS) Recurrent.copyRow(this.buffer('ghk', [T, 1, GH]), ghS, k, true);
+      if (seq) {
+        const states = this.buffer('hsk', [T, 1, H]);
+        states.view().set(hk.view().subarray(H));
+        Recurrent.copyRow(swapOuter(states, this.buffer('yk', [1, T, H]), mk), y, k, true);
+      } else y.view().set(hk.view().subarray(T * H), k * H);
+    }
+    return y;
+  }
+
+  /** Backward of {@link forwardPerSequence}: each sequence's weights drawn again, its gradients added sequence by sequence. */
+  private backwardPerSequence(dy: Tensor, weights: SequenceWeights): Tensor | null {
+    const T = this.steps, I = this.features, H = this.units, B = this.batch, GH = this.gatesPerUnit * H, lstm = this.cell === 'lstm';
+    const seq = this.ropts.returnSequences ?? false;
+    const xs = this.buffer('xS', [B, T, I]), gS = this.buffer('gS', [B, T, GH]), hS = this.buffer('hS', [B, T + 1, H]);
+    const xk = this.buffer('xk', [1, T, I]), gk = this.buffer('gk', [T, 1, GH]), hk = this.buffer('hk', [T + 1, 1, H]);
+    const ck = this.buffer('ck', [T + 1, 1, H]), ghk = this.buffer('ghk', [T, 1, GH]);
+    const mk = this.ropts.masking ? this.buffer('mk', [T, 1]) : null;
+    const dyk = this.buffer('dyk', seq ? [T, 1, H] : [1, H]);
+    const dGx = this.buffer('dGxk', [T, 1, GH]), dGh = lstm ? dGx : this.buffer('dGhk', [T, 1, GH]);
+    const s = { dh: this.buffer('dh1', [1, H]), dc: this.buffer('dc1', [1, H]), tmp: this.buffer('tmp1', [1, H]) };
+    const dx = this.inputGrad ? this.buffer('dx', [B, T, I]) : null;
+    for (let k = 0; k < B; k++) {
+      Recurrent.copyRow(xs, xk, k);
+      if (mk) stepMask(xk, mk);
+      Recurrent.copyRow(gS, gk, k);
+      Recurrent.copyRow(hS, hk, k);
+      if (lstm) Recurrent.copyRow(this.buffer('cS', [B, T + 1, H]), ck, k);
+      else Recurrent.copyRow(this.buffer('ghS', [B, T, GH]), ghk, k);
+      Recurrent.copyRow(dy, dyk, k); // [1, T, H] is [T, 1, H] in memory
+      const { wx, wh } = weights(k);
+      if (lstm) lstmBackward(gk, wh, hk, ck, mk, dyk, !seq, dGx, s, null);
+      else gruBackward(gk, ghk, wh, hk, mk, dyk, !seq, dGx, dGh, s, null);
+      const dGx2 = dGx.reshape([T, GH]), dGh2 = dGh.reshape([T, GH]);
+      const { dwx, dwh, accumulate } = this.weightGrads();
+      matmul(xk.reshape([T, I]), dGx2, { transA: true, out: dwx, accumulate });
+      matmul(hk.prefix([T, H]), dGh2, { transA: true, out: dwh, accumulate });
+      if (this.bias) columnSums(dGx2, { out: this.bias.grad, accumulate: true });
+      if (this.recurrentBias) columnSums(dGh2, { out: this.recurrentBias.grad, accumulate: true });
+      this.finishWeightGrads();
+      if (dx) Recurrent.copyRow(matmul(dGx2, wx, { transB: true, out: this.buffer('dxk', [T, I]) }), dx, k, true);
+    }
+    return dx ? dx.reshape([B, ...this.inputShape]) : null;
   }
 
   backward(dy: Tensor): Tensor | null {
-    const T = this.steps, I = this.features, H = this.units, B = this.batch, GH = this.gatesPerUnit * H;
+    if (this.perSequence) return this.backwardPerSequence(dy, this.perSequence);
+    const T = this.run, Tall = this.steps, I = this.features, H = this.units, B = this.batch, GH = this.gatesPerUnit * H;
     const seq = this.ropts.returnSequences ?? false;
-    const dyt = seq ? swapOuter(dy.reshape([B, T, H]), this.buffer('dyt', [T, B, H])) : dy;
-    const g = this.buffer('g', [T * B, GH]).reshape([T, B, GH]);
-    const h = this.buffer('h', [T + 1, B, H]);
+    const dyt = seq ? this.runOf(swapOuter(dy.reshape([B, Tall, H]), this.buffer('dyt', [Tall, B, H])), 'dytRun') : dy;
+    const g = this.runBuffer('g', [T * B, GH]).reshape([T, B, GH]);
+    const h = this.runBuffer('h', [T + 1, B, H]);
     const s = { dh: this.buffer('dhc', [B, H]), dc: this.buffer('dcc', [B, H]), tmp: this.buffer('tmp', [B, H]) };
-    const dGx = this.buffer('dGx', [T, B, GH]);
+    const dGx = this.runBuffer('dGx', [T, B, GH]);
     let dGh = dGx;
-    if (this.cell === 'lstm') lstmBackward(g, this.wh, h, this.buffer('c', [T + 1, B, H]), this.mask, dyt, !seq, dGx, s, this.drop);
+    if (this.cell === 'lstm') lstmBackward(g, this.wh, h, this.runBuffer('c', [T + 1, B, H]), this.mask, dyt, !seq, dGx, s, this.drop);
     else {
-      dGh = this.buffer('dGh', [T, B, GH]);
-      gruBackward(g, this.buffer('gh', [T, B, GH]), this.wh, h, this.mask, dyt, !seq, dGx, dGh, s, this.drop);
+      dGh = this.runBuffer('dGh', [T, B, GH]);
+      gruBackward(g, this.runBuffer('gh', [T, B, GH]), this.wh, h, this.mask, dyt, !seq, dGx, dGh, s, this.drop);
     }
     const dGx2 = dGx.reshape([T * B, GH]), dGh2 = dGh.reshape([T * B, GH]);
-    const xt = this.buffer('xt', [T, B, I]).reshape([T * B, I]);
+    const xt = this.xt!.reshape([T * B, I]);
     const { dwx, dwh, accumulate } = this.weightGrads();
     matmul(xt, dGx2, { transA: true, out: dwx, accumulate });
     const hin = this.drop ? this.drop.masked.reshape([T * B, H]) : h.prefix([T * B, H]);
@@ -199,9 +372,9 @@ export abstract class Recurrent extends Layer {
     if (this.recurrentBias) columnSums(dGh2, { out: this.recurrentBias.grad, accumulate: true });
     this.finishWeightGrads();
     if (!this.inputGrad) return null;
-    const dxt = matmul(dGx2, this.wx, { transB: true, out: this.buffer('dxt', [T * B, I]) });
+    const dxt = matmul(dGx2, this.wx, { transB: true, out: this.runBuffer('dxt', [T * B, I]) });
     if (this.inputMask) mulRows(dxt, this.inputMask, dxt);
-    return swapOuter(dxt.reshape([T, B, I]), this.buffer('dx', [B, T, I])).reshape([B, ...this.inputShape]);
+    return swapOuter(this.placeRun(dxt.reshape([T, B, I]), 'dxtAll'), this.buffer('dx', [B, Tall, I])).reshape([B, ...this.inputShape]);
   }
 
   params(): ParamGroup[] {
@@ -309,6 +482,7 @@ export abstract class SparseVDRecurrent extends Recurrent {
     super(cell, opts);
     this.opts = opts;
     sampledSettings(opts);
+    if (opts.weightNoise !== undefined && opts.weightNoise !== 'sequence' && opts.weightNoise !== 'batch') throw new ArgumentError('weightNoise', "'sequence' or 'batch'", describe(opts.weightNoise));
   }
 
   /** Weights (or units) with log α ≥ this are dropped. */
@@ -320,6 +494,16 @@ export abstract class SparseVDRecurrent extends Recurrent {
     const buf = (k: string, s: Shape): Tensor => this.buffer(k, s);
     this.wxs = new SampledWeight('wx', `${this.name}/kernel`, wx, this.opts, this.opts.l1 ?? 0, this.opts.l2 ?? 0, buf);
     this.whs = new SampledWeight('wh', `${this.name}/recurrentKernel`, wh, this.opts, this.opts.l1 ?? 0, this.opts.l2 ?? 0, buf);
+  }
+
+  protected sequenceWeights(ctx: ForwardContext): SequenceWeights | null {
+    if (!ctx.training || (this.opts.weightNoise ?? 'sequence') !== 'sequence') return null;
+    const seed = passSeed(ctx), rows = ctx.rows, nx = this.wxs.theta.value.size;
+    if (rows) for (let k = 0; k < rows.length; k++) sequenceStream(this.index, rows[k]); // checked before any sample
+    return (k) => {
+      const stream = sequenceStream(this.index, rows ? rows[k] : k);
+      return { wx: this.wxs.resample(seed, stream, 0), wh: this.whs.resample(seed, stream, nx) };
+    };
   }
 
   protected passWeights(ctx: ForwardContext, offset: number): { wx: Tensor; wh: Tensor } {

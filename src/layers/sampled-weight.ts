@@ -91,7 +91,17 @@ export class SampledWeight {
     return svdSampleWeights(M, S, eps, this.b('W'));
   }
 
-  /** The gradient of the last pass's weights into θ and log σ². */
+  /**
+   * Another sample θ_masked + σ·ε of the pass {@link value} prepared (same means and variances,
+   * ε from `seed` on `stream` at `offset`): the per-sequence samples of a pass.
+   */
+  resample(seed: bigint, stream: number, offset: number): Tensor {
+    const eps = this.b('eps');
+    gaussian(eps, seed, { stream, offset });
+    return svdSampleWeights(this.b('M'), this.b('S'), eps, this.b('W'));
+  }
+
+  /** The gradient of the last sample's weights (the last {@link value} or {@link resample}) into θ and log σ² (added). */
   backward(dW: Tensor): void {
     svdSampleGrads(dW, this.b('eps'), this.b('S'), this.b('logAlpha'), this.maskThreshold, this.theta.grad, this.logSigma2.grad);
   }
