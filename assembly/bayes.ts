@@ -389,6 +389,40 @@ export function lrt_sample_f32_scalar(rows: i32, cols: i32, mu: usize, v: usize,
   for (let r = 0; r < rows; r++) lrtSampleRow(<usize>(r * cols) << 2, 0, cols, mu, v, eps, bias, out, std);
 }
 
+/**
+ * One Monte-Carlo draw of n weights (f32): out = M + sqrt(S)·ε where M ≠ 0, else 0: a weight
+ * whose (masked) mean is zero is dropped whole, mean and noise, as a pruned model drops it.
+ * No variance floor: a sampled weight has no backward. out may alias M or ε.
+ */
+export function mc_weight_sample_f32(n: i32, M: usize, S: usize, eps: usize, out: usize): void {
+  assert(n >= 0, 'n must be >= 0');
+  const n4 = n & ~3;
+  const zero = f32x4.splat(0);
+  let i = 0;
+  for (; i < n4; i += 4) {
+    const o = <usize>i << 2;
+    const m = v128.load(M + o);
+    const y = f32x4.add(m, f32x4.mul(f32x4.sqrt(v128.load(S + o)), v128.load(eps + o)));
+    v128.store(out + o, v128.and(y, f32x4.ne(m, zero)));
+  }
+  mcWeightSampleRange(i, n, M, S, eps, out);
+}
+
+// @ts-ignore: decorator
+@inline function mcWeightSampleRange(i0: i32, n: i32, M: usize, S: usize, eps: usize, out: usize): void {
+  for (let i = i0; i < n; i++) {
+    const o = <usize>i << 2;
+    const m = load<f32>(M + o);
+    store<f32>(out + o, select<f32>(m + sqrt<f32>(load<f32>(S + o)) * load<f32>(eps + o), 0, m != 0));
+  }
+}
+
+/** Scalar twin of {@link mc_weight_sample_f32}. */
+export function mc_weight_sample_f32_scalar(n: i32, M: usize, S: usize, eps: usize, out: usize): void {
+  assert(n >= 0, 'n must be >= 0');
+  mcWeightSampleRange(0, n, M, S, eps, out);
+}
+
 /** LRT backward through the noise: dv = dy·ε / (2·std). */
 export function lrt_backward_f32(n: i32, dy: usize, eps: usize, std: usize, dv: usize): void {
   assert(n >= 0, 'n must be >= 0');

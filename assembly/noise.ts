@@ -166,6 +166,33 @@ export function threefry2x32_20_x4(ctr: usize, k0: u32, k1: u32, out: usize): vo
   return <f32>(<i32>((w1 >>> 8) & 0x3fffff) - HALF_RANGE) * PI_2_M23;
 }
 
+// Box–Muller pair of one block (words w0, w1): returns ρ·cos θ (position 2b) and leaves
+// ρ·sin θ (position 2b+1) in gauss_odd / gauss4_odd.
+// @ts-ignore: decorator
+@inline function s_gauss_pair(w0: u32, w1: u32): f32 {
+  const rho = s_radius(w0), r = s_angle(w1), q = w1 >>> 30;
+  const s = s_sin_kernel(r), c = s_cos_kernel(r);
+  // cos θ, sin θ for θ = q·π/2 + r: q = 0: (c, s), 1: (-s, c), 2: (-c, -s), 3: (s, -c).
+  const even = (q & 1) == 0;
+  const cs = reinterpret<f32>(reinterpret<u32>(select<f32>(c, s, even)) ^ (((q + 1) & 2) << 30));
+  const sn = reinterpret<f32>(reinterpret<u32>(select<f32>(s, c, even)) ^ ((q & 2) << 30));
+  gauss_odd = rho * sn;
+  return rho * cs;
+}
+let gauss_odd: f32 = 0;
+
+// @ts-ignore: decorator
+@inline function v_gauss_pair(w0: v128, w1: v128): v128 {
+  const rho = v_radius(w0), r = v_angle(w1), q = i32x4.shr_u(w1, 30);
+  const s = v_sin_kernel(r), c = v_cos_kernel(r);
+  const isEven = i32x4.eq(v128.and(q, i32x4.splat(1)), i32x4.splat(0));
+  const cs = v128.xor(v128.bitselect(c, s, isEven), i32x4.shl(v128.and(i32x4.add(q, i32x4.splat(1)), i32x4.splat(2)), 30));
+  const sn = v128.xor(v128.bitselect(s, c, isEven), i32x4.shl(v128.and(q, i32x4.splat(2)), 30));
+  gauss4_odd = f32x4.mul(rho, sn);
+  return f32x4.mul(rho, cs);
+}
+let gauss4_odd: v128 = i32x4.splat(0);
+
 // ---- fills ------------------------------------------------------------------------------
 
 /**
@@ -183,13 +210,8 @@ export function threefry2x32_20_x4(ctr: usize, k0: u32, k1: u32, out: usize): vo
       const w = threefry(<u32>(p >> 1), stream, k0, k1);
       w0 = <u32>w; w1 = <u32>(w >> 32);
       if (mode == MODE_GAUSS) {
-        const rho = s_radius(w0), r = s_angle(w1), q = w1 >>> 30;
-        const s = s_sin_kernel(r), c = s_cos_kernel(r);
-        // cos θ, sin θ for θ = q·π/2 + r: q = 0: (c, s), 1: (-s, c), 2: (-c, -s), 3: (s, -c).
-        const even = (q & 1) == 0;
-        const cs = reinterpret<f32>(reinterpret<u32>(select<f32>(c, s, even)) ^ (((q + 1) & 2) << 30));
-        const sn = reinterpret<f32>(reinterpret<u32>(select<f32>(s, c, even)) ^ ((q & 2) << 30));
-        a = rho * cs; b = rho * sn;
+        a = s_gauss_pair(w0, w1);
+        b = gauss_odd;
       }
     }
     const dst = out + (<usize>i << 2);
@@ -212,12 +234,7 @@ export function threefry2x32_20_x4(ctr: usize, k0: u32, k1: u32, out: usize): vo
   } else if (mode == MODE_BERNOULLI) {
     even = v_bernoulli(w0, prob, scale); odd = v_bernoulli(w1, prob, scale);
   } else {
-    const rho = v_radius(w0), r = v_angle(w1), q = i32x4.shr_u(w1, 30);
-    const s = v_sin_kernel(r), c = v_cos_kernel(r);
-    const isEven = i32x4.eq(v128.and(q, i32x4.splat(1)), i32x4.splat(0));
-    const cs = v128.xor(v128.bitselect(c, s, isEven), i32x4.shl(v128.and(i32x4.add(q, i32x4.splat(1)), i32x4.splat(2)), 30));
-    const sn = v128.xor(v128.bitselect(s, c, isEven), i32x4.shl(v128.and(q, i32x4.splat(2)), 30));
-    even = f32x4.mul(rho, cs); odd = f32x4.mul(rho, sn);
+    even = v_gauss_pair(w0, w1); odd = gauss4_odd;
   }
   // Interleave so that memory holds positions 2b, 2b+1, 2b+2, ... in order.
   v128.store(dst, i32x4.shuffle(even, odd, 0, 4, 1, 5));
@@ -298,4 +315,61 @@ export function noise_bernoulli_f32_scalar(out: usize, n: i32, p: f32, scale: f3
   assert(n >= 0, 'n must be >= 0');
   assert(p >= 0 && p <= 1, 'p must be in [0, 1]');
   fill_scalar(MODE_BERNOULLI, out, 0, n, p, scale, seedLo, seedHi, stream, offset);
+}
+
+// ---- values at given positions -----------------------------------------------------------
+
+/** Stream position of element (r, j) of {@link noise_gauss_at_f32}: rowBase + r·rowStride + idx[j], in 64 bits. */
+// @ts-ignore: decorator
+@inline function at_position(idx: usize, j: i32, r: i32, rowBase: u32, rowStride: u32): u64 {
+  return <u64>rowBase + <u64>r * <u64>rowStride + <u64>load<u32>(idx + (<usize>j << 2));
+}
+
+/** One element of {@link noise_gauss_at_f32}: the Gaussian the fill puts at position p. */
+// @ts-ignore: decorator
+@inline function gauss_at1(p: u64, k0: u32, k1: u32, stream: u32): f32 {
+  const w = threefry(<u32>(p >> 1), stream, k0, k1);
+  const a = s_gauss_pair(<u32>w, <u32>(w >> 32));
+  return (p & 1) ? gauss_odd : a;
+}
+
+/**
+ * Gaussians at chosen stream positions, without filling the positions between: out[r·cols + j]
+ * (f32, rows × cols) = the value {@link noise_gauss_f32} of (seed, stream) puts at position
+ * rowBase + r·rowStride + idx[j] (idx: cols u32). A pruned layer draws the noise of its kept
+ * weights this way (rows = 1, idx their dense indices), and a pre-activation grid its noise
+ * (idx the units' positions in a row). Four positions a step on i32x4 lanes; the lane parity
+ * picks the pair's cos or sin half; the tail goes through the scalar path, same bits.
+ */
+export function noise_gauss_at_f32(out: usize, rows: i32, cols: i32, idx: usize, rowBase: u32, rowStride: u32, seedLo: u32, seedHi: u32, stream: u32): void {
+  assert(rows >= 0 && cols >= 0, 'rows, cols must be >= 0');
+  const x1 = i32x4.splat(stream);
+  const one = i64x2.splat(1);
+  const cols4 = cols & ~3;
+  for (let r = 0; r < rows; r++) {
+    const base = <u64>rowBase + <u64>r * <u64>rowStride;
+    const vb = i64x2.splat(<i64>base);
+    const dst = out + (<usize>(r * cols) << 2);
+    let j = 0;
+    for (; j < cols4; j += 4) {
+      // Positions in 64 bits (two i64x2 halves), then their block (p >> 1, low word) and parity.
+      const ix = v128.load(idx + (<usize>j << 2));
+      const lo = i64x2.add(vb, i64x2.extend_low_i32x4_u(ix));
+      const hi = i64x2.add(vb, i64x2.extend_high_i32x4_u(ix));
+      const blk = i32x4.shuffle(i64x2.shr_u(lo, 1), i64x2.shr_u(hi, 1), 0, 2, 4, 6);
+      const odd = i32x4.shuffle(v128.and(lo, one), v128.and(hi, one), 0, 2, 4, 6);
+      const w0 = threefry4(blk, x1, seedLo, seedHi);
+      const even = v_gauss_pair(w0, tf4_w1);
+      v128.store(dst + (<usize>j << 2), v128.bitselect(gauss4_odd, even, i32x4.ne(odd, i32x4.splat(0))));
+    }
+    for (; j < cols; j++) store<f32>(dst + (<usize>j << 2), gauss_at1(base + <u64>load<u32>(idx + (<usize>j << 2)), seedLo, seedHi, stream));
+  }
+}
+
+/** Scalar twin of {@link noise_gauss_at_f32}. */
+export function noise_gauss_at_f32_scalar(out: usize, rows: i32, cols: i32, idx: usize, rowBase: u32, rowStride: u32, seedLo: u32, seedHi: u32, stream: u32): void {
+  assert(rows >= 0 && cols >= 0, 'rows, cols must be >= 0');
+  for (let r = 0; r < rows; r++) {
+    for (let j = 0; j < cols; j++) store<f32>(out + (<usize>(r * cols + j) << 2), gauss_at1(at_position(idx, j, r, rowBase, rowStride), seedLo, seedHi, stream));
+  }
 }

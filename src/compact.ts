@@ -21,6 +21,7 @@ import { FixedStep } from './layers/layer.js';
 import { ConvGeometry } from './ops/conv.js';
 import { activation } from './ops/activation.js';
 import { batchNorm } from './ops/batchnorm.js';
+import type { McSpec } from './inference/mc.js';
 
 /** A weight layer before the sparse/dense decision (as `prune` holds it): weights [..., units]. */
 export interface LinearProto {
@@ -31,6 +32,45 @@ export interface LinearProto {
   w: Float32Array;
   bias: Float32Array | null;
   geometry?: ConvGeometry;
+  /**
+   * Kept with `prune({ uncertainty: true })` for a Bayesian layer: its variances in the layout of
+   * `w` and where each input and unit sat in the training layer; every removal of inputs or
+   * units goes through {@link keepUnits} / {@link keepInputs}, which keep them aligned.
+   */
+  mc?: McSpec;
+}
+
+/** Keep the units `keep` (old indices, in order) of `a`: its weight columns, biases, variances and unit map. */
+export function keepUnits(a: LinearProto, keep: number[]): void {
+  const U = a.units, I = a.w.length / U, K = keep.length;
+  const cols = (w: Float32Array) => {
+    const out = new Float32Array(I * K);
+    for (let i = 0; i < I; i++) for (let k = 0; k < K; k++) out[i * K + k] = w[i * U + keep[k]];
+    return out;
+  };
+  a.w = cols(a.w);
+  a.units = K;
+  if (a.bias) a.bias = Float32Array.from(keep, (u) => a.bias![u]);
+  if (a.mc) {
+    a.mc.variance = cols(a.mc.variance);
+    a.mc.unitMap = Uint32Array.from(keep, (u) => a.mc!.unitMap[u]);
+  }
+}
+
+/** Keep the input rows `rows` (old row of each new row, in order) of `b`'s weights, with its variances and input map. */
+export function keepInputs(b: LinearProto, rows: number[]): void {
+  const J = b.units;
+  const pick = (w: Float32Array) => {
+    const out = new Float32Array(rows.length * J);
+    rows.forEach((r, n) => out.set(w.subarray(r * J, (r + 1) * J), n * J));
+    return out;
+  };
+  b.w = pick(b.w);
+  b.inputs = rows.length;
+  if (b.mc) {
+    b.mc.variance = pick(b.mc.variance);
+    b.mc.inputMap = Uint32Array.from(rows, (r) => b.mc!.inputMap[r]);
+  }
 }
 
 /** Steps between A and B through which channels stay separate. */
@@ -101,7 +141,8 @@ function compactPair(a: LinearProto, between: Between[], b: LinearProto, flatten
       break;
     }
   }
-  const foldable = flatten || (b.geometry!.pad[0] === 0 && b.geometry!.pad[1] === 0);
+  // A Bayesian B keeps a constant channel: its weights on it are random, so is their response.
+  const foldable = !b.mc && (flatten || (b.geometry!.pad[0] === 0 && b.geometry!.pad[1] === 0));
   const keep: number[] = [], folded: number[] = [];
   for (let f = 0; f < F; f++) {
     if (!hasOut[f]) continue;
@@ -121,21 +162,15 @@ function compactPair(a: LinearProto, between: Between[], b: LinearProto, flatten
     b.bias = Float32Array.from(nb);
   }
   const KF = keep.length;
-  const aw = new Float32Array(K * KF);
-  for (let k = 0; k < K; k++) for (let n = 0; n < KF; n++) aw[k * KF + n] = a.w[k * F + keep[n]];
-  a.w = aw;
-  a.units = KF;
-  if (a.bias) a.bias = Float32Array.from(keep, (f) => a.bias![f]);
+  keepUnits(a, keep);
   for (const s of between) {
     if (s.kind !== 'batchNorm') continue;
     const sub = (x: Float32Array) => Float32Array.from(keep, (f) => x[f]);
     [s.gamma, s.beta, s.mean, s.variance] = [sub(s.gamma), sub(s.beta), sub(s.mean), sub(s.variance)];
   }
-  const pos = BI / F;
-  const bw = new Float32Array(pos * KF * J);
-  for (let p = 0; p < pos; p++) for (let n = 0; n < KF; n++) bw.set(b.w.subarray((p * F + keep[n]) * J, (p * F + keep[n] + 1) * J), (p * KF + n) * J);
-  b.w = bw;
-  b.inputs = pos * KF;
+  const pos = BI / F, rows: number[] = [];
+  for (let p = 0; p < pos; p++) for (const f of keep) rows.push(p * F + f);
+  keepInputs(b, rows);
   return F - KF;
 }
 

@@ -1,14 +1,13 @@
-import { ArgumentError, ShapeError, checkInt, checkNumber, describe } from './errors.js';
+import { ArgumentError, ShapeError, checkInt, describe } from './errors.js';
 import { Runtime, runtime } from './runtime/runtime.js';
 import { Shape, Tensor, assertFinite, fmtShape, sizeOf } from './tensor.js';
 import { ForwardContext, Layer, ParamGroup } from './layers/layer.js';
 import { argmaxRows, softmax } from './ops/softmax.js';
-import { entropyRows } from './ops/loss.js';
-import { exp } from './ops/math.js';
 import { Optimizer, OptimizerState } from './optim.js';
 import { FitAsyncOptions, FitOptions, History, LossKind, Targets, evaluate, fit, fitAsync, releaseOptimizer } from './train.js';
 import { LoadOptions, SaveOptions, readModel, writeModel } from './io.js';
-import { batchSizeOption, booleanOption, brandSequential, checkFiniteOutput, runtimeOption, checkSequential, lossOption, modelShape, optionsObject, seedOption } from './validate.js';
+import { batchSizeOption, booleanOption, brandSequential, checkFiniteOutput, runtimeOption, checkSequential, modelShape, optionsObject, seedOption } from './validate.js';
+import { McStats, mcCall } from './inference/mc.js';
 
 /** Options of {@link Sequential}. */
 export interface SequentialOptions {
@@ -412,8 +411,9 @@ export class Sequential {
   }
 
   /**
-   * Monte-Carlo prediction: `samples` stochastic passes (the Bayesian layers draw weights
-   * through the LRT; dropout stays off), seeded by `seed` so it is repeatable. A classifier
+   * Monte-Carlo prediction: `samples` stochastic passes (each Bayesian layer draws its weights
+   * once per pass, w = M + σ·ε with ε keyed by (seed, pass) on its stream, a weight masked to
+   * zero dropped whole; dropout stays off), seeded by `seed` so it is repeatable. A classifier
    * (default) gets the mean probabilities and the entropy decomposition; a regression model
    * (`loss: 'mse'` or `'gaussianNll'`) the predictive mean with its aleatoric and epistemic
    * variance per output. A model trained with a regression loss needs `loss` here.
@@ -421,119 +421,21 @@ export class Sequential {
   predictMC(x: Float32Array, opts: McRegressionOptions): McRegression;
   predictMC(x: Float32Array, opts?: McOptions & { loss?: 'softmaxCrossEntropy' }): McPrediction;
   predictMC(x: Float32Array, opts: McOptions & { loss?: LossKind; noiseVariance?: number } = {}): McPrediction | McRegression {
-    const o = optionsObject('options', opts);
-    const S = checkInt('samples', o.samples ?? 20, 1, 1 << 20);
-    const seed = seedOption(o.seed, this.seed);
-    const bs = batchSizeOption(o.batchSize, 256);
-    const loss = lossOption(o.loss);
-    const trained = this.training?.loss;
-    if (loss === undefined && trained !== undefined && trained !== 'softmaxCrossEntropy') {
-      throw new ArgumentError('loss', `loss: '${trained}' for this model trained as regression (or 'softmaxCrossEntropy' for class probabilities)`, 'no loss option');
-    }
+    const call = mcCall(opts, this.seed, this.outputSize, this.training?.loss);
     const n = this.checkX(x);
-    if (loss === 'mse' || loss === 'gaussianNll') return this.mcRegression(x, n, S, seed, bs, loss, o.noiseVariance);
-    if (o.noiseVariance !== undefined) throw new ArgumentError('noiseVariance', "no noiseVariance for a classifier (it is for loss: 'mse')", describe(o.noiseVariance));
-    const C = this.outputSize;
-    const mean = new Float32Array(n * C);
-    const expectedEntropy = new Float32Array(n);
-    const predictiveEntropy = new Float32Array(n);
-    const mutualInformation = new Float32Array(n);
-    this.runBatches(x, bs, (t, start, c) => {
-      const p = Tensor.zeros([c, C], this.rt);
-      const h = Tensor.zeros([c], this.rt);
-      // Sums over the passes in float64: 2^20 float32 additions would lose the mean's last digits.
-      const sum = new Float64Array(c * C), ent = new Float64Array(c);
-      try {
-        for (let s = 0; s < S; s++) {
-          // Pass s samples the weights from (seed, s): the same whatever the batching.
-          const ctx: ForwardContext = { training: false, sample: true, sampleWeights: true, seed, step: s };
-          softmax(this.forward(t, ctx), { out: p });
-          entropyRows(p, h, false);
-          const pv = p.view(), hv = h.view();
-          for (let i = 0; i < sum.length; i++) sum[i] += pv[i];
-          for (let i = 0; i < c; i++) ent[i] += hv[i];
-        }
-        const m = mean.subarray(start * C, (start + c) * C);
-        for (let i = 0; i < m.length; i++) m[i] = sum[i] / S;
-        p.view().set(m);
-        entropyRows(p, h, false);
-        const hv = h.view();
-        for (let i = 0; i < c; i++) {
-          expectedEntropy[start + i] = ent[i] / S;
-          predictiveEntropy[start + i] = hv[i];
-          mutualInformation[start + i] = Math.max(0, hv[i] - ent[i] / S);
-        }
-      } finally {
-        p.dispose();
-        h.dispose();
-      }
-    });
-    return { mean, predictiveEntropy, expectedEntropy, mutualInformation };
-  }
-
-  /**
-   * The stochastic passes of {@link predictMC}: for each batch of rows [start, start + c),
-   * `samples` sampled forwards, each handed to `visit` with its sample index s.
-   */
-  private mcPasses(x: Float32Array, samples: number, seed: number, bs: number, visit: (out: Tensor, start: number, c: number, s: number) => void): void {
-    this.runBatches(x, bs, (t, start, c) => {
-      for (let s = 0; s < samples; s++) {
-        // Pass s samples the weights from (seed, s): the same whatever the batching.
-        const ctx: ForwardContext = { training: false, sample: true, sampleWeights: true, seed, step: s };
-        visit(this.forward(t, ctx), start, c, s);
-      }
-    });
-  }
-
-  /** Regression branch of {@link predictMC}: moments accumulated in float64 (Welford). */
-  private mcRegression(x: Float32Array, n: number, S: number, seed: number, bs: number, loss: 'mse' | 'gaussianNll', noiseVariance: unknown): McRegression {
-    const C = this.outputSize;
-    if (loss === 'gaussianNll' && C % 2 !== 0) throw new ShapeError('model output', 'an even number of outputs (means, log-variances) for gaussianNll', `${C}`);
-    if (loss === 'gaussianNll' && noiseVariance !== undefined) throw new ArgumentError('noiseVariance', "no noiseVariance with gaussianNll (the model predicts its noise)", describe(noiseVariance));
-    const noise = noiseVariance === undefined ? 0 : checkNumber('noiseVariance', noiseVariance, 0);
-    const D = loss === 'gaussianNll' ? C / 2 : C;
-    const mean = new Float32Array(n * D), aleatoricVariance = new Float32Array(n * D);
-    const epistemicVariance = new Float32Array(n * D), variance = new Float32Array(n * D);
-    let m = new Float64Array(0), m2 = new Float64Array(0), al = new Float64Array(0);
-    let lv: Tensor | null = null;
+    const stats = new McStats(call.task, n, this.outputSize, call.samples, this.rt);
     try {
-      this.mcPasses(x, S, seed, bs, (out, start, c, s) => {
-        if (s === 0) {
-          [m, m2, al] = [new Float64Array(c * D), new Float64Array(c * D), new Float64Array(c * D)];
-          if (loss === 'gaussianNll' && (!lv || lv.shape[0] !== c)) {
-            lv?.dispose();
-            lv = Tensor.zeros([c, D], this.rt);
-          }
-        }
-        const o = out.view();
-        if (loss === 'gaussianNll') {
-          // σ² = exp(max(log-variance, −12)), the clamp of the training loss; exp runs in wasm.
-          const v = lv!.view();
-          for (let r = 0; r < c; r++) for (let d = 0; d < D; d++) v[r * D + d] = Math.max(o[r * C + D + d], -12);
-          const ev = exp(lv!, { out: lv! }).view();
-          for (let i = 0; i < c * D; i++) al[i] += ev[i];
-        }
-        for (let r = 0; r < c; r++) {
-          for (let d = 0; d < D; d++) {
-            const k = r * D + d, mu = o[r * C + d];
-            const delta = mu - m[k];
-            m[k] += delta / (s + 1);
-            m2[k] += delta * (mu - m[k]);
-          }
-        }
-        if (s < S - 1) return;
-        for (let k = 0; k < c * D; k++) {
-          const a = loss === 'gaussianNll' ? al[k] / S : noise, e = m2[k] / S;
-          mean[start * D + k] = m[k];
-          aleatoricVariance[start * D + k] = a;
-          epistemicVariance[start * D + k] = e;
-          variance[start * D + k] = a + e;
+      this.runBatches(x, call.batchSize, (t, start) => {
+        for (let s = 0; s < call.samples; s++) {
+          // Pass s samples the weights from (seed, s): the same whatever the batching.
+          const ctx: ForwardContext = { training: false, sample: true, sampleWeights: true, seed: call.seed, step: s };
+          stats.add(this.forward(t, ctx), start, s);
         }
       });
+      return stats.result();
     } finally {
-      (lv as Tensor | null)?.dispose();
+      stats.dispose();
     }
-    return { mean, aleatoricVariance, epistemicVariance, variance };
   }
 
   /**

@@ -10,14 +10,14 @@ import { ArgumentError, checkNumber } from './errors.js';
 import { Runtime } from './runtime/runtime.js';
 import { Tensor } from './tensor.js';
 import { Sequential } from './model.js';
-import { checkSequential, optionsObject } from './validate.js';
+import { booleanOption, checkSequential, optionsObject } from './validate.js';
 import { EmbeddingForm, FixedStep, Layer, RecurrentForm, groupKey, layerRegistry } from './layers/layer.js';
 import { activation } from './ops/activation.js';
 import { csrFromWeights } from './ops/spmm.js';
 import { LayerEntry } from './container.js';
 import { SparseModel } from './inference/model.js';
 import { StepSpec } from './inference/steps.js';
-import { LinearProto, compactChannels, sparseIsFaster } from './compact.js';
+import { LinearProto, compactChannels, keepInputs, keepUnits, sparseIsFaster } from './compact.js';
 import { compactRecurrent, embeddingSpec, recurrentSpec } from './inference/recurrent.js';
 
 /** Options of {@link prune}. */
@@ -36,6 +36,14 @@ export interface PruneOptions {
    * layer's bias) or no outgoing weights; the layers between shrink to match (see `compact.ts`).
    */
   dropUnits?: boolean;
+  /**
+   * Keep the Bayesian layers' weight variances σ² of the kept weights (Sparse VD, variational
+   * dropout, group sparsity; default false), and where each weight sat in its layer, so the
+   * pruned model's `predictMC` draws the training model's weight noise. Units and channels
+   * without incoming weights then stay when a Bayesian layer reads them (their constant is
+   * multiplied by random weights, so it cannot be folded into a bias).
+   */
+  uncertainty?: boolean;
 }
 
 /** A weight layer before the sparse/dense decision: weights in the layer's layout [..., out]. */
@@ -57,14 +65,24 @@ function copyOf(l: Layer, f: string): LayerEntry {
   return { layer, outputShape: l.outputShape.slice(), params: values(l.params()), state: state.length ? values(state) : undefined };
 }
 
-/** What layer `i` becomes: no step (dropout at inference), one, or a linear step and its fused activation. */
-function toProtos(l: Layer, i: number): Proto[] {
+/** 0, 1, …, n − 1. */
+const iota = (n: number) => Uint32Array.from({ length: n }, (_, i) => i);
+
+/**
+ * What layer `i` becomes: no step (dropout at inference), one, or a linear step and its fused
+ * activation; `uncertainty`: a Bayesian layer's linear step keeps its variances.
+ */
+function toProtos(l: Layer, i: number, uncertainty: boolean): Proto[] {
   const form = l.inference();
   switch (form.kind) {
     case 'identity':
       return [];
     case 'linear': {
-      const lin: ProtoLinear = { kind: 'linear', inputs: form.weights.length / form.units, units: form.units, w: form.weights, bias: form.bias, geometry: form.geometry };
+      const inputs = form.weights.length / form.units;
+      const lin: ProtoLinear = { kind: 'linear', inputs, units: form.units, w: form.weights, bias: form.bias, geometry: form.geometry };
+      if (uncertainty && form.variance) {
+        lin.mc = { stream: l.index, variance: form.variance, inputs0: inputs, units0: form.units, inputMap: iota(inputs), unitMap: iota(form.units) };
+      }
       return form.activation ? [lin, form.activation] : [lin];
     }
     case 'layer':
@@ -72,6 +90,13 @@ function toProtos(l: Layer, i: number): Proto[] {
     default:
       return [form];
   }
+}
+
+/** `v` at the nonzeros of w [k, m], in the order of their CSR ({@link csrFromWeights}: unit by unit). */
+function atNonzeros(w: Float32Array, v: Float32Array, k: number, m: number): Float32Array {
+  const out: number[] = [];
+  for (let j = 0; j < m; j++) for (let i = 0; i < k; i++) if (w[i * m + j] !== 0) out.push(v[i * m + j]);
+  return Float32Array.from(out);
 }
 
 /** Apply the activations `acts` to constant unit values (in wasm: transcendental math stays there). */
@@ -101,7 +126,8 @@ function dropUnits(a: ProtoLinear, acts: Proto[], b: ProtoLinear, rt: Runtime): 
   }
   const keep: number[] = [], folded: number[] = [];
   for (let u = 0; u < U; u++) {
-    if (hasIn[u] && hasOut[u]) keep.push(u);
+    // A Bayesian b multiplies a constant unit by random weights: it stays.
+    if (hasOut[u] && (hasIn[u] || b.mc)) keep.push(u);
     else if (hasOut[u]) folded.push(u);
   }
   if (keep.length === 0) keep.push(folded.length ? folded.shift()! : 0); // keep one unit: no empty tensors
@@ -114,16 +140,8 @@ function dropUnits(a: ProtoLinear, acts: Proto[], b: ProtoLinear, rt: Runtime): 
     });
     b.bias = Float32Array.from(nb);
   }
-  const K = keep.length;
-  const aw = new Float32Array(I * K);
-  for (let i = 0; i < I; i++) for (let k = 0; k < K; k++) aw[i * K + k] = a.w[i * U + keep[k]];
-  const bw = new Float32Array(K * J);
-  keep.forEach((u, k) => bw.set(b.w.subarray(u * J, (u + 1) * J), k * J));
-  a.w = aw;
-  a.units = K;
-  if (a.bias) a.bias = Float32Array.from(keep, (u) => a.bias![u]);
-  b.w = bw;
-  b.inputs = K;
+  keepUnits(a, keep);
+  keepInputs(b, keep);
 }
 
 /**
@@ -141,10 +159,11 @@ export function prune(model: Sequential, opts: PruneOptions = {}): SparseModel {
   checkSequential('model', model);
   opts = optionsObject('options', opts);
   const sparseBelow = opts.sparseBelow === undefined ? undefined : checkNumber('options.sparseBelow', opts.sparseBelow, 0, 1);
+  const uncertainty = booleanOption('options.uncertainty', opts.uncertainty, false);
   let original = 0;
   const protos: Proto[] = [];
   model.layers.forEach((l, i) => {
-    for (const p of toProtos(l, i)) {
+    for (const p of toProtos(l, i, uncertainty)) {
       if (p.kind === 'linear') original += p.w.length;
       else if (p.kind === 'embedding') original += p.table.length;
       else if (p.kind === 'recurrent') original += p.wx.length + p.wh.length;
@@ -171,14 +190,17 @@ export function prune(model: Sequential, opts: PruneOptions = {}): SparseModel {
     for (let i = 0; i < p.w.length; i++) if (p.w[i] !== 0) nnz++;
     const sparse = sparseBelow === undefined ? sparseIsFaster(p.geometry ? 'conv' : 'dense', nnz / p.w.length) : nnz <= sparseBelow * p.w.length;
     const K = p.w.length / p.units;
+    const csr = sparse ? csrFromWeights(p.w, K, p.units) : null;
+    // The variances of the stored weights: in CSR order (the nonzeros of w) or all of them.
+    const mc = p.mc ? { ...p.mc, variance: csr ? atNonzeros(p.w, p.mc.variance, K, p.units) : p.mc.variance } : null;
     if (p.geometry) {
-      return sparse
-        ? { kind: 'sparseConv', filters: p.units, geometry: p.geometry, csr: csrFromWeights(p.w, K, p.units), bias: p.bias }
-        : { kind: 'conv', filters: p.units, geometry: p.geometry, weights: p.w, bias: p.bias };
+      return csr
+        ? { kind: 'sparseConv', filters: p.units, geometry: p.geometry, csr, bias: p.bias, mc }
+        : { kind: 'conv', filters: p.units, geometry: p.geometry, weights: p.w, bias: p.bias, mc };
     }
-    return sparse
-      ? { kind: 'sparse', inputs: p.inputs, units: p.units, csr: csrFromWeights(p.w, p.inputs, p.units), bias: p.bias }
-      : { kind: 'dense', inputs: p.inputs, units: p.units, weights: p.w, bias: p.bias };
+    return csr
+      ? { kind: 'sparse', inputs: p.inputs, units: p.units, csr, bias: p.bias, mc }
+      : { kind: 'dense', inputs: p.inputs, units: p.units, weights: p.w, bias: p.bias, mc };
   });
-  return SparseModel.fromSteps(model.inputShape, specs, { originalWeights: original, runtime: model.rt });
+  return SparseModel.fromSteps(model.inputShape, specs, { originalWeights: original, runtime: model.rt, uncertainty: uncertainty ? { seed: model.seed } : undefined });
 }

@@ -1,5 +1,5 @@
 // Hostile model files: ≥ 10 000 mutated, truncated, extended and crafted files of both kinds
-// (VDRP models, VDSP pruned models), seeded. Each must either load correctly (then predict
+// (VDRP models, VDSP pruned models, with and without weight variances), seeded. Each must either load correctly (then predict
 // without throwing anything but a typed error) or throw a ModelFormatError; wasm memory in use
 // after a load is bounded by a multiple of the file size, and a refused file leaves none behind.
 // Node only: the readers are plain TypeScript (the wasm side is covered by the load-and-predict
@@ -50,9 +50,11 @@ function corpus(): { kind: 'model' | 'sparse'; bytes: Uint8Array }[] {
   for (const m of [mlp, cnn, rnn]) {
     out.push({ kind: 'model', bytes: saveModel(m) });
     for (const sparseBelow of [1, 0]) {
-      const s = prune(m, { sparseBelow });
-      out.push({ kind: 'sparse', bytes: s.save() });
-      s.dispose();
+      for (const uncertainty of [false, true]) { // version 3: the weight variances section
+        const s = prune(m, { sparseBelow, uncertainty });
+        out.push({ kind: 'sparse', bytes: s.save() });
+        s.dispose();
+      }
     }
     m.dispose();
   }
@@ -172,8 +174,10 @@ describe('hostile model files', () => {
       expect(heap.liveBytes - live0, `file ${t}: wasm bytes held after loading ${bytes.length} bytes`).toBeLessThanOrEqual(BYTES_PER_FILE_BYTE * bytes.length + SLACK);
       const per = m.inputShape.reduce((a, b) => a * b, 1);
       if (per <= 4096) try {
-        const y = m.predict(randomArray(2 * per, r));
+        const xs = randomArray(2 * per, r);
+        const y = m.predict(xs);
         expect(y.length).toBe(2 * m.outputShape.reduce((a, b) => a * b, 1));
+        if (m instanceof SparseModel && m.uncertainty) expect(m.predictMC(xs, { samples: 2 }).mean.length).toBe(y.length);
       } catch (e) {
         if (!(e instanceof VardropError)) throw new Error(`file ${t}: predict after load threw ${(e as Error)?.constructor?.name}: ${(e as Error)?.message}`);
       }
@@ -186,5 +190,6 @@ describe('hostile model files', () => {
     expect(counts.refused).toBeGreaterThan(N * 0.7);
     expect(counts.loaded).toBeGreaterThan(0);
     expect(fieldsSeen.size).toBeGreaterThan(30);
+    expect([...fieldsSeen].filter((f) => f.endsWith('.mc')).length, 'refusals in the variances section').toBeGreaterThan(0);
   });
 });

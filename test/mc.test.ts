@@ -8,7 +8,7 @@ import { MaxPool2d } from '../src/layers/pool.js';
 import { Flatten } from '../src/layers/reshape.js';
 import { softmax } from '../src/ops/softmax.js';
 import { Rng, gaussian } from '../src/ops/noise.js';
-import { lrtSample } from '../src/ops/bayes.js';
+import { mcWeightSample } from '../src/ops/bayes.js';
 import { matmul } from '../src/ops/gemm.js';
 import { Dense } from '../src/layers/dense.js';
 import { bits } from './util/kernel.js';
@@ -32,11 +32,13 @@ const allBits = (p: { mean: Float32Array; predictiveEntropy: Float32Array; expec
   [bits(p.mean), bits(p.predictiveEntropy), bits(p.expectedEntropy), bits(p.mutualInformation)];
 
 describe('predictMC: each pass samples the weights from (seed, pass)', () => {
-  it('a Sparse VD layer\'s sampled pass is x·(M + σ·ε) + b with ε the Gaussian fill of (seed, pass) on its stream', () => {
+  it('a Sparse VD layer\'s sampled pass is x·(M + σ·ε) + b with ε the Gaussian fill of (seed, pass) on its stream, dropped weights 0', () => {
     const m = new Sequential({ inputShape: [5], seed: 2, runtime: rt, layers: [new SparseVDDense({ units: 4 }), new ReLU(), new Dense({ units: 3 })] });
     const l = m.layers[0];
     const [theta, logSigma2, bias] = l.params();
     bias.value.set([0.1, -0.2, 0.3, 0.05]);
+    // Every third weight dropped (log α = 5), the others noisy (log α = −2).
+    logSigma2.value.set(theta.value.toArray().map((t, i) => Math.log(t * t) + (i % 3 === 0 ? 5 : -2)));
     const x = m.loadBatch(data(3, 5), { start: 0, count: 3 });
     const y = l.forward(x, { training: false, sample: true, sampleWeights: true, seed: 9, step: 4 }).toArray();
     // Reference: M = θ where log α = log σ² − log θ² < 3 (else 0), S = σ².
@@ -45,7 +47,7 @@ describe('predictMC: each pass samples the weights from (seed, pass)', () => {
     const S = Tensor.from(ls.map((v) => Math.exp(v)), [5, 4], rt);
     const eps = gaussian(Tensor.zeros([5, 4], rt), (4n << 32n) | 9n, { stream: l.index });
     const w = Tensor.zeros([5, 4], rt), std = Tensor.zeros([5, 4], rt);
-    lrtSample(M, S, eps, undefined, w, std);
+    mcWeightSample(M, S, eps, w); // dropped weights (M = 0) stay exactly 0
     const ref = matmul(x, w, { bias: bias.value }).toArray();
     ref.forEach((v, i) => expect(Math.abs(y[i] - v)).toBeLessThan(1e-5 * (1 + Math.abs(v))));
     for (const t of [M, S, eps, w, std]) t.dispose();

@@ -16,10 +16,12 @@ import { argmaxRows, softmax } from '../ops/softmax.js';
 import { checkTensor } from '../ops/check.js';
 import { SparseMatrix, sparseConv2d, spmm, transpose } from '../ops/spmm.js';
 import { ForwardContext, Layer, reusedBuffer } from '../layers/layer.js';
-import { ContainerReader, PayloadWriter, applyLayerEntry, bad, checkShapeField, isInt, show, writeContainer } from '../container.js';
+import { ContainerReader, PayloadWriter, applyLayerEntry, bad, checkShapeField, isInt, isObject, show, writeContainer } from '../container.js';
 import { StepSpec, checkSpec, readStep, stepShape, writeStep } from './steps.js';
 import { SequenceStep } from './recurrent.js';
 import { batchSizeOption, checkFiniteOutput, optionsObject, runtimeOption } from '../validate.js';
+import { McWeights, mcCall, sparsePredictMC } from './mc.js';
+import type { McOptions, McPrediction, McRegression, McRegressionOptions } from '../model.js';
 
 /** A step with its wasm-resident operands. */
 interface Step {
@@ -36,6 +38,8 @@ interface Step {
   seq?: SequenceStep;
   /** Nonzero weights (computed once). */
   kept: number;
+  /** A Bayesian step's variances and Monte-Carlo weights (pruned with uncertainty). */
+  mc?: McWeights;
 }
 
 /** One row of {@link SparseModel.summary}: a step, its output shape, its parameters and the weights it keeps. */
@@ -68,8 +72,12 @@ const INFERENCE: ForwardContext = { training: false, sample: false, seed: 0, ste
 
 
 const SPARSE_MAGIC = 'VDSP';
-/** Version 2 added `layer` steps; version 1 files (without them) still load. */
-const SPARSE_VERSION = 2;
+/**
+ * Version 2 added `layer` steps, version 3 the weight variances of Bayesian steps (`mc`, written
+ * only by models pruned with uncertainty; the others are still written as version 2); files of
+ * versions 1 and 2 still load.
+ */
+const SPARSE_VERSION = 3;
 
 /** Batch-size option of the predict methods. */
 export interface SparsePredictOptions {
@@ -88,16 +96,23 @@ export class SparseModel {
   readonly outputShape: Shape;
   /** Weights of the weight layers of the model this was pruned from (for {@link compression}). */
   readonly originalWeights: number;
+  /**
+   * Pruned with `{ uncertainty: true }`: the Bayesian steps keep their weight variances and
+   * {@link predictMC} works; `seed` is the training model's (the default seed of predictMC).
+   */
+  readonly uncertainty: { seed: number } | null;
   private readonly steps: Step[] = [];
   private readonly bufs = new Map<string, Tensor>();
   private disposed = false;
   /** Sample of the call at the first row of the batch being forwarded (for error messages). */
   private batchStart = 0;
 
-  private constructor(rt: Runtime, inputShape: Shape, specs: StepSpec[], originalWeights: number, Err: typeof ArgumentError | typeof ModelFormatError) {
+  private constructor(rt: Runtime, inputShape: Shape, specs: StepSpec[], originalWeights: number, Err: typeof ArgumentError | typeof ModelFormatError,
+    uncertainty: { seed: number } | null = null) {
     this.rt = rt;
     this.inputShape = inputShape.slice();
     this.originalWeights = originalWeights;
+    this.uncertainty = uncertainty;
     // Shapes first (nothing allocated), then the wasm operands.
     let shape: Shape = this.inputShape;
     const shapes = specs.map((s, i) => {
@@ -130,14 +145,17 @@ export class SparseModel {
         case 'sparseConv':
           step.mat = SparseMatrix.fromCsr(s.csr, rt);
           if (s.bias) step.b = t(s.bias);
+          if (s.mc) step.mc = McWeights.create(s.mc, s.csr, null, [], s.csr.cols, s.csr.rows, rt);
           break;
         case 'dense':
           step.w = t(s.weights, [s.inputs, s.units]);
           if (s.bias) step.b = t(s.bias);
+          if (s.mc) step.mc = McWeights.create(s.mc, null, s.weights, step.w.shape, s.inputs, s.units, rt);
           break;
         case 'conv':
           step.w = t(s.weights, [s.geometry.kernel[0], s.geometry.kernel[1], inShape[2], s.filters]);
           if (s.bias) step.b = t(s.bias);
+          if (s.mc) step.mc = McWeights.create(s.mc, null, s.weights, step.w.shape, s.weights.length / s.filters, s.filters, rt);
           break;
         case 'batchNorm':
           step.extra = [t(s.gamma), t(s.beta), t(s.mean), t(s.variance)];
@@ -165,6 +183,7 @@ export class SparseModel {
     } catch (e) {
       for (const x of owned) x.dispose();
       step.mat?.dispose();
+      step.mc?.dispose();
       if (step.layer?.built) step.layer.dispose();
       throw e;
     }
@@ -172,10 +191,10 @@ export class SparseModel {
   }
 
   /** @internal Build from step specs (already consistent: from {@link prune} or a validated file). */
-  static fromSteps(inputShape: Shape, specs: StepSpec[], opts: { originalWeights?: number; runtime?: Runtime } = {}): SparseModel {
+  static fromSteps(inputShape: Shape, specs: StepSpec[], opts: { originalWeights?: number; runtime?: Runtime; uncertainty?: { seed: number } } = {}): SparseModel {
     sizeOf(inputShape, 'inputShape');
     specs.forEach((s, i) => checkSpec(s, `steps[${i}]`, ArgumentError));
-    return new SparseModel(runtimeOption(optionsObject('options', opts).runtime), inputShape, specs, opts.originalWeights ?? 0, ArgumentError);
+    return new SparseModel(runtimeOption(optionsObject('options', opts).runtime), inputShape, specs, opts.originalWeights ?? 0, ArgumentError, opts.uncertainty ?? null);
   }
 
   /** One row per step: name, kind, shapes, values held and weights kept (see {@link SparseStepInfo}). */
@@ -349,7 +368,38 @@ export class SparseModel {
   }
 
   /**
-   * Serialize: magic `VDSP`, version 2, a JSON header (input shape, original weight count and
+   * Monte-Carlo prediction of a model pruned with `{ uncertainty: true }`: the same options and
+   * results as the training model's `predictMC`, drawn the same way (pass s samples every kept
+   * weight of the Bayesian steps as w = θ + sqrt(σ²)·ε, ε the Gaussian the training layer draws
+   * for that weight from (seed, s), so the means and entropies equal the training model's up to
+   * float rounding, and every row sees the same weights whatever the batching). Steps of
+   * deterministic layers, `layer` steps and embedding and recurrent steps (their weights are
+   * not kept with variances) run as in {@link predict}. `seed` defaults to the
+   * training model's. Throws {@link ArgumentError} for a model pruned without uncertainty.
+   */
+  predictMC(x: Float32Array, opts: McRegressionOptions): McRegression;
+  predictMC(x: Float32Array, opts?: McOptions & { loss?: 'softmaxCrossEntropy' }): McPrediction;
+  predictMC(x: Float32Array, opts: McOptions & { loss?: 'softmaxCrossEntropy' | 'mse' | 'gaussianNll'; noiseVariance?: number } = {}): McPrediction | McRegression {
+    this.check();
+    if (!this.uncertainty) throw new ArgumentError('model', 'a SparseModel pruned with { uncertainty: true } (it keeps the weight variances)', 'a model pruned without uncertainty');
+    const call = mcCall(opts, this.uncertainty.seed, sizeOf(this.outputShape));
+    const n = this.checkX(x);
+    const view = {
+      rt: this.rt, inputShape: this.inputShape, outputSize: sizeOf(this.outputShape), steps: this.steps,
+      forward: (t: Tensor, start: number) => {
+        this.batchStart = start;
+        try {
+          return this.forward(t);
+        } finally {
+          this.batchStart = 0;
+        }
+      },
+    };
+    return sparsePredictMC(view, x, n, call);
+  }
+
+  /**
+   * Serialize: magic `VDSP`, version 2 (3 with weight variances), a JSON header (input shape, original weight count and
    * each step with its payload segments) and the payload (CSR row pointers u32, column indices
    * u16 or u32, values and biases f32; a `layer` step as Sequential files hold layers), in the
    * container described in `container.ts`.
@@ -358,8 +408,9 @@ export class SparseModel {
     this.check();
     const w = new PayloadWriter();
     const steps = this.steps.map((st) => writeStep(w, st.spec, st.layer));
-    const header = { format: 'vardrop-sparse', inputShape: this.inputShape.slice(), originalWeights: this.originalWeights, steps };
-    return writeContainer(SPARSE_MAGIC, SPARSE_VERSION, header, w.finish());
+    const u = this.uncertainty;
+    const header = { format: 'vardrop-sparse', inputShape: this.inputShape.slice(), originalWeights: this.originalWeights, steps, ...(u ? { uncertainty: { seed: u.seed } } : {}) };
+    return writeContainer(SPARSE_MAGIC, u ? SPARSE_VERSION : 2, header, w.finish());
   }
 
   /**
@@ -370,7 +421,7 @@ export class SparseModel {
    * values. Throws {@link ModelFormatError}.
    */
   static load(bytes: Uint8Array, opts: { runtime?: Runtime } = {}): SparseModel {
-    const r = ContainerReader.open(bytes, SPARSE_MAGIC, [1, SPARSE_VERSION]);
+    const r = ContainerReader.open(bytes, SPARSE_MAGIC, [1, 2, SPARSE_VERSION]);
     const h = r.header;
     if (h.format !== 'vardrop-sparse') bad('header.format', '"vardrop-sparse"', show(h.format));
     const inSize = checkShapeField('header.inputShape', h.inputShape, MAX_ELEMENTS, 1);
@@ -384,7 +435,13 @@ export class SparseModel {
       if (shape.reduce((a, b) => a * b, 1) > MAX_ELEMENTS) bad(`header.steps[${i}]`, `an output of at most ${MAX_ELEMENTS} elements`, fmtShape(shape));
       return spec;
     });
-    return new SparseModel(runtimeOption(optionsObject('options', opts).runtime), h.inputShape as number[], specs, h.originalWeights, ModelFormatError);
+    let uncertainty: { seed: number } | null = null;
+    if (h.uncertainty !== undefined) {
+      const u = h.uncertainty;
+      if (r.version < 3 || !isObject(u) || !isInt(u.seed) || u.seed > 2 ** 32 - 1) bad('header.uncertainty', 'a {seed} object (32-bit unsigned seed) in a version 3 file', show(u));
+      uncertainty = { seed: u.seed };
+    }
+    return new SparseModel(runtimeOption(optionsObject('options', opts).runtime), h.inputShape as number[], specs, h.originalWeights, ModelFormatError, uncertainty);
   }
 
   /** Free every weight and buffer. */
@@ -394,6 +451,7 @@ export class SparseModel {
     for (const st of this.steps) {
       st.mat?.dispose();
       st.w?.dispose();
+      st.mc?.dispose();
       st.b?.dispose();
       for (const t of st.extra ?? []) t.dispose();
       st.layer?.dispose();

@@ -16,6 +16,7 @@ import { ContainerReader, LayerEntry, PayloadWriter, bad, isInt, isObject, readL
 import {
   EmbeddingStepSpec, RecurrentStepSpec, checkSequenceSpec, readCsrField, readSequenceStep, sequenceStepShape, writeCsrField, writeSequenceStep,
 } from './recurrent.js';
+import { McSpec, checkMcSpec, readMcSpec, writeMcSpec } from './mc.js';
 
 /**
  * One inference step of a {@link SparseModel}, in plain arrays (what files hold): a weight layer
@@ -23,10 +24,10 @@ import {
  * run by its own deterministic forward (`layer`: a class registered by name, with its values).
  */
 export type StepSpec =
-  | { kind: 'sparse'; inputs: number; units: number; csr: Csr; bias: Float32Array | null }
-  | { kind: 'dense'; inputs: number; units: number; weights: Float32Array; bias: Float32Array | null }
-  | { kind: 'sparseConv'; filters: number; geometry: ConvGeometry; csr: Csr; bias: Float32Array | null }
-  | { kind: 'conv'; filters: number; geometry: ConvGeometry; weights: Float32Array; bias: Float32Array | null }
+  | { kind: 'sparse'; inputs: number; units: number; csr: Csr; bias: Float32Array | null; mc?: McSpec | null }
+  | { kind: 'dense'; inputs: number; units: number; weights: Float32Array; bias: Float32Array | null; mc?: McSpec | null }
+  | { kind: 'sparseConv'; filters: number; geometry: ConvGeometry; csr: Csr; bias: Float32Array | null; mc?: McSpec | null }
+  | { kind: 'conv'; filters: number; geometry: ConvGeometry; weights: Float32Array; bias: Float32Array | null; mc?: McSpec | null }
   | FixedStep
   | { kind: 'layer'; entry: LayerEntry }
   | EmbeddingStepSpec
@@ -120,14 +121,17 @@ export function checkSpec(s: StepSpec, f: string, Err: ErrClass): void {
       if (s.kind === 'sparse' && (s.csr.rows !== s.units || s.csr.cols !== s.inputs)) throw new Err(`${f}.csr`, `[${s.units}, ${s.inputs}]`, `[${s.csr.rows}, ${s.csr.cols}]`);
       if (s.kind === 'sparseConv') checkGeometry(`${f}.geometry`, s.geometry, Err);
       if (s.bias) checkLen(`${f}.bias`, s.bias, s.csr.rows, Err);
+      if (s.mc) checkMcSpec(`${f}.mc`, s.mc, s.csr.cols, s.csr.rows, s.csr.values.length, Err);
       break;
     case 'dense':
       checkLen(`${f}.weights`, s.weights, s.inputs * s.units, Err);
       if (s.bias) checkLen(`${f}.bias`, s.bias, s.units, Err);
+      if (s.mc) checkMcSpec(`${f}.mc`, s.mc, s.inputs, s.units, s.weights.length, Err);
       break;
     case 'conv':
       checkGeometry(`${f}.geometry`, s.geometry, Err);
       if (s.bias) checkLen(`${f}.bias`, s.bias, s.filters, Err);
+      if (s.mc) checkMcSpec(`${f}.mc`, s.mc, s.weights.length / s.filters, s.filters, s.weights.length, Err);
       break;
     case 'activation':
       if (!ACTIVATIONS.includes(s.activation)) throw new Err(`${f}.activation`, `one of ${ACTIVATIONS.join(', ')}`, show(s.activation));
@@ -176,18 +180,22 @@ export function readStep(r: ContainerReader, e: unknown, f: string, inShape: Sha
     if (n * 4 > r.payloadBytes) bad(`${f}.${k}`, `at most ${r.payloadBytes / 4} weights (the payload)`, String(n));
   };
   const geometry = () => checkGeometry(`${f}.geometry`, e.geometry, ModelFormatError);
+  // Version 3: a Bayesian step's weight variances and training-layer indices (optional).
+  const mc = (inputs: number, units: number, values: number): McSpec | null => readMcSpec(r, e.mc, `${f}.mc`, inputs, units, values);
   switch (e.kind) {
     case 'sparse': {
       const inputs = int('inputs'), units = int('units');
       if (inShape.length !== 1 || inShape[0] !== inputs) bad(`${f}.inputs`, `${fmtShape(inShape)} as [inputs]`, String(inputs));
       if (units + 1 > r.payloadBytes / 4) bad(`${f}.units`, 'row pointers fitting the payload', String(units));
-      return { kind: 'sparse', inputs, units, csr: csr(units, inputs), bias: bias(units) };
+      const c = csr(units, inputs), b = bias(units);
+      return { kind: 'sparse', inputs, units, csr: c, bias: b, mc: mc(inputs, units, c.values.length) };
     }
     case 'dense': {
       const inputs = int('inputs'), units = int('units');
       if (inShape.length !== 1 || inShape[0] !== inputs) bad(`${f}.inputs`, `${fmtShape(inShape)} as [inputs]`, String(inputs));
       fits(inputs * units, 'units');
-      return { kind: 'dense', inputs, units, weights: r.read(`${f}.weights`, e.weights, 'f32', inputs * units), bias: bias(units) };
+      const weights = r.read(`${f}.weights`, e.weights, 'f32', inputs * units), b = bias(units);
+      return { kind: 'dense', inputs, units, weights, bias: b, mc: mc(inputs, units, inputs * units) };
     }
     case 'sparseConv':
     case 'conv': {
@@ -198,10 +206,12 @@ export function readStep(r: ContainerReader, e: unknown, f: string, inShape: Sha
       stepShape({ kind: 'conv', filters, geometry: g, weights: new Float32Array(0), bias: null }, inShape, f, ModelFormatError);
       if (e.kind === 'sparseConv') {
         if (filters + 1 > r.payloadBytes / 4) bad(`${f}.filters`, 'row pointers fitting the payload', String(filters));
-        return { kind: 'sparseConv', filters, geometry: g, csr: csr(filters, k), bias: bias(filters) };
+        const c = csr(filters, k), b = bias(filters);
+        return { kind: 'sparseConv', filters, geometry: g, csr: c, bias: b, mc: mc(k, filters, c.values.length) };
       }
       fits(k * filters, 'filters');
-      return { kind: 'conv', filters, geometry: g, weights: r.read(`${f}.weights`, e.weights, 'f32', k * filters), bias: bias(filters) };
+      const weights = r.read(`${f}.weights`, e.weights, 'f32', k * filters), b = bias(filters);
+      return { kind: 'conv', filters, geometry: g, weights, bias: b, mc: mc(k, filters, k * filters) };
     }
     case 'activation': {
       if (!ACTIVATIONS.includes(e.activation as ActivationKind)) bad(`${f}.activation`, `one of ${ACTIVATIONS.join(', ')}`, show(e.activation));
@@ -239,11 +249,12 @@ export function readStep(r: ContainerReader, e: unknown, f: string, inShape: Sha
 export function writeStep(w: PayloadWriter, s: StepSpec, layer?: Layer): Record<string, unknown> {
   const seg = (a: Float32Array | null) => (a ? w.add(a) : null);
   const csr = (c: Csr) => writeCsrField(w, c);
+  const mc = (m: McSpec | null | undefined) => (m ? { mc: writeMcSpec(w, m) } : {});
   switch (s.kind) {
-    case 'sparse': return { kind: s.kind, inputs: s.inputs, units: s.units, csr: csr(s.csr), bias: seg(s.bias) };
-    case 'dense': return { kind: s.kind, inputs: s.inputs, units: s.units, weights: w.add(s.weights), bias: seg(s.bias) };
-    case 'sparseConv': return { kind: s.kind, filters: s.filters, geometry: s.geometry, csr: csr(s.csr), bias: seg(s.bias) };
-    case 'conv': return { kind: s.kind, filters: s.filters, geometry: s.geometry, weights: w.add(s.weights), bias: seg(s.bias) };
+    case 'sparse': return { kind: s.kind, inputs: s.inputs, units: s.units, csr: csr(s.csr), bias: seg(s.bias), ...mc(s.mc) };
+    case 'dense': return { kind: s.kind, inputs: s.inputs, units: s.units, weights: w.add(s.weights), bias: seg(s.bias), ...mc(s.mc) };
+    case 'sparseConv': return { kind: s.kind, filters: s.filters, geometry: s.geometry, csr: csr(s.csr), bias: seg(s.bias), ...mc(s.mc) };
+    case 'conv': return { kind: s.kind, filters: s.filters, geometry: s.geometry, weights: w.add(s.weights), bias: seg(s.bias), ...mc(s.mc) };
     case 'batchNorm': return { kind: s.kind, eps: s.eps, gamma: w.add(s.gamma), beta: w.add(s.beta), mean: w.add(s.mean), variance: w.add(s.variance) };
     case 'layer': return { kind: s.kind, layer: writeLayerEntry(w, layer ?? s.entry.layer) };
     case 'embedding':

@@ -103,6 +103,13 @@ export type InferenceForm =
   | FixedStep
   | {
     kind: 'linear'; weights: Float32Array; units: number; bias: Float32Array | null; geometry?: ConvGeometry;
+    /**
+     * A Bayesian layer's weight variances σ², in the layout of `weights`, zero where a weight is
+     * dropped: a Monte-Carlo pass draws w = weights + sqrt(σ²)·ε at every nonzero weight, ε the
+     * Gaussian of (seed, pass) at the weight's index on the layer's stream. Absent for
+     * deterministic layers. `prune({ uncertainty: true })` keeps it.
+     */
+    variance?: Float32Array;
     /** An activation fused into the layer, applied after the linear step. */
     activation?: Extract<FixedStep, { kind: 'activation' }>;
   }

@@ -2,7 +2,7 @@ import { ArgumentError, checkNumber, describe } from '../errors.js';
 import { ActivationKind, activation, activationBackward } from '../ops/activation.js';
 import { columnSums, square } from '../ops/elementwise.js';
 import { gaussian } from '../ops/noise.js';
-import { lrtBackward, lrtBackwardRows, lrtInputGrad, lrtSample } from '../ops/bayes.js';
+import { lrtBackward, lrtBackwardRows, lrtInputGrad, lrtSample, mcWeightSample } from '../ops/bayes.js';
 import { Initializer, initialize } from '../init.js';
 import { optionsObject } from '../validate.js';
 import { Shape, Tensor } from '../tensor.js';
@@ -217,8 +217,9 @@ export abstract class WeightLayer<D extends WeightDraw = WeightDraw> extends Lay
       // this layer's stream: every sample of a call sees the same weights, so the results do not
       // depend on the batch size or on a sample's position. Such a pass has no backward.
       const ws = this.map.weightShape, w = this.buffer('wSample', ws);
+      // A weight whose mean is masked to zero is dropped whole (no noise either), as prune drops it.
       gaussian(w, passSeed(ctx), { stream: this.index });
-      lrtSample(draw.M, draw.S!, w, undefined, w, this.buffer('wStd', ws));
+      mcWeightSample(draw.M, draw.S!, w, w);
       this.map.forward(x, w, this.bias?.value, z);
       return this.activate(plan);
     }
@@ -315,10 +316,20 @@ export abstract class WeightLayer<D extends WeightDraw = WeightDraw> extends Lay
    * a linear step, then the fused activation as its own step.
    */
   inference(): InferenceForm {
-    const M = this.draw({ training: false, sample: false, seed: 0, step: 0 }, false).M;
+    // A Bayesian layer's Monte-Carlo weights are w = M + sqrt(S)·ε where M ≠ 0: its masked means
+    // are the deterministic ones, and S (zero where M is) goes along for `prune({ uncertainty })`.
+    const ctx: ForwardContext = { training: false, sample: true, seed: 0, step: 0 };
+    const sampled = this.sampled(ctx);
+    const d = this.draw(sampled ? ctx : { ...ctx, sample: false }, sampled);
+    const M = d.M.toArray();
+    let variance: Float32Array | undefined;
+    if (d.S) {
+      variance = d.S.toArray();
+      for (let i = 0; i < M.length; i++) if (M[i] === 0) variance[i] = 0;
+    }
     const a = this.act;
     return {
-      kind: 'linear', weights: M.toArray(), units: this.outputUnits, bias: this.biasValues(), geometry: this.map.geometry,
+      kind: 'linear', weights: M, variance, units: this.outputUnits, bias: this.biasValues(), geometry: this.map.geometry,
       activation: a ? (a.alpha === undefined ? { kind: 'activation', activation: a.kind } : { kind: 'activation', activation: a.kind, alpha: a.alpha }) : undefined,
     };
   }

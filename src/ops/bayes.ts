@@ -2,6 +2,7 @@ import { ArgumentError, ShapeError } from '../errors.js';
 import { fmtShape, type Tensor } from '../tensor.js';
 import { checkSameSize } from './check.js';
 import { checkCompleteRows } from './sparse.js';
+import { SparseMatrix } from './spmm.js';
 
 // Tensor-level wrappers of assembly/bayes.ts. Callers are the Bayesian layers, which own
 // their buffers; every function checks that the tensors it pairs have matching sizes.
@@ -143,6 +144,19 @@ export function lrtSample(mu: Tensor, v: Tensor, eps: Tensor | undefined, bias: 
   if (eps) checkSameSize('eps', eps, mu);
   if (bias && bias.size !== cols) throw new ShapeError('bias', `[${cols}]`, fmtShape(bias.shape));
   mu.rt.k.lrt_sample_f32(mu.size / Math.max(cols, 1), cols, mu.ptr, v.ptr, eps?.ptr ?? 0, bias?.ptr ?? 0, out.ptr, std.ptr);
+}
+
+/**
+ * One Monte-Carlo draw of weights: out = M + sqrt(S)·ε where M ≠ 0, else 0 (a weight with a zero
+ * mean is dropped whole, as `prune` drops it). `out` is a tensor of M's size or a sparse matrix
+ * whose values are drawn (nnz = M's size); it may alias M or ε. `scalar`: the twin kernel.
+ */
+export function mcWeightSample(M: Tensor, S: Tensor, eps: Tensor, out: Tensor | SparseMatrix, scalar = false): void {
+  checkSameSize('S', S, M);
+  checkSameSize('eps', eps, M);
+  const [ptr, n] = out instanceof SparseMatrix ? [out.valuesPtr, out.nnz] : [out.ptr, out.size];
+  if (n !== M.size) throw new ShapeError('out', `${M.size} values`, `${n}`);
+  (scalar ? M.rt.k.mc_weight_sample_f32_scalar : M.rt.k.mc_weight_sample_f32)(M.size, M.ptr, S.ptr, eps.ptr, ptr);
 }
 
 /** LRT backward through the noise: dv = dy·ε / (2·std). */

@@ -164,3 +164,66 @@ export class Rng {
     return new Rng(this.seed, stream, this.rt);
   }
 }
+
+/**
+ * Stream positions (u32) in wasm memory: the operand of {@link gaussianAt}, e.g. the dense
+ * indices of a pruned layer's kept weights. Copied in once; free with {@link dispose}.
+ */
+export class Positions {
+  readonly rt: Runtime;
+  /** Byte offset of position 0. */
+  readonly ptr: number;
+  readonly length: number;
+  private disposed = false;
+
+  private constructor(rt: Runtime, a: Uint32Array) {
+    this.rt = rt;
+    this.length = a.length;
+    this.ptr = rt.heap.alloc(Math.max(4, 4 * a.length), 'positions');
+    rt.u8.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), this.ptr);
+  }
+
+  /** Copy `a` into wasm memory. */
+  static from(a: Uint32Array, rt: Runtime = runtime()): Positions {
+    if (!(a instanceof Uint32Array)) throw new ArgumentError('positions', 'a Uint32Array', describe(a));
+    return new Positions(rt, a);
+  }
+
+  /** Free the positions (idempotent). */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.rt.free(this.ptr);
+  }
+}
+
+/** Options of {@link gaussianAt}. */
+export interface GaussianAtOptions {
+  /** Stream id in [0, 2^32); default 0. */
+  stream?: number;
+  /** Position added to every element, in elements, in [0, 2^32); default 0. */
+  rowBase?: number;
+  /** Position step between rows of `out`, in elements, in [0, 2^32); default 0. */
+  rowStride?: number;
+  /** Use the scalar twin (the test oracle). */
+  scalar?: boolean;
+}
+
+/**
+ * The Gaussians {@link gaussian} of (seed, stream) puts at chosen positions, computed there
+ * only: `out` holds rows × positions.length values (rows = out.size / positions.length), element
+ * (r, j) the value at stream position rowBase + r·rowStride + positions[j]. Returns `out`.
+ */
+export function gaussianAt(out: Tensor, positions: Positions, seed: Seed, opts: GaussianAtOptions = {}): Tensor {
+  checkTensor('out', out);
+  if (!(positions instanceof Positions)) throw new ArgumentError('positions', 'a Positions', describe(positions));
+  const cols = positions.length;
+  if (cols === 0 ? out.size !== 0 : out.size % cols !== 0) throw new ArgumentError('out', `a multiple of ${cols} elements (rows of the positions)`, `${out.size} elements`);
+  const [lo, hi] = seedWords(seed);
+  const [stream] = streamOffset(opts);
+  const rowBase = checkInt('opts.rowBase', opts.rowBase ?? 0, 0, TWO32 - 1);
+  const rowStride = checkInt('opts.rowStride', opts.rowStride ?? 0, 0, TWO32 - 1);
+  const f = opts.scalar ? out.rt.k.noise_gauss_at_f32_scalar : out.rt.k.noise_gauss_at_f32;
+  f(out.ptr, cols === 0 ? 0 : out.size / cols, cols, positions.ptr, rowBase, rowStride, lo, hi, stream);
+  return out;
+}

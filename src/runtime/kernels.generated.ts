@@ -586,6 +586,32 @@ export interface Kernels {
    */
   noise_bernoulli_f32_scalar(out: number, n: number, p: number, scale: number, seedLo: number, seedHi: number, stream: number, offset: number): void;
   /**
+   * `noise_gauss_at_f32` of assembly/noise.ts
+   * @param out `usize`
+   * @param rows `i32`
+   * @param cols `i32`
+   * @param idx `usize`
+   * @param rowBase `u32`
+   * @param rowStride `u32`
+   * @param seedLo `u32`
+   * @param seedHi `u32`
+   * @param stream `u32`
+   */
+  noise_gauss_at_f32(out: number, rows: number, cols: number, idx: number, rowBase: number, rowStride: number, seedLo: number, seedHi: number, stream: number): void;
+  /**
+   * `noise_gauss_at_f32_scalar` of assembly/noise.ts
+   * @param out `usize`
+   * @param rows `i32`
+   * @param cols `i32`
+   * @param idx `usize`
+   * @param rowBase `u32`
+   * @param rowStride `u32`
+   * @param seedLo `u32`
+   * @param seedHi `u32`
+   * @param stream `u32`
+   */
+  noise_gauss_at_f32_scalar(out: number, rows: number, cols: number, idx: number, rowBase: number, rowStride: number, seedLo: number, seedHi: number, stream: number): void;
+  /**
    * `relu_f32` of assembly/activation.ts
    * @param x `usize`
    * @param y `usize`
@@ -1522,6 +1548,24 @@ export interface Kernels {
    * @param std `usize`
    */
   lrt_sample_f32_scalar(rows: number, cols: number, mu: number, v: number, eps: number, bias: number, out: number, std: number): void;
+  /**
+   * `mc_weight_sample_f32` of assembly/bayes.ts
+   * @param n `i32`
+   * @param M `usize`
+   * @param S `usize`
+   * @param eps `usize`
+   * @param out `usize`
+   */
+  mc_weight_sample_f32(n: number, M: number, S: number, eps: number, out: number): void;
+  /**
+   * `mc_weight_sample_f32_scalar` of assembly/bayes.ts
+   * @param n `i32`
+   * @param M `usize`
+   * @param S `usize`
+   * @param eps `usize`
+   * @param out `usize`
+   */
+  mc_weight_sample_f32_scalar(n: number, M: number, S: number, eps: number, out: number): void;
   /**
    * `lrt_backward_f32` of assembly/bayes.ts
    * @param n `i32`
