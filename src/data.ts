@@ -1,7 +1,7 @@
 import { ArgumentError, ModelFormatError, NonFiniteError, ShapeError, checkInt, describe } from './errors.js';
 import { Rng } from './ops/noise.js';
 import { Runtime, runtime } from './runtime/runtime.js';
-import { assertFinite } from './tensor.js';
+import { assertFinite, copyRows } from './tensor.js';
 import { booleanOption, optionsObject, seedOption } from './validate.js';
 
 /** A parsed IDX file (the MNIST format): dimensions and raw unsigned bytes. */
@@ -254,9 +254,7 @@ export function splitIndices(n: number, nTest: number, seed: number, stream: num
 
 /** Rows `idx` of a flat array of rows of `per` values each. */
 export function takeRows<T extends Float32Array | Int32Array | Uint8Array>(a: T, per: number, idx: Int32Array): T {
-  const out = new (a.constructor as new (n: number) => T)(idx.length * per);
-  for (let i = 0; i < idx.length; i++) out.set(a.subarray(idx[i] * per, idx[i] * per + per), i * per);
-  return out;
+  return copyRows(a, per, idx, new (a.constructor as new (n: number) => T)(idx.length * per));
 }
 
 /** Options of {@link trainTestSplit}. */

@@ -11,7 +11,7 @@ import { gaussianKl } from './ops/sampler.js';
 import { softCrossEntropy, softmax } from './ops/softmax.js';
 import { Adam, Optimizer } from './optim.js';
 import type { SampleStepHook } from './samplers.js';
-import { Tensor } from './tensor.js';
+import { Tensor, copyRows } from './tensor.js';
 
 /** Options shared by online and offline distillation. */
 export interface DistillOptions {
@@ -362,10 +362,6 @@ export function distill(teacher: Ensemble, student: Sequential, x: Float32Array,
 
 /** Rows `rows` of fixed per-pool-row targets. */
 function pick(t: Targets, rows: ArrayLike<number>, D: number): Targets {
-  const take = (a: Float32Array): Float32Array => {
-    const out = new Float32Array(rows.length * D);
-    for (let i = 0; i < rows.length; i++) out.set(a.subarray(rows[i] * D, rows[i] * D + D), i * D);
-    return out;
-  };
+  const take = (a: Float32Array): Float32Array => copyRows(a, D, rows, new Float32Array(rows.length * D));
   return 'probs' in t ? { probs: take(t.probs) } : { mean: take(t.mean), variance: take(t.variance) };
 }

@@ -1,6 +1,6 @@
 import { ArgumentError, ShapeError, checkInt, describe } from './errors.js';
 import { Runtime, runtime } from './runtime/runtime.js';
-import { Shape, Tensor, assertFinite, fmtShape, sizeOf } from './tensor.js';
+import { Shape, Tensor, assertFinite, fmtShape, copyRows, sizeOf } from './tensor.js';
 import { ForwardContext, Layer, ParamGroup } from './layers/layer.js';
 import { argmaxRows, softmax } from './ops/softmax.js';
 import { Optimizer, OptimizerState } from './optim.js';
@@ -356,7 +356,7 @@ export class Sequential {
     }
     const v = this.xBuf.view();
     if ('count' in rows) v.set(x.subarray(rows.start * per, (rows.start + count) * per));
-    else for (let i = 0; i < count; i++) v.set(x.subarray(rows[i] * per, rows[i] * per + per), i * per);
+    else copyRows(x, per, rows, v);
     return this.xBuf;
   }
 

@@ -131,6 +131,24 @@ export function checkF32(name: string, data: unknown): void {
   throw new ArgumentError(name, 'a Float32Array or number[]', describe(data));
 }
 
+/**
+ * Copy rows `rows[i]` of `src` (`per` values each) to consecutive rows of `dst`. Short rows are
+ * copied element by element: a `subarray` per row costs more than the copy when rows are a few
+ * values (regression features and targets, per training step).
+ */
+export function copyRows<T extends Float32Array | Int32Array | Uint8Array>(src: T, per: number, rows: ArrayLike<number>, dst: T): T {
+  const n = rows.length;
+  if (per <= 32) {
+    for (let i = 0, o = 0; i < n; i++) {
+      const a = rows[i] * per;
+      for (let j = 0; j < per; j++) dst[o++] = src[a + j];
+    }
+  } else {
+    for (let i = 0; i < n; i++) dst.set(src.subarray(rows[i] * per, rows[i] * per + per), i * per);
+  }
+  return dst;
+}
+
 /** Throw {@link NonFiniteError} at the first NaN/Infinity in `data`. */
 export function assertFinite(name: string, data: ArrayLike<number>): void {
   for (let i = 0; i < data.length; i++) {

@@ -8,7 +8,7 @@ import { Rng } from './ops/noise.js';
 import { argmaxRows, softmaxCrossEntropy } from './ops/softmax.js';
 import { Adam, Optimizer, optimizerFromState } from './optim.js';
 import { Schedule, evalSchedule } from './schedule.js';
-import { Tensor, assertFinite } from './tensor.js';
+import { Tensor, assertFinite, copyRows } from './tensor.js';
 import { SPLIT_STREAM, splitIndices, takeRows } from './data.js';
 import { Callback, earlyStopping } from './callbacks.js';
 import {
@@ -260,8 +260,7 @@ function dataLoss(kind: LossKind, out: Tensor, s: Split, rows: ArrayLike<number>
     tBuf.t?.dispose();
     tBuf.t = Tensor.zeros([B, per], out.rt);
   }
-  const tv = tBuf.t.view();
-  for (let i = 0; i < B; i++) tv.set(s.targets!.subarray(rows[i] * per, rows[i] * per + per), i * per);
+  copyRows(s.targets!, per, rows, tBuf.t.view());
   const sum = kind === 'mse' ? mse(out, tBuf.t, { grad, scale }) : gaussianNll(out, tBuf.t, { grad, scale });
   return { sum, correct: 0 };
 }

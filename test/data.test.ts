@@ -6,6 +6,7 @@ import { Sequential } from '../src/model.js';
 import { Dense } from '../src/layers/dense.js';
 import { evaluate, fit } from '../src/train.js';
 import { Rng } from '../src/ops/noise.js';
+import { copyRows } from '../src/tensor.js';
 
 const rt = Runtime.createSync();
 
@@ -151,5 +152,21 @@ describe('fit: validationSplit is a seeded, stratified split, not the last rows'
       yv[k] = y[i];
     });
     expect(logs[0]).toBe(evaluate(m, xv, yv).loss);
+  });
+});
+
+describe('copyRows: row gather of the training loop', () => {
+  it('copies the listed rows in order, for short (element loop) and long (subarray) rows', () => {
+    for (const per of [1, 3, 32, 33, 100]) {
+      const n = 7;
+      const src = Float32Array.from({ length: n * per }, (_, i) => i * 0.5 - 3);
+      const rows = [6, 0, 3, 3, 1];
+      const dst = copyRows(src, per, rows, new Float32Array(rows.length * per));
+      const want = new Float32Array(rows.length * per);
+      rows.forEach((r, i) => { for (let j = 0; j < per; j++) want[i * per + j] = src[r * per + j]; });
+      expect(dst).toEqual(want);
+      const labels = Int32Array.from({ length: n * per }, (_, i) => i);
+      expect(Array.from(copyRows(labels, per, Int32Array.from(rows), new Int32Array(rows.length * per)))).toEqual(rows.flatMap((r) => Array.from({ length: per }, (_, j) => r * per + j)));
+    }
   });
 });

@@ -326,13 +326,19 @@ export function checkStateValues(name: string, v: unknown, g: StateGroup, Err: t
   return v;
 }
 
+function sameShape(a: Shape, b: Shape): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /**
  * The buffer named `key` in `owned` if it has exactly `shape`, else a new zero one put there
  * (the old one freed): the scratch of layers and models, which does not grow across steps.
  */
 export function reusedBuffer(owned: Map<string, Tensor>, key: string, shape: Shape, rt: Runtime): Tensor {
   const t = owned.get(key);
-  if (t && t.shape.length === shape.length && t.shape.every((d, i) => d === shape[i])) return t;
+  if (t && sameShape(t.shape, shape)) return t;
   t?.dispose();
   const n = Tensor.zeros(shape, rt);
   owned.set(key, n);
