@@ -31,8 +31,9 @@ export async function mnist() {
   return { x: d.train.images.subarray(0, n * 784), y: d.train.labels.subarray(0, n), n, xt: d.test.images, yt: d.test.labels, nt: d.test.n };
 }
 
-export const mlp = (seed, extra = []) => new Sequential({ inputShape: [784], seed, layers: [
-  new Dense({ units: 400 }), new ReLU(), ...extra, new Dense({ units: 400 }), new ReLU(), ...extra, new Dense({ units: 10 })] });
+/** The 784-400-400-10 ReLU net; `extra()` gives fresh layers (e.g. dropout) to put after each hidden layer. */
+export const mlp = (seed, extra = () => []) => new Sequential({ inputShape: [784], seed, layers: [
+  new Dense({ units: 400 }), new ReLU(), ...extra(), new Dense({ units: 400 }), new ReLU(), ...extra(), new Dense({ units: 10 })] });
 
 /** Test error (%) and NLL (nats per image) of predictive probabilities `p` [n, 10]. */
 export function errNll(p, y) {

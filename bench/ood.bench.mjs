@@ -55,7 +55,7 @@ const ms = [0, 1, 2, 3, 4].map((k) => {
   return n;
 });
 score('deep-ensemble', Ensemble.fromModels(ms));
-const drop = mlp(20, [new Dropout({ rate: 0.5 })]);
+const drop = mlp(20, () => [new Dropout({ rate: 0.5 })]);
 fit(drop, d.x, d.y, { ...opt, optimizer: new SGD({ lr: 0.05, momentum: 0.9 }) });
 score('mc-dropout', Ensemble.fromMonteCarlo(drop, { samples: 20, seed: 2, dropout: true }));
 for (const x of [svd, drop, ...ms, m.sgd, m.student]) x.dispose();
