@@ -254,7 +254,10 @@ export function splitIndices(n: number, nTest: number, seed: number, stream: num
 
 /** Rows `idx` of a flat array of rows of `per` values each. */
 export function takeRows<T extends Float32Array | Int32Array | Uint8Array>(a: T, per: number, idx: Int32Array): T {
-  return copyRows(a, per, idx, new (a.constructor as new (n: number) => T)(idx.length * per));
+  const out = new (a.constructor as new (n: number) => T)(idx.length * per);
+  if (a instanceof Float32Array) return copyRows(a, per, idx, out as Float32Array) as T;
+  for (let i = 0; i < idx.length; i++) out.set(a.subarray(idx[i] * per, idx[i] * per + per), i * per);
+  return out;
 }
 
 /** Options of {@link trainTestSplit}. */

@@ -134,9 +134,10 @@ export function checkF32(name: string, data: unknown): void {
 /**
  * Copy rows `rows[i]` of `src` (`per` values each) to consecutive rows of `dst`. Short rows are
  * copied element by element: a `subarray` per row costs more than the copy when rows are a few
- * values (regression features and targets, per training step).
+ * values (regression features and targets, per training step). Float32 only, so the loop stays
+ * monomorphic.
  */
-export function copyRows<T extends Float32Array | Int32Array | Uint8Array>(src: T, per: number, rows: ArrayLike<number>, dst: T): T {
+export function copyRows(src: Float32Array, per: number, rows: ArrayLike<number>, dst: Float32Array): Float32Array {
   const n = rows.length;
   if (per <= 32) {
     for (let i = 0, o = 0; i < n; i++) {
