@@ -287,7 +287,8 @@ if (!isMainThread) {
   const maxSplits = process.env.BENCH_SPLITS ? Number(process.env.BENCH_SPLITS) : 20;
   const nWorkers = process.env.BENCH_WORKERS ? Number(process.env.BENCH_WORKERS) : 2;
   const t0 = performance.now(), cpu0 = process.cpuUsage();
-  // Jobs largest data set first, so the two workers finish together.
+  // Jobs smallest data set first, and each data set's lines printed as soon as its splits are
+  // in (a run stopped early still reports the data sets it finished).
   const jobs = [];
   const results = {};
   for (const name of datasets) {
@@ -295,45 +296,15 @@ if (!isMainThread) {
     results[name] = new Array(n).fill(null);
     for (let k = 0; k < n; k++) jobs.push({ name, k, methods, rows: fs.readFileSync(path.join(UCI, name, `index_train_${k}.txt`), 'utf8').split('\n').length });
   }
-  jobs.sort((a, b) => b.rows - a.rows || ALL.indexOf(a.name) - ALL.indexOf(b.name) || a.k - b.k);
-  let done = 0;
-  // Progress on stderr (stdout carries only the JSON lines).
-  const progress = (j) => process.stderr.write(`uci: ${++done}/${jobs.length} ${j.name} split ${j.k} (${Math.round((performance.now() - t0) / 1000)} s)\n`);
-  if (nWorkers <= 1) {
-    for (const j of jobs) {
-      results[j.name][j.k] = runSplit(j.name, j.k, methods);
-      progress(j);
-    }
-  } else {
-    await new Promise((resolve, reject) => {
-      let next = 0, busy = 0;
-      const feed = (w) => {
-        if (next < jobs.length) {
-          busy++;
-          w.postMessage(jobs[next++]);
-        } else w.postMessage(null);
-      };
-      for (let i = 0; i < Math.min(nWorkers, jobs.length); i++) {
-        const w = new Worker(new URL(import.meta.url));
-        w.on('message', ({ job, result }) => {
-          results[job.name][job.k] = result;
-          progress(job);
-          busy--;
-          feed(w);
-          if (busy === 0 && next >= jobs.length) resolve();
-        });
-        w.on('error', reject);
-        feed(w);
-      }
-    });
-  }
+  jobs.sort((a, b) => a.rows - b.rows || ALL.indexOf(a.name) - ALL.indexOf(b.name) || a.k - b.k);
   const mean = (a) => a.reduce((s, v) => s + v, 0) / a.length;
   const se = (a) => (a.length < 2 ? 0 : Math.sqrt(a.reduce((s, v) => s + (v - mean(a)) ** 2, 0) / (a.length - 1) / a.length));
   const r3 = (v) => Math.round(v * 1000) / 1000;
   const r2 = (v) => Math.round(v * 100) / 100;
   let wins = 0;
   const wonBy = {};
-  for (const name of datasets) {
+  /** Print a data set's lines; count it as won when one method matches or beats the published RMSE and LL. */
+  const finish = (name) => {
     const [pubR, pubL] = PUBLISHED[name];
     const won = [];
     for (const m of methods) {
@@ -350,6 +321,38 @@ if (!isMainThread) {
       wins++;
       wonBy[name] = won;
     }
+  };
+  let done = 0;
+  const left = Object.fromEntries(datasets.map((n) => [n, results[n].length]));
+  const record = (j, result) => {
+    results[j.name][j.k] = result;
+    // Progress on stderr (stdout carries only the JSON lines).
+    process.stderr.write(`uci: ${++done}/${jobs.length} ${j.name} split ${j.k} (${Math.round((performance.now() - t0) / 1000)} s)\n`);
+    if (--left[j.name] === 0) finish(j.name);
+  };
+  if (nWorkers <= 1) {
+    for (const j of jobs) record(j, runSplit(j.name, j.k, methods));
+  } else {
+    await new Promise((resolve, reject) => {
+      let next = 0, busy = 0;
+      const feed = (w) => {
+        if (next < jobs.length) {
+          busy++;
+          w.postMessage(jobs[next++]);
+        } else w.postMessage(null);
+      };
+      for (let i = 0; i < Math.min(nWorkers, jobs.length); i++) {
+        const w = new Worker(new URL(import.meta.url));
+        w.on('message', ({ job, result }) => {
+          record(job, result);
+          busy--;
+          feed(w);
+          if (busy === 0 && next >= jobs.length) resolve();
+        });
+        w.on('error', reject);
+        feed(w);
+      }
+    });
   }
   const cpu = process.cpuUsage(cpu0);
   report({ bench: 'uci', case: 'summary', wins, of: datasets.length, wonBy, splits: maxSplits, epochs: EPOCHS, workers: nWorkers,
