@@ -6,7 +6,9 @@
 // - the longest main-thread task of the page while it trains (ms; goal 50), from the trace's
 //   top-level tasks on the page's renderer main thread between the page's marks
 //   demo:train-begin and demo:train-end (the long-task API only reports tasks of 50 ms or more;
-//   the trace has them all), and the longest while the page loads, for the record.
+//   the trace has them all), and the longest while the page loads, for the record. Wall time
+//   is what the long-task API measures; on a loaded machine the thread waits for a core inside a
+//   task, so each line also gives the thread CPU time of that task and the most CPU any task took.
 // DEMO_TRAIN (images, default 6000), DEMO_EPOCHS (2), DEMO_BATCH (50) size the run; DEMO_TRACE=FILE
 // keeps the trace.
 // One JSON object per line; nothing asserts on time.
@@ -71,7 +73,11 @@ for (const e of onMain.filter((e) => e.ph === 'X' && e.name === 'ThreadControlle
 }
 const longest = (from, to) => {
   const inside = tasks.filter((t) => t.ts + t.dur > from && t.ts < to);
-  return { ms: Math.max(0, ...inside.map((t) => t.dur / 1000)), over50: inside.filter((t) => t.dur >= 50_000).length, tasks: inside.length };
+  const wall = inside.reduce((w, t) => (t.dur > (w?.dur ?? -1) ? t : w), null);
+  return {
+    ms: (wall?.dur ?? 0) / 1000, cpuOfLongest: (wall?.tdur ?? 0) / 1000, longestCpu: Math.max(0, ...inside.map((t) => (t.tdur ?? 0) / 1000)),
+    over50: inside.filter((t) => t.dur >= 50_000).length, tasks: inside.length,
+  };
 };
 const training = longest(begin, end), loading = longest(nav.ts, begin);
 const notes = { browser: 'chromium (headless, --disable-gpu)', trainImages: TRAIN, epochs: EPOCHS, batch: BATCH, steps: s.step };
@@ -93,5 +99,6 @@ model.dispose();
 const ours = s.trainStepsPerSecond;
 report({ bench: 'demo', case: 'steps-per-second', unit: 'steps/s', ours: round(ours), peer: 'fit in Node', peerValue: round(nodeSteps), ratio: round(ours / nodeSteps, 2), withSnapshots: round(s.stepsPerSecond), ...notes, load1: load() });
 
-report({ bench: 'demo', case: 'longest-task', unit: 'ms', ours: round(training.ms), goal: 50, tasksOver50: training.over50, tasks: training.tasks, note: 'page main thread while training (top-level trace tasks)', ...notes, load1: load() });
-report({ bench: 'demo', case: 'longest-task-loading', unit: 'ms', ours: round(loading.ms), tasksOver50: loading.over50, note: 'page main thread from navigation to the start of training', load1: load() });
+const cpu = (r) => ({ cpuOfLongestMs: round(r.cpuOfLongest), longestCpuMs: round(r.longestCpu) });
+report({ bench: 'demo', case: 'longest-task', unit: 'ms', ours: round(training.ms), goal: 50, ...cpu(training), tasksOver50: training.over50, tasks: training.tasks, note: 'page main thread while training (top-level trace tasks; wall time, and the thread CPU time in them)', ...notes, load1: load() });
+report({ bench: 'demo', case: 'longest-task-loading', unit: 'ms', ours: round(loading.ms), ...cpu(loading), tasksOver50: loading.over50, note: 'page main thread from navigation to the start of training', load1: load() });

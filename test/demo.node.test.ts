@@ -79,7 +79,7 @@ describe('browser demo', () => {
     expect(s.step).toBe(240);
     expect(s.epoch).toBe(2);
     expect(s.snapshots).toBeGreaterThanOrEqual(7); // step 0, every 40 steps, epoch ends
-    expect(s.testAccuracy).toBeGreaterThan(0.8); // real MNIST test images, 6000 training images seen twice
+    expect(s.testAccuracy).toBeGreaterThan(0.85); // real MNIST test images, 6000 training images seen twice (86.30%)
     expect(s.compression).toBeGreaterThan(1);
 
     // Charts and masks are drawn: line pixels in each chart, a mostly white (kept) 300-tile mask.
