@@ -59,10 +59,11 @@ export interface SparseVDRecurrentOptions extends RecurrentOptions, SampledWeigh
    * - `'sequence'` (default): one sample per sequence, as the variational objective of
    *   Lobacheva et al. (2017) has it, keyed by (seed, step, layer, the sequence's index in the
    *   dataset: `ForwardContext.rows`), so a sequence's noise does not depend on the batch size
-   *   or order. Cost per pass: B samples of (features + units)·G·units normals (drawn again in
-   *   the backward instead of keeping B weight copies), and each sequence's products as its own
-   *   GEMM [T, features]·W_x and matrix-vector steps h·W_h (batch 1), about 1.5–3× the
-   *   batched pass at H = 128 in our measurements.
+   *   or order. Cost per training step: B draws of (features + units)·G·units normals, kept
+   *   for the backward (B·(features + units)·G·units floats of layer memory; the weights are
+   *   rebuilt from them), and each sequence's products as its own GEMM [T, features]·W_x and
+   *   matrix-vector steps h·W_h (batch 1): 2–3× the batched step for LSTM(128) on 28×28
+   *   sequential MNIST at batch 100 (measured; the normals and the batch-1 products dominate).
    * - `'batch'`: one sample per pass shared by the batch's sequences (cheaper, what most
    *   implementations do; more gradient variance per step).
    * Monte-Carlo prediction always samples once per pass (one posterior draw for every input).
@@ -83,8 +84,8 @@ export function sequenceStream(index: number, row: number): number {
   return (0x80000000 | ((row + 1) << 8) | index) >>> 0;
 }
 
-/** Sequence k's W_x and W_h of a per-sequence pass. */
-type SequenceWeights = (k: number) => { wx: Tensor; wh: Tensor };
+/** Sequence k's W_x and W_h of a per-sequence pass: drawn in the forward (`draw`), the same ones again in the backward. */
+type SequenceWeights = (k: number, draw: boolean) => { wx: Tensor; wh: Tensor };
 
 /**
  * Base of the recurrent layers: x [batch, T, features] → [batch, T, units] or [batch, units],
@@ -173,6 +174,10 @@ export abstract class Recurrent extends Layer {
     return null;
   }
   private perSequence: SequenceWeights | null = null;
+  /** Sequences in the batch of the last forward. */
+  protected batchSize(): number {
+    return this.batch;
+  }
   /** Input and recurrent Bernoulli dropout rates of a training pass. */
   protected dropoutRates(): [number, number] {
     return [0, 0];
@@ -295,7 +300,7 @@ export abstract class Recurrent extends Layer {
     for (let k = 0; k < B; k++) {
       Recurrent.copyRow(xs, xk, k);
       if (mk) stepMask(xk, mk);
-      const { wx, wh } = weights(k);
+      const { wx, wh } = weights(k, true);
       matmul(xk.reshape([T, I]), wx, { bias: this.bias?.value, out: gk.reshape([T, GH]) });
       if (lstm) lstmForward(gk, wh, hk, this.buffer('ck', [T + 1, 1, H]), mk, null);
       else gruForward(gk, wh, this.recurrentBias?.value ?? null, this.buffer('ghk', [T, 1, GH]), hk, mk, null);
@@ -332,7 +337,7 @@ export abstract class Recurrent extends Layer {
       if (lstm) Recurrent.copyRow(this.buffer('cS', [B, T + 1, H]), ck, k);
       else Recurrent.copyRow(this.buffer('ghS', [B, T, GH]), ghk, k);
       Recurrent.copyRow(dy, dyk, k); // [1, T, H] is [T, 1, H] in memory
-      const { wx, wh } = weights(k);
+      const { wx, wh } = weights(k, false);
       if (lstm) lstmBackward(gk, wh, hk, ck, mk, dyk, !seq, dGx, s, null);
       else gruBackward(gk, ghk, wh, hk, mk, dyk, !seq, dGx, dGh, s, null);
       const dGx2 = dGx.reshape([T, GH]), dGh2 = dGh.reshape([T, GH]);
@@ -498,11 +503,19 @@ export abstract class SparseVDRecurrent extends Recurrent {
 
   protected sequenceWeights(ctx: ForwardContext): SequenceWeights | null {
     if (!ctx.training || (this.opts.weightNoise ?? 'sequence') !== 'sequence') return null;
-    const seed = passSeed(ctx), rows = ctx.rows, nx = this.wxs.theta.value.size;
+    const seed = passSeed(ctx), rows = ctx.rows, nx = this.wxs.theta.value.size, nh = this.whs.theta.value.size;
     if (rows) for (let k = 0; k < rows.length; k++) sequenceStream(this.index, rows[k]); // checked before any sample
-    return (k) => {
+    // The backward reads each sequence's ε back from here: B·(features + units)·G·units floats,
+    // drawing them once per pass instead of twice.
+    let bx: Tensor | null = null, bh: Tensor | null = null;
+    return (k, draw) => {
+      if (!bx || !bh) {
+        const B = this.batchSize();
+        bx = this.buffer('epsBankX', [B, nx]);
+        bh = this.buffer('epsBankH', [B, nh]);
+      }
       const stream = sequenceStream(this.index, rows ? rows[k] : k);
-      return { wx: this.wxs.resample(seed, stream, 0), wh: this.whs.resample(seed, stream, nx) };
+      return { wx: this.wxs.resample(seed, stream, 0, { eps: bx, row: k, draw }), wh: this.whs.resample(seed, stream, nx, { eps: bh, row: k, draw }) };
     };
   }
 

@@ -32,6 +32,16 @@ export function sampledSettings(o: SampledWeightOptions): { threshold: number; r
 }
 
 /**
+ * Where {@link SampledWeight.resample} keeps the ε of row `row` of `eps` [rows, size]: drawn and
+ * stored (`draw`) in a forward, read back in the backward instead of drawn again.
+ */
+export interface SampleBank {
+  eps: Tensor;
+  row: number;
+  draw: boolean;
+}
+
+/**
  * A Sparse VD weight tensor (θ, log σ², log α = log σ² − log θ²) whose sample w = θ + σ·ε is drawn
  * once per pass and used whole at every time step (Lobacheva et al. 2017, "Bayesian
  * sparsification of recurrent neural networks": the local reparameterization trick does not
@@ -95,9 +105,13 @@ export class SampledWeight {
    * Another sample θ_masked + σ·ε of the pass {@link value} prepared (same means and variances,
    * ε from `seed` on `stream` at `offset`): the per-sequence samples of a pass.
    */
-  resample(seed: bigint, stream: number, offset: number): Tensor {
+  resample(seed: bigint, stream: number, offset: number, bank?: SampleBank): Tensor {
     const eps = this.b('eps');
-    gaussian(eps, seed, { stream, offset });
+    if (bank && !bank.draw) eps.view().set(bank.eps.view().subarray(bank.row * eps.size, (bank.row + 1) * eps.size));
+    else {
+      gaussian(eps, seed, { stream, offset });
+      if (bank) bank.eps.view().set(eps.view(), bank.row * eps.size);
+    }
     return svdSampleWeights(this.b('M'), this.b('S'), eps, this.b('W'));
   }
 
