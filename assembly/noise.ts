@@ -319,11 +319,6 @@ export function noise_bernoulli_f32_scalar(out: usize, n: i32, p: f32, scale: f3
 
 // ---- values at given positions -----------------------------------------------------------
 
-/** Stream position of element (r, j) of {@link noise_gauss_at_f32}: rowBase + r·rowStride + idx[j], in 64 bits. */
-// @ts-ignore: decorator
-@inline function at_position(idx: usize, j: i32, r: i32, rowBase: u32, rowStride: u32): u64 {
-  return <u64>rowBase + <u64>r * <u64>rowStride + <u64>load<u32>(idx + (<usize>j << 2));
-}
 
 /** One element of {@link noise_gauss_at_f32}: the Gaussian the fill puts at position p. */
 // @ts-ignore: decorator
@@ -336,20 +331,31 @@ export function noise_bernoulli_f32_scalar(out: usize, n: i32, p: f32, scale: f3
 /**
  * Gaussians at chosen stream positions, without filling the positions between: out[r·cols + j]
  * (f32, rows × cols) = the value {@link noise_gauss_f32} of (seed, stream) puts at position
- * rowBase + r·rowStride + idx[j] (idx: cols u32). A pruned layer draws the noise of its kept
- * weights this way (rows = 1, idx their dense indices), and a pre-activation grid its noise
- * (idx the units' positions in a row). Four positions a step on i32x4 lanes; the lane parity
- * picks the pair's cos or sin half; the tail goes through the scalar path, same bits.
+ * rowBase + (r mod passRows)·rowStride + idx[j] (idx: cols u32), under the seed whose high word
+ * is seedHi + ⌊r / passRows⌋ (passRows > 0 rows per pass: the rows of several Monte-Carlo
+ * passes in one call; passRows = 0: every row one pass). A pruned layer draws the noise of its
+ * kept weights this way (rows = 1, idx their dense indices), and a pre-activation grid its
+ * noise (idx the units' positions in a row). Four positions a step on i32x4 lanes; the lane
+ * parity picks the pair's cos or sin half; the tail goes through the scalar path, same bits.
+ * idx = 0: the positions of a row are contiguous, idx[j] = j (each row one fill, both halves of
+ * every Box–Muller pair used).
  */
-export function noise_gauss_at_f32(out: usize, rows: i32, cols: i32, idx: usize, rowBase: u32, rowStride: u32, seedLo: u32, seedHi: u32, stream: u32): void {
-  assert(rows >= 0 && cols >= 0, 'rows, cols must be >= 0');
+export function noise_gauss_at_f32(out: usize, rows: i32, cols: i32, idx: usize, rowBase: u32, rowStride: u32, passRows: i32, seedLo: u32, seedHi: u32, stream: u32): void {
+  assert(rows >= 0 && cols >= 0 && passRows >= 0, 'rows, cols, passRows must be >= 0');
   const x1 = i32x4.splat(stream);
   const one = i64x2.splat(1);
   const cols4 = cols & ~3;
+  const per = passRows > 0 ? passRows : max(rows, 1);
   for (let r = 0; r < rows; r++) {
-    const base = <u64>rowBase + <u64>r * <u64>rowStride;
-    const vb = i64x2.splat(<i64>base);
+    const k1 = seedHi + <u32>(r / per);
+    const base = <u64>rowBase + <u64>(r % per) * <u64>rowStride;
     const dst = out + (<usize>(r * cols) << 2);
+    if (!idx) {
+      assert(base + <u64>cols <= 0x100000000, 'contiguous positions must stay below 2^32');
+      fill_simd(MODE_GAUSS, dst, cols, 0, 0, seedLo, k1, stream, <u32>base);
+      continue;
+    }
+    const vb = i64x2.splat(<i64>base);
     let j = 0;
     for (; j < cols4; j += 4) {
       // Positions in 64 bits (two i64x2 halves), then their block (p >> 1, low word) and parity.
@@ -358,18 +364,23 @@ export function noise_gauss_at_f32(out: usize, rows: i32, cols: i32, idx: usize,
       const hi = i64x2.add(vb, i64x2.extend_high_i32x4_u(ix));
       const blk = i32x4.shuffle(i64x2.shr_u(lo, 1), i64x2.shr_u(hi, 1), 0, 2, 4, 6);
       const odd = i32x4.shuffle(v128.and(lo, one), v128.and(hi, one), 0, 2, 4, 6);
-      const w0 = threefry4(blk, x1, seedLo, seedHi);
+      const w0 = threefry4(blk, x1, seedLo, k1);
       const even = v_gauss_pair(w0, tf4_w1);
       v128.store(dst + (<usize>j << 2), v128.bitselect(gauss4_odd, even, i32x4.ne(odd, i32x4.splat(0))));
     }
-    for (; j < cols; j++) store<f32>(dst + (<usize>j << 2), gauss_at1(base + <u64>load<u32>(idx + (<usize>j << 2)), seedLo, seedHi, stream));
+    for (; j < cols; j++) store<f32>(dst + (<usize>j << 2), gauss_at1(base + <u64>load<u32>(idx + (<usize>j << 2)), seedLo, k1, stream));
   }
 }
 
 /** Scalar twin of {@link noise_gauss_at_f32}. */
-export function noise_gauss_at_f32_scalar(out: usize, rows: i32, cols: i32, idx: usize, rowBase: u32, rowStride: u32, seedLo: u32, seedHi: u32, stream: u32): void {
-  assert(rows >= 0 && cols >= 0, 'rows, cols must be >= 0');
+export function noise_gauss_at_f32_scalar(out: usize, rows: i32, cols: i32, idx: usize, rowBase: u32, rowStride: u32, passRows: i32, seedLo: u32, seedHi: u32, stream: u32): void {
+  assert(rows >= 0 && cols >= 0 && passRows >= 0, 'rows, cols, passRows must be >= 0');
+  const per = passRows > 0 ? passRows : max(rows, 1);
   for (let r = 0; r < rows; r++) {
-    for (let j = 0; j < cols; j++) store<f32>(out + (<usize>(r * cols + j) << 2), gauss_at1(at_position(idx, j, r, rowBase, rowStride), seedLo, seedHi, stream));
+    const base = <u64>rowBase + <u64>(r % per) * <u64>rowStride;
+    for (let j = 0; j < cols; j++) {
+      const p = idx ? base + <u64>load<u32>(idx + (<usize>j << 2)) : base + <u64>j;
+      store<f32>(out + (<usize>(r * cols + j) << 2), gauss_at1(p, seedLo, seedHi + <u32>(r / per), stream));
+    }
   }
 }

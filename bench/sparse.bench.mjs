@@ -14,7 +14,9 @@
 // recipe). When absent, the newest shorter run's file (svd-*-Kep.vdrp) is used, and when there is
 // none either, the recipe is run here for BENCH_SPARSE_EPOCHS (default 3) epochs through that
 // benchmark (saved as svd-*-Kep.vdrp, never over the full-recipe file). Every line names its
-// model file. `lenet300-mc` needs predictMC on pruned models, which this build does not have.
+// model file. `lenet300-mc`: predictMC (30 samples, batch 1) of the LeNet-300-100 pruned with
+// uncertainty, in 'lrt' mode (the 'weights' mode's time as a field), beside our dense
+// predictMC and one dense onnxruntime-web prediction.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -166,6 +168,29 @@ for (const [arch, bench] of [['lenet300', 'svd-lenet300'], ['lenet5', 'svd-lenet
   let denseF32 = 0;
   for (const l of model.layers) for (const p of l.params()) if (/\/(theta|kernel|bias)$/.test(p.name)) denseF32 += 4 * p.value.size;
   report({ bench: 'sparse', case: 'file-size', unit: 'bytes', ours, peer: 'dense-f32', peerValue: denseF32, ratio: round(denseF32 / ours, 1), ...common });
+  // lenet300-mc (edge-mc): Monte-Carlo prediction, 30 samples, one image per call, of the model
+  // pruned with uncertainty ('lrt' mode: the passes run as rows, the first layer's two products
+  // once; 'weights' mode, the exact draws of the training model, as a field) beside our dense
+  // predictMC and one dense onnxruntime-web prediction. us per image.
+  if (arch === 'lenet300') {
+    const S = 30, images = 64;
+    const mcModel = prune(model, { uncertainty: true });
+    const xs = test.images.subarray(0, images * per);
+    const perImage = (count, f) => () => {
+      for (let i = 0; i < count; i++) f(xs.subarray(i * per, (i + 1) * per));
+    };
+    const us = (sec, count) => (sec / count) * 1e6;
+    const lrt = us(timeIt(perImage(images, (x1) => mcModel.predictMC(x1, { samples: S, seed: 1, mode: 'lrt' })), { warm: 2, reps: 9, minSec: 0.5 }), images);
+    const exact = us(timeIt(perImage(8, (x1) => mcModel.predictMC(x1, { samples: S, seed: 1 })), { warm: 1, reps: 5, minSec: 0.3 }), 8);
+    const dense = us(timeIt(perImage(2, (x1) => model.predictMC(x1, { samples: S, seed: 1 })), { warm: 1, reps: 3, minSec: 0.2 }), 2);
+    const ortOne = us(await timeAsync(async () => {
+      for (let i = 0; i < images; i++) (await session.run({ input: new ort.Tensor('float32', xs.slice(i * per, (i + 1) * per), [1, per]) })).output.data;
+    }), images);
+    const mcCommon = { samples: S, batch: 1, mode: 'lrt', weightsModeUs: round(exact), ...common };
+    report({ bench: 'sparse', case: 'lenet300-mc', unit: 'us', ours: round(lrt), peer: 'ours-dense', peerValue: round(dense), ratio: round(dense / lrt), ...mcCommon });
+    report({ bench: 'sparse', case: 'lenet300-mc', unit: 'us', ours: round(lrt), peer: 'ort-wasm-dense', peerValue: round(ortOne), ratio: round(ortOne / lrt), peerSamples: 1, ...mcCommon });
+    mcModel.dispose();
+  }
   fs.writeFileSync(path.join(os.tmpdir(), `vardrop-${arch}.onnx`), onnx);
   fs.writeFileSync(path.join(os.tmpdir(), `vardrop-${arch}.vdsp`), sparse.save());
   await session.release();

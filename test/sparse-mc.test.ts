@@ -104,6 +104,26 @@ describe('gaussianAt: the Gaussian fill at chosen positions', () => {
     }
   });
 
+  it('rows of several passes (passRows): pass q of row r is the fill of the seed whose high word is the pass', () => {
+    const pos = Positions.from(Uint32Array.of(0, 3, 4, 9, 1), rt);
+    const got = gaussianAt(Tensor.zeros([6 * 5], rt), pos, (2n << 32n) | 5n, { stream: 1, rowBase: 10, rowStride: 12, passRows: 2 }).toArray();
+    const twin = gaussianAt(Tensor.zeros([6 * 5], rt), pos, (2n << 32n) | 5n, { stream: 1, rowBase: 10, rowStride: 12, passRows: 2, scalar: true }).toArray();
+    expect(bits(got)).toEqual(bits(twin));
+    for (let q = 0; q < 3; q++) {
+      const dense = gaussian(Tensor.zeros([40], rt), (BigInt(2 + q) << 32n) | 5n, { stream: 1 }).toArray();
+      for (let r = 0; r < 2; r++) [0, 3, 4, 9, 1].forEach((p, j) => expect(got[(q * 2 + r) * 5 + j]).toBe(dense[10 + r * 12 + p]));
+    }
+    // Contiguous positions (a count): each row one fill.
+    const fill = gaussianAt(Tensor.zeros([3 * 7], rt), 7, (2n << 32n) | 5n, { stream: 1, rowBase: 3, rowStride: 9, passRows: 2 }).toArray();
+    const fillTwin = gaussianAt(Tensor.zeros([3 * 7], rt), 7, (2n << 32n) | 5n, { stream: 1, rowBase: 3, rowStride: 9, passRows: 2, scalar: true }).toArray();
+    expect(bits(fill)).toEqual(bits(fillTwin));
+    for (let r = 0; r < 3; r++) {
+      const dense = gaussian(Tensor.zeros([40], rt), (BigInt(2 + (r >> 1)) << 32n) | 5n, { stream: 1 }).toArray();
+      for (let j = 0; j < 7; j++) expect(fill[r * 7 + j]).toBe(dense[3 + (r % 2) * 9 + j]);
+    }
+    pos.dispose();
+  });
+
   it('positions beyond 2^32 use the 64-bit position (another stream word than position mod 2^32)', () => {
     const pos = Positions.from(Uint32Array.of(5, 6), rt);
     const a = gaussianAt(Tensor.zeros([2], rt), pos, 9, { rowBase: 2 ** 32 - 1, rowStride: 0 }).toArray();
@@ -241,6 +261,69 @@ describe('SparseModel.predictMC (pruned with uncertainty)', () => {
     expect(version(sm.save())).toBe(3);
     expect(bits(SparseModel.load(plain.save(), { runtime: rt }).predict(data(3, 10, 2)))).toEqual(bits(sm.predict(data(3, 10, 2))));
     plain.dispose();
+    sm.dispose();
+    m.dispose();
+  });
+});
+
+describe("SparseModel.predictMC mode 'lrt' (local reparameterization)", () => {
+  for (const [name, make, per] of [['MLP', () => mlp(), 10], ['conv net', convNet, 98]] as const) {
+    it(`${name}: converges to the weight-sampling statistics (S = 3000, fixed seeds: |Δ| within 4.5 standard errors)`, () => {
+      const m = make();
+      const sm = prune(m, { uncertainty: true });
+      const n = 3, S = 3000, x = data(n, per, 31);
+      const w = sm.predictMC(x, { samples: S, seed: 3 }), l = sm.predictMC(x, { samples: S, seed: 4, mode: 'lrt' });
+      // Standard error of a mean of S draws in [0, 1] (and of entropies in [0, log C]) is at most ½·range/√S.
+      const C = sm.outputShape[0], se = (range: number) => Math.SQRT2 * 0.5 * range / Math.sqrt(S);
+      const diff = (a: Float32Array, b: Float32Array) => a.reduce((mx, v, i) => Math.max(mx, Math.abs(v - b[i])), 0);
+      expect(diff(l.mean, w.mean)).toBeLessThan(4.5 * se(1));
+      expect(diff(l.expectedEntropy, w.expectedEntropy)).toBeLessThan(4.5 * se(Math.log(C)));
+      expect(diff(l.predictiveEntropy, w.predictiveEntropy)).toBeLessThan(4.5 * se(Math.log(C)));
+      // Not vacuous: the passes disagree (epistemic uncertainty), and another seed gives other numbers.
+      expect(Math.min(...l.mutualInformation)).toBeGreaterThan(1e-4);
+      expect(bits(sm.predictMC(x, { samples: 20, seed: 5, mode: 'lrt' }).mean)).not.toEqual(bits(sm.predictMC(x, { samples: 20, seed: 6, mode: 'lrt' }).mean));
+      sm.dispose();
+      m.dispose();
+    });
+
+    it(`${name}: the same bits for batch sizes 1, 7 and all, after a save/load, and for a sample moved in the call`, () => {
+      const m = make();
+      const sm = prune(m, { uncertainty: true });
+      const n = 10, x = data(n, per, 17);
+      const ref = sm.predictMC(x, { samples: 9, seed: 2, mode: 'lrt' }) as unknown as Stats;
+      for (const batchSize of [1, 7, n]) expect(statBits(sm.predictMC(x, { samples: 9, seed: 2, mode: 'lrt', batchSize }) as unknown as Stats)).toEqual(statBits(ref));
+      const back = SparseModel.load(sm.save(), { runtime: rt });
+      expect(statBits(back.predictMC(x, { samples: 9, seed: 2, mode: 'lrt' }) as unknown as Stats)).toEqual(statBits(ref));
+      // 600 samples: several batches of at most 4096 rows (samples × passes).
+      const big = sm.predictMC(data(40, per, 17), { samples: 600, seed: 2, mode: 'lrt' });
+      const alone = sm.predictMC(data(40, per, 17).subarray(39 * per), { samples: 600, seed: 2, mode: 'lrt' });
+      const C = sm.outputShape[0];
+      expect(bits(alone.mean)).not.toEqual(bits(big.mean.subarray(39 * C))); // keyed by the sample's index in the call
+      expect(bits(sm.predictMC(data(40, per, 17), { samples: 600, seed: 2, mode: 'lrt', batchSize: 3 }).mean)).toEqual(bits(big.mean));
+      back.dispose();
+      sm.dispose();
+      m.dispose();
+    });
+  }
+
+  it('regression and bad mode', () => {
+    const m = mlp(3);
+    const sm = prune(m, { uncertainty: true });
+    const x = data(4, 10, 3);
+    const w = sm.predictMC(x, { samples: 3000, seed: 1, loss: 'mse' }), l = sm.predictMC(x, { samples: 3000, seed: 2, loss: 'mse', mode: 'lrt' });
+    // The spread of the sampled outputs is heavy-tailed (two seeds of the weight-sampling mode
+    // differ by up to 1.6× on single outputs here): a loose bound per output, a tight one on average.
+    let logRatio = 0;
+    for (let i = 0; i < w.mean.length; i++) {
+      const se = Math.sqrt((w.epistemicVariance[i] + l.epistemicVariance[i]) / 3000);
+      expect(Math.abs(l.mean[i] - w.mean[i])).toBeLessThan(4.5 * se + 1e-6);
+      const ratio = l.epistemicVariance[i] / w.epistemicVariance[i];
+      expect(ratio).toBeGreaterThan(0.5);
+      expect(ratio).toBeLessThan(2);
+      logRatio += Math.log(ratio) / w.mean.length;
+    }
+    expect(Math.abs(logRatio)).toBeLessThan(0.1);
+    expect(() => sm.predictMC(x, { mode: 'exact' as never })).toThrow(ArgumentError);
     sm.dispose();
     m.dispose();
   });

@@ -14,11 +14,19 @@ import { MAX_ELEMENTS, Shape, Tensor } from '../tensor.js';
 import { softmax } from '../ops/softmax.js';
 import { entropyRows } from '../ops/loss.js';
 import { exp } from '../ops/math.js';
+import { activation } from '../ops/activation.js';
+import { matmul } from '../ops/gemm.js';
+import { conv2d } from '../ops/conv.js';
+import { avgPool2d, maxPool2d } from '../ops/pool.js';
+import { batchNorm } from '../ops/batchnorm.js';
+import { square } from '../ops/elementwise.js';
 import { Positions, gaussianAt } from '../ops/noise.js';
-import { mcWeightSample } from '../ops/bayes.js';
-import { Csr, SparseMatrix } from '../ops/spmm.js';
+import { lrtSample, mcWeightSample } from '../ops/bayes.js';
+import { Csr, SparseMatrix, sparseConv2d, spmm, transpose } from '../ops/spmm.js';
+import { ForwardContext, Layer, reusedBuffer } from '../layers/layer.js';
 import { ContainerReader, PayloadWriter, bad, isInt, isObject, show } from '../container.js';
-import { batchSizeOption, lossOption, optionsObject, seedOption } from '../validate.js';
+import { batchSizeOption, checkFiniteOutput, lossOption, optionsObject, seedOption } from '../validate.js';
+import type { StepSpec } from './steps.js';
 import type { LossKind } from '../train.js';
 import type { McPrediction, McRegression } from '../model.js';
 
@@ -74,9 +82,14 @@ export class McStats {
   private readonly sum: Float64Array;
   private readonly m2: Float64Array;
   private readonly ent: Float64Array;
-  private readonly bufs = new Map<number, { p: Tensor; h: Tensor }>();
+  private readonly bufs: Map<string, Tensor>;
+  private readonly owned: boolean;
 
-  constructor(private readonly task: McTask, private readonly n: number, private readonly C: number, private readonly S: number, private readonly rt: Runtime) {
+  /** `bufs`: where to keep the scratch tensors across calls (default: a map of its own, freed by {@link result}). */
+  constructor(private readonly task: McTask, private readonly n: number, private readonly C: number, private readonly S: number, private readonly rt: Runtime,
+    bufs?: Map<string, Tensor>) {
+    this.bufs = bufs ?? new Map();
+    this.owned = !bufs;
     const cls = task.kind === 'classification';
     this.D = task.kind === 'gaussianNll' ? C / 2 : C;
     this.sum = new Float64Array(n * this.D);
@@ -86,37 +99,45 @@ export class McStats {
 
   /** Scratch of c rows: probabilities [c, C] and entropies [c] (or exp of the log-variances [c, D]). */
   private buf(c: number): { p: Tensor; h: Tensor } {
-    let b = this.bufs.get(c);
-    if (!b) this.bufs.set(c, (b = { p: Tensor.zeros([c, this.task.kind === 'gaussianNll' ? this.D : this.C], this.rt), h: Tensor.zeros([c], this.rt) }));
-    return b;
+    const p = reusedBuffer(this.bufs, `stats:p:${c}`, [c, this.task.kind === 'gaussianNll' ? this.D : this.C], this.rt);
+    return { p, h: reusedBuffer(this.bufs, `stats:h:${c}`, [c], this.rt) };
   }
 
-  /** Outputs `out` [c, C] of pass `s` for rows [start, start + c). */
-  add(out: Tensor, start: number, s: number): void {
-    const c = out.size / this.C, C = this.C, D = this.D;
-    const { p, h } = this.buf(c);
+  /**
+   * Outputs `out` [passes·c, C] of passes s0, s0 + 1, … (pass-major: rows q·c + r are pass
+   * s0 + q of row start + r) for rows [start, start + c).
+   */
+  add(out: Tensor, start: number, s0: number, passes = 1): void {
+    const R = out.size / this.C, c = R / passes, C = this.C, D = this.D;
+    const { p, h } = this.buf(R);
     if (this.task.kind === 'classification') {
-      softmax(out.reshape([c, C]), { out: p });
+      softmax(out.reshape([R, C]), { out: p });
       entropyRows(p, h, false);
       const pv = p.view(), hv = h.view(), sum = this.sum, ent = this.ent;
-      for (let i = 0; i < c * C; i++) sum[start * C + i] += pv[i];
-      for (let i = 0; i < c; i++) ent[start + i] += hv[i];
+      for (let q = 0; q < passes; q++) {
+        for (let i = 0; i < c * C; i++) sum[start * C + i] += pv[q * c * C + i];
+        for (let i = 0; i < c; i++) ent[start + i] += hv[q * c + i];
+      }
       return;
     }
     const o = out.view();
+    let ev: Float32Array | null = null;
     if (this.task.kind === 'gaussianNll') {
       const v = p.view();
-      for (let r = 0; r < c; r++) for (let d = 0; d < D; d++) v[r * D + d] = Math.max(o[r * C + D + d], -12);
-      const ev = exp(p, { out: p }).view();
-      for (let i = 0; i < c * D; i++) this.ent[start * D + i] += ev[i];
+      for (let r = 0; r < R; r++) for (let d = 0; d < D; d++) v[r * D + d] = Math.max(o[r * C + D + d], -12);
+      ev = exp(p, { out: p }).view();
     }
-    const m = this.sum, m2 = this.m2;
-    for (let r = 0; r < c; r++) {
-      for (let d = 0; d < D; d++) {
-        const k = (start + r) * D + d, mu = o[r * C + d];
-        const delta = mu - m[k];
-        m[k] += delta / (s + 1);
-        m2[k] += delta * (mu - m[k]);
+    const m = this.sum, m2 = this.m2, al = this.ent;
+    for (let q = 0; q < passes; q++) {
+      const s = s0 + q;
+      if (ev) for (let i = 0; i < c * D; i++) al[start * D + i] += ev[q * c * D + i];
+      for (let r = 0; r < c; r++) {
+        for (let d = 0; d < D; d++) {
+          const k = (start + r) * D + d, mu = o[(q * c + r) * C + d];
+          const delta = mu - m[k];
+          m[k] += delta / (s + 1);
+          m2[k] += delta * (mu - m[k]);
+        }
       }
     }
   }
@@ -155,12 +176,10 @@ export class McStats {
     }
   }
 
-  /** Free the scratch tensors. */
+  /** Free the scratch tensors (when the map is its own). */
   dispose(): void {
-    for (const b of this.bufs.values()) {
-      b.p.dispose();
-      b.h.dispose();
-    }
+    if (!this.owned) return;
+    for (const t of this.bufs.values()) t.dispose();
     this.bufs.clear();
   }
 }
@@ -264,8 +283,10 @@ export class McWeights {
   readonly eps: Tensor;
   readonly sampled: SparseMatrix | Tensor;
   private readonly owned: { dispose(): void }[] = [];
+  private lrtOps?: { variance: SparseMatrix | Tensor };
 
-  private constructor(m: McSpec, csr: Csr | null, weights: Float32Array | null, shape: Shape, inputs: number, units: number, rt: Runtime) {
+  private constructor(private readonly m: McSpec, private readonly csr: Csr | null, weights: Float32Array | null, private readonly shape: Shape,
+    inputs: number, units: number, private readonly rt: Runtime) {
     this.stream = m.stream;
     const own = <T extends { dispose(): void }>(t: T): T => {
       this.owned.push(t);
@@ -298,10 +319,39 @@ export class McWeights {
     mcWeightSample(this.theta, this.sigma2, this.eps, this.sampled);
   }
 
+  /**
+   * The operand of local reparameterization (made on first use): σ² as a matrix of the step's
+   * kind (CSR of its structure, or dense of its weights' shape).
+   */
+  lrt(): { variance: SparseMatrix | Tensor } {
+    if (this.lrtOps) return this.lrtOps;
+    const variance = this.csr ? SparseMatrix.fromCsr({ ...this.csr, values: this.m.variance }, this.rt) : Tensor.from(this.m.variance, this.shape, this.rt);
+    this.owned.push(variance);
+    return (this.lrtOps = { variance });
+  }
+
   dispose(): void {
     for (const t of this.owned) t.dispose();
     this.owned.length = 0;
+    this.lrtOps = undefined;
   }
+}
+
+/** The options {@link SparseModel.predictMC} adds to the training model's. */
+export interface SparseMcOptions {
+  /**
+   * `'weights'` (default): each pass draws the kept weights, w = θ + sqrt(σ²)·ε with the
+   * training model's ε for each weight, so the statistics equal the training model's predictMC
+   * for the same seed (up to float rounding). `'lrt'`: local reparameterization, the cheap path:
+   * each Bayesian step draws its pre-activations, x·θ + sqrt(x²·σ² + 1e-8)·ε + bias, from two
+   * products and one ε per sample, pass and output, and the passes of a batch run together as
+   * rows (at batch 1 the products of the first Bayesian step are computed once for all passes).
+   * For each sample this is the same predictive distribution, so its statistics converge to the
+   * same values as the samples grow, but for a given seed they are other draws than the
+   * weight-sampling mode's (and than the training model's); still seeded and independent of the
+   * batch size and of a sample's position (ε keyed by the sample's index in the call).
+   */
+  mode?: 'weights' | 'lrt';
 }
 
 /** What {@link sparsePredictMC} needs of a sparse model's step. */
@@ -368,4 +418,168 @@ export function sparsePredictMC(model: McModelView, x: Float32Array, n: number, 
     chunk?.dispose();
     stats.dispose();
   }
+}
+
+/* ------------------------------------------------------------------ local reparameterization */
+
+/** Rows (samples × passes) an LRT batch holds at most: bounds memory at batch × samples. */
+const LRT_ROWS = 4096;
+
+/** What {@link sparsePredictLrt} needs of a step (the sparse model's own step record). */
+export interface LrtStepView extends McStepView {
+  spec: StepSpec;
+  inShape: Shape;
+  outShape: Shape;
+  b?: Tensor;
+  extra?: Tensor[];
+  layer?: Layer;
+  seq?: { forward(x: Tensor): Tensor };
+}
+
+/** What {@link sparsePredictLrt} needs of a sparse model. */
+export interface LrtModelView {
+  rt: Runtime;
+  inputShape: Shape;
+  outputSize: number;
+  steps: LrtStepView[];
+  /** Scratch tensors kept across calls (the model frees them). */
+  bufs: Map<string, Tensor>;
+}
+
+const INFERENCE: ForwardContext = { training: false, sample: false, seed: 0, step: 0 };
+
+/**
+ * Monte-Carlo prediction through the local reparameterization trick (Kingma et al. 2015): a
+ * Bayesian step's pre-activation is drawn directly, b = x·θ + sqrt(x²·σ² + 1e-8)·ε + bias, from
+ * two sparse (or dense) products and one ε per sample, pass and output (keyed by (seed, pass) on
+ * the layer's stream at position row·F + j for output j of the step's F, row the sample's index
+ * in the call), instead of drawing the weights. For one sample this is the same distribution as
+ * drawing the weights (the units' pre-activations are independent Gaussians under the factorized
+ * posterior), so the statistics converge to the same values, but the numbers are other ones than
+ * the weight-sampling mode's for a given seed. The passes of a batch run together as rows, and
+ * everything before the first Bayesian step (its two products included) is computed once for all
+ * passes.
+ */
+export function sparsePredictLrt(model: LrtModelView, x: Float32Array, n: number, call: McCall): McPrediction | McRegression {
+  const { rt, inputShape, bufs } = model;
+  const S = call.samples;
+  const per = inputShape.reduce((a, b) => a * b, 1);
+  const c0 = Math.max(1, Math.min(call.batchSize, Math.floor(LRT_ROWS / S)));
+  const stats = new McStats(call.task, n, model.outputSize, S, rt, bufs);
+  const buf = (key: string, shape: Shape) => reusedBuffer(bufs, `lrt:${key}`, shape, rt);
+  try {
+    for (let start = 0; start < n; start += c0) {
+      const c = Math.min(c0, n - start);
+      const xb = buf('x', [c, ...inputShape]);
+      xb.view().set(x.subarray(start * per, (start + c) * per));
+      let h = xb, R = c;
+      model.steps.forEach((st, i) => {
+        const r = lrtStep(st, i, h, R, { S, c, start, seed: call.seed }, buf);
+        h = r.h;
+        R = r.R;
+      });
+      checkFiniteOutput('output', h, (j) => start + (Math.floor(j / (h.size / R)) % c));
+      if (R === c) for (let s = 0; s < S; s++) stats.add(h, start, s);
+      else stats.add(h, start, 0, S);
+    }
+    return stats.result();
+  } finally {
+    stats.dispose();
+  }
+}
+
+/** The batch an LRT step runs in: S passes of c samples from row `start` of the call. */
+interface LrtBatch {
+  S: number;
+  c: number;
+  start: number;
+  seed: number;
+}
+
+/**
+ * One step of {@link sparsePredictLrt} on h [R, ...inShape] (row-major; R = c samples before the
+ * first Bayesian step, S·c after it, pass-major): returns the output and its row count.
+ */
+function lrtStep(st: LrtStepView, i: number, h: Tensor, R: number, bt: LrtBatch, buf: (key: string, shape: Shape) => Tensor): { h: Tensor; R: number } {
+  const s = st.spec;
+  const out = (shape: Shape, key = `${i}`) => buf(key, [R, ...shape]);
+  switch (s.kind) {
+    case 'sparse': {
+      // Feature-major products [units, R]; at R = 1 both layouts are the same memory.
+      const cols = (t: Tensor, key: string) => (R === 1 ? t.reshape([s.inputs, 1]) : transpose(t.reshape([R, s.inputs]), { out: buf(key, [s.inputs, R]) }));
+      const rows = (t: Tensor, key: string) => (R === 1 ? t.reshape([1, s.units]) : transpose(t, { out: buf(key, [R, s.units]) }));
+      const xT = cols(h, `${i}:xT`);
+      if (!st.mc) return { h: rows(spmm(st.mat!, xT, { bias: st.b, out: buf(`${i}:yT`, [s.units, R]) }), `${i}`), R };
+      const lrt = st.mc.lrt();
+      const x2T = square(xT, { out: buf(`${i}:x2T`, [s.inputs, R]) });
+      const mu = rows(spmm(st.mat!, xT, { out: buf(`${i}:muT`, [s.units, R]) }), `${i}:mu`);
+      const v = rows(spmm(lrt.variance as SparseMatrix, x2T, { out: buf(`${i}:vT`, [s.units, R]) }), `${i}:v`);
+      return lrtSampleStep(st, i, mu, v, R, bt, buf);
+    }
+    case 'dense': {
+      const x2 = h.reshape([R, s.inputs]);
+      if (!st.mc) return { h: matmul(x2, st.w!, { bias: st.b, out: out(st.outShape) }), R };
+      const lrt = st.mc.lrt();
+      const mu = matmul(x2, st.w!, { out: out(st.outShape, `${i}:mu`) });
+      const v = matmul(square(x2, { out: buf(`${i}:x2`, x2.shape) }), lrt.variance as Tensor, { out: out(st.outShape, `${i}:v`) });
+      return lrtSampleStep(st, i, mu, v, R, bt, buf);
+    }
+    case 'conv':
+    case 'sparseConv': {
+      const prod = (x: Tensor, key: string, w: Tensor | SparseMatrix, bias?: Tensor) => (w instanceof SparseMatrix
+        ? sparseConv2d(x, w, s.geometry, { bias, out: out(st.outShape, key) })
+        : conv2d(x, w, { stride: s.geometry.stride, pad: s.geometry.pad, bias, out: out(st.outShape, key) }));
+      const w = (st.mat ?? st.w)!;
+      if (!st.mc) return { h: prod(h, `${i}`, w, st.b), R };
+      const lrt = st.mc.lrt();
+      const mu = prod(h, `${i}:mu`, w);
+      const v = prod(square(h, { out: buf(`${i}:x2`, h.shape) }), `${i}:v`, lrt.variance);
+      return lrtSampleStep(st, i, mu, v, R, bt, buf);
+    }
+    case 'activation':
+      return { h: activation(s.activation, h, { alpha: s.alpha, out: out(st.outShape) }), R };
+    case 'maxPool':
+    case 'avgPool':
+      return { h: (s.kind === 'maxPool' ? maxPool2d : avgPool2d)(h, { size: s.size, stride: s.stride, pad: s.pad, out: out(st.outShape) }), R };
+    case 'flatten':
+      return { h: h.reshape([R, ...st.outShape]), R };
+    case 'batchNorm': {
+      const [g, b, m, v] = st.extra!;
+      return { h: batchNorm(h, g, b, { runningMean: m, runningVar: v }, { training: false, eps: s.eps, out: out(st.outShape) }).y, R };
+    }
+    case 'softmax':
+      return { h: softmax(h, { out: out(st.outShape) }), R };
+    case 'layer':
+      return { h: st.layer!.forward(h, INFERENCE), R };
+    case 'embedding':
+    case 'recurrent':
+      return { h: st.seq!.forward(h), R };
+  }
+}
+
+/**
+ * The pre-activation draw of a Bayesian step from its mean and variance products mu, v
+ * [R, ...outShape]: the first Bayesian step (R = c) repeats them for the S passes.
+ */
+function lrtSampleStep(st: LrtStepView, i: number, mu: Tensor, v: Tensor, R: number, bt: LrtBatch, buf: (key: string, shape: Shape) => Tensor): { h: Tensor; R: number } {
+  const { S, c } = bt;
+  const F = mu.size / R;
+  if (R === c && S > 1) {
+    const big = (t: Tensor, key: string) => {
+      const o = buf(key, [S * c, ...st.outShape]);
+      const src = t.view(), dst = o.view();
+      for (let q = 0; q < S; q++) dst.set(src, q * c * F);
+      return o;
+    };
+    const mu2 = big(mu, `${i}:muS`), v2 = big(v, `${i}:vS`);
+    [mu, v] = [mu2, v2];
+    R = S * c;
+  }
+  const eps = buf(`${i}:eps`, [R, ...st.outShape]);
+  // Row q·c + r is sample start + r of pass q: its counter is the pass, its positions the
+  // sample's F outputs, contiguous from (start + r)·F.
+  gaussianAt(eps, F, mcPassSeed(bt.seed, 0), { stream: st.mc!.stream, rowBase: bt.start * F, rowStride: F, passRows: c });
+  const y = buf(`${i}`, [R, ...st.outShape]);
+  lrtSample(mu, v, eps, st.b, y, buf(`${i}:std`, y.shape));
+  return { h: y, R };
 }

@@ -20,7 +20,7 @@ import { ContainerReader, PayloadWriter, applyLayerEntry, bad, checkShapeField, 
 import { StepSpec, checkSpec, readStep, stepShape, writeStep } from './steps.js';
 import { SequenceStep } from './recurrent.js';
 import { batchSizeOption, checkFiniteOutput, optionsObject, runtimeOption } from '../validate.js';
-import { McWeights, mcCall, sparsePredictMC } from './mc.js';
+import { McWeights, SparseMcOptions, mcCall, sparsePredictLrt, sparsePredictMC } from './mc.js';
 import type { McOptions, McPrediction, McRegression, McRegressionOptions } from '../model.js';
 
 /** A step with its wasm-resident operands. */
@@ -375,15 +375,19 @@ export class SparseModel {
    * float rounding, and every row sees the same weights whatever the batching). Steps of
    * deterministic layers, `layer` steps and embedding and recurrent steps (their weights are
    * not kept with variances) run as in {@link predict}. `seed` defaults to the
-   * training model's. Throws {@link ArgumentError} for a model pruned without uncertainty.
+   * training model's. `mode: 'lrt'` draws the pre-activations instead (see {@link SparseMcOptions}).
+   * Throws {@link ArgumentError} for a model pruned without uncertainty.
    */
-  predictMC(x: Float32Array, opts: McRegressionOptions): McRegression;
-  predictMC(x: Float32Array, opts?: McOptions & { loss?: 'softmaxCrossEntropy' }): McPrediction;
-  predictMC(x: Float32Array, opts: McOptions & { loss?: 'softmaxCrossEntropy' | 'mse' | 'gaussianNll'; noiseVariance?: number } = {}): McPrediction | McRegression {
+  predictMC(x: Float32Array, opts: McRegressionOptions & SparseMcOptions): McRegression;
+  predictMC(x: Float32Array, opts?: McOptions & SparseMcOptions & { loss?: 'softmaxCrossEntropy' }): McPrediction;
+  predictMC(x: Float32Array, opts: McOptions & SparseMcOptions & { loss?: 'softmaxCrossEntropy' | 'mse' | 'gaussianNll'; noiseVariance?: number } = {}): McPrediction | McRegression {
     this.check();
     if (!this.uncertainty) throw new ArgumentError('model', 'a SparseModel pruned with { uncertainty: true } (it keeps the weight variances)', 'a model pruned without uncertainty');
-    const call = mcCall(opts, this.uncertainty.seed, sizeOf(this.outputShape));
+    const { mode, ...rest } = optionsObject('options', opts);
+    if (mode !== undefined && mode !== 'weights' && mode !== 'lrt') throw new ArgumentError('mode', "'weights' or 'lrt'", describe(mode));
+    const call = mcCall(rest, this.uncertainty.seed, sizeOf(this.outputShape));
     const n = this.checkX(x);
+    if (mode === 'lrt') return sparsePredictLrt({ rt: this.rt, inputShape: this.inputShape, outputSize: sizeOf(this.outputShape), steps: this.steps, bufs: this.bufs }, x, n, call);
     const view = {
       rt: this.rt, inputShape: this.inputShape, outputSize: sizeOf(this.outputShape), steps: this.steps,
       forward: (t: Tensor, start: number) => {

@@ -205,25 +205,38 @@ export interface GaussianAtOptions {
   rowBase?: number;
   /** Position step between rows of `out`, in elements, in [0, 2^32); default 0. */
   rowStride?: number;
+  /**
+   * Rows of one Monte-Carlo pass (default: all): row r belongs to pass ⌊r / passRows⌋, whose
+   * seed's high word (the pass counter of a `(pass << 32) | seed` key) is the given one plus the
+   * pass, and sits at position rowBase + (r mod passRows)·rowStride + positions[j].
+   */
+  passRows?: number;
   /** Use the scalar twin (the test oracle). */
   scalar?: boolean;
 }
 
 /**
  * The Gaussians {@link gaussian} of (seed, stream) puts at chosen positions, computed there
- * only: `out` holds rows × positions.length values (rows = out.size / positions.length), element
- * (r, j) the value at stream position rowBase + r·rowStride + positions[j]. Returns `out`.
+ * only: `out` holds rows × cols values (cols = positions.length, rows = out.size / cols),
+ * element (r, j) the value at stream position rowBase + r·rowStride + positions[j] (see
+ * {@link GaussianAtOptions.passRows} for rows of several passes). A number `positions` = cols
+ * contiguous positions 0, 1, …, cols − 1 (a row is then one fill). Returns `out`.
  */
-export function gaussianAt(out: Tensor, positions: Positions, seed: Seed, opts: GaussianAtOptions = {}): Tensor {
+export function gaussianAt(out: Tensor, positions: Positions | number, seed: Seed, opts: GaussianAtOptions = {}): Tensor {
   checkTensor('out', out);
-  if (!(positions instanceof Positions)) throw new ArgumentError('positions', 'a Positions', describe(positions));
-  const cols = positions.length;
+  if (!(positions instanceof Positions)) checkInt('positions', positions, 0, TWO32 - 1);
+  const cols = positions instanceof Positions ? positions.length : positions;
   if (cols === 0 ? out.size !== 0 : out.size % cols !== 0) throw new ArgumentError('out', `a multiple of ${cols} elements (rows of the positions)`, `${out.size} elements`);
   const [lo, hi] = seedWords(seed);
   const [stream] = streamOffset(opts);
   const rowBase = checkInt('opts.rowBase', opts.rowBase ?? 0, 0, TWO32 - 1);
   const rowStride = checkInt('opts.rowStride', opts.rowStride ?? 0, 0, TWO32 - 1);
+  const passRows = checkInt('opts.passRows', opts.passRows ?? 0, 0, 2 ** 31 - 1);
   const f = opts.scalar ? out.rt.k.noise_gauss_at_f32_scalar : out.rt.k.noise_gauss_at_f32;
-  f(out.ptr, cols === 0 ? 0 : out.size / cols, cols, positions.ptr, rowBase, rowStride, lo, hi, stream);
+  const rows = cols === 0 ? 0 : out.size / cols;
+  if (!(positions instanceof Positions) && rowBase + (passRows > 0 ? Math.min(passRows, rows) - 1 : rows - 1) * rowStride + cols > TWO32) {
+    throw new ArgumentError('opts.rowBase', 'contiguous positions below 2^32', `rows up to ${rowBase} + ${rows - 1}·${rowStride} + ${cols}`);
+  }
+  f(out.ptr, rows, cols, positions instanceof Positions ? positions.ptr : 0, rowBase, rowStride, passRows, lo, hi, stream);
   return out;
 }

@@ -593,11 +593,12 @@ export interface Kernels {
    * @param idx `usize`
    * @param rowBase `u32`
    * @param rowStride `u32`
+   * @param passRows `i32`
    * @param seedLo `u32`
    * @param seedHi `u32`
    * @param stream `u32`
    */
-  noise_gauss_at_f32(out: number, rows: number, cols: number, idx: number, rowBase: number, rowStride: number, seedLo: number, seedHi: number, stream: number): void;
+  noise_gauss_at_f32(out: number, rows: number, cols: number, idx: number, rowBase: number, rowStride: number, passRows: number, seedLo: number, seedHi: number, stream: number): void;
   /**
    * `noise_gauss_at_f32_scalar` of assembly/noise.ts
    * @param out `usize`
@@ -606,11 +607,12 @@ export interface Kernels {
    * @param idx `usize`
    * @param rowBase `u32`
    * @param rowStride `u32`
+   * @param passRows `i32`
    * @param seedLo `u32`
    * @param seedHi `u32`
    * @param stream `u32`
    */
-  noise_gauss_at_f32_scalar(out: number, rows: number, cols: number, idx: number, rowBase: number, rowStride: number, seedLo: number, seedHi: number, stream: number): void;
+  noise_gauss_at_f32_scalar(out: number, rows: number, cols: number, idx: number, rowBase: number, rowStride: number, passRows: number, seedLo: number, seedHi: number, stream: number): void;
   /**
    * `relu_f32` of assembly/activation.ts
    * @param x `usize`
