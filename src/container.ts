@@ -24,28 +24,10 @@
  */
 import { ArgumentError, ModelFormatError, VardropError, describe } from './errors.js';
 import { MAX_ELEMENTS, Shape } from './tensor.js';
-import { Layer, StateGroup, checkStateValues, groupKey, layerRegistry } from './layers/layer.js';
-import { BatchNorm } from './layers/normalization.js';
-import { Activation, ELU, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh } from './layers/activation.js';
-import { Dropout, GaussianDropout } from './layers/dropout.js';
-import { AvgPool2d, MaxPool2d } from './layers/pool.js';
-import { Flatten } from './layers/reshape.js';
-import { Conv2d, Dense } from './layers/dense.js';
-import {
-  GroupSparseVDConv2d, GroupSparseVDDense, SparseVDConv2d, SparseVDDense, VariationalDropoutConv2d, VariationalDropoutDense,
-} from './layers/bayesian.js';
+import type { Layer, StateGroup } from './layers/layer.js';
+import { checkStateValues, groupKey, layerRegistry } from './layers/layer.js';
 
 export { MAX_ELEMENTS };
-
-/**
- * The built-in layer classes a model file may name. Referencing them keeps their modules (and
- * their `registerLayer` calls) in any bundle that loads models, whatever else it tree-shakes.
- */
-export const builtinLayers: readonly (abstract new (...args: never[]) => Layer)[] = [
-  Dense, Conv2d, SparseVDDense, SparseVDConv2d, VariationalDropoutDense, VariationalDropoutConv2d,
-  GroupSparseVDDense, GroupSparseVDConv2d, Activation, ReLU, LeakyReLU, ELU, Sigmoid, Tanh, Softmax, Dropout, GaussianDropout,
-  MaxPool2d, AvgPool2d, Flatten, BatchNorm,
-];
 
 /** Bytes before the header. */
 const PREFIX = 24;
@@ -285,6 +267,26 @@ export function checkShapeField(field: string, v: unknown, max = MAX_ELEMENTS, m
   return n;
 }
 
+/** Magic and version of {@link Sequential} files (`io.ts` reads and writes them). */
+export const MODEL_MAGIC = 'VDRP';
+export const MODEL_VERSION = 1;
+
+/**
+ * Open a {@link Sequential} file and check its header's fields (format, input shape, seed, a
+ * layer list of at most 10000 entries); the layers are the reader's to check. Throws
+ * {@link ModelFormatError}. 
+ */
+export function openModelFile(bytes: Uint8Array): ContainerReader {
+  const r = ContainerReader.open(bytes, MODEL_MAGIC, [MODEL_VERSION]);
+  const h = r.header;
+  if (h.format !== 'vardrop-model') bad('header.format', '"vardrop-model"', show(h.format));
+  const inputSize = checkShapeField('header.inputShape', h.inputShape, MAX_ELEMENTS, 1);
+  if ((h.inputShape as number[]).length === 0 || inputSize === 0) bad('header.inputShape', 'a non-empty shape', show(h.inputShape));
+  if (!isInt(h.seed) || h.seed > 0xffffffff) bad('header.seed', 'an integer in [0, 2^32 − 1]', show(h.seed));
+  if (!Array.isArray(h.layers) || h.layers.length === 0 || h.layers.length > 10000) bad('header.layers', 'a non-empty array of at most 10000 layers', show(h.layers));
+  return r;
+}
+
 /* ------------------------------------------------------------------ Layer entries */
 
 /** A parameter or state tensor of a layer entry, read from a file: name, shape and values. */
@@ -323,14 +325,14 @@ export function writeLayerEntry(w: PayloadWriter, l: Layer): Record<string, unkn
 }
 
 /** Re-throw anything a layer constructor or plan throws as a {@link ModelFormatError} of `field`. */
-function asFormatError(field: string, e: unknown): never {
+export function asFormatError(field: string, e: unknown): never {
   if (e instanceof ModelFormatError) throw e;
   if (e instanceof VardropError) throw new ModelFormatError(`${field}.${e.argument}`, e.expected, e.received);
   throw new ModelFormatError(field, 'a valid layer configuration', (e as Error)?.message ?? String(e));
 }
 
 /** Read `{name, shape, offset, length}` entries (values bounded by the payload, finite). */
-function readTensors(r: ContainerReader, f: string, v: unknown): NamedValues[] {
+export function readTensors(r: ContainerReader, f: string, v: unknown): NamedValues[] {
   if (!Array.isArray(v)) bad(f, 'an array', show(v));
   return v.map((e, k) => {
     const g = `${f}[${k}]`;
@@ -350,8 +352,9 @@ function readTensors(r: ContainerReader, f: string, v: unknown): NamedValues[] {
 export function readLayerEntry(r: ContainerReader, e: unknown, f: string, inShape: Shape): LayerEntry {
   if (!isObject(e)) bad(f, 'a layer object', show(e));
   if (typeof e.className !== 'string') bad(`${f}.className`, 'a string', show(e.className));
-  // (builtinLayers is read here so bundlers keep the built-in classes registered.)
-  const make = builtinLayers.length ? layerRegistry.get(e.className) : undefined;
+  // (The Sequential reader, io.ts, reads builtinLayers, so bundlers keep the built-in classes
+  // registered; the inference entry reads none and carries none.)
+  const make = layerRegistry.get(e.className);
   if (!make) bad(`${f}.className`, `a registered layer class (${[...layerRegistry.keys()].join(', ')})`, show(e.className));
   if (!isObject(e.options)) bad(`${f}.options`, 'an object', show(e.options));
   if (!Array.isArray(e.params)) bad(`${f}.params`, 'an array', show(e.params));

@@ -8,18 +8,36 @@ import { ModelFormatError, OutOfMemoryError, VardropError } from './errors.js';
 import { Runtime } from './runtime/runtime.js';
 import { Shape } from './tensor.js';
 import { Layer } from './layers/layer.js';
+import { BatchNorm } from './layers/normalization.js';
+import { Activation, ELU, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh } from './layers/activation.js';
+import { Dropout, GaussianDropout } from './layers/dropout.js';
+import { AvgPool2d, MaxPool2d } from './layers/pool.js';
+import { Flatten } from './layers/reshape.js';
+import { Conv2d, Dense } from './layers/dense.js';
+import {
+  GroupSparseVDConv2d, GroupSparseVDDense, SparseVDConv2d, SparseVDDense, VariationalDropoutConv2d, VariationalDropoutDense,
+} from './layers/bayesian.js';
 import type { Sequential, SequentialOptions, TrainingState } from './model.js';
 import { OptimizerState, optimizerClasses, optimizerFromConfig } from './optim.js';
 import { optionsObject, runtimeOption } from './validate.js';
 import {
-  ContainerReader, LayerEntry, MAX_ELEMENTS, PayloadWriter, applyLayerEntry, bad, checkShapeField, isInt, isObject, readLayerEntry, show,
-  writeContainer, writeLayerEntry,
+  ContainerReader, LayerEntry, MODEL_MAGIC, MODEL_VERSION, PayloadWriter, applyLayerEntry, bad, isInt, isObject, openModelFile, readLayerEntry,
+  show, writeContainer, writeLayerEntry,
 } from './container.js';
 
 export { crc32, writeContainer } from './container.js';
 
-const MODEL_MAGIC = 'VDRP';
-const MODEL_VERSION = 1;
+
+
+/**
+ * The built-in layer classes a model file may name. Referencing them keeps their modules (and
+ * their `registerLayer` calls) in any bundle that loads models, whatever else it tree-shakes.
+ */
+export const builtinLayers: readonly (abstract new (...args: never[]) => Layer)[] = [
+  Dense, Conv2d, SparseVDDense, SparseVDConv2d, VariationalDropoutDense, VariationalDropoutConv2d,
+  GroupSparseVDDense, GroupSparseVDConv2d, Activation, ReLU, LeakyReLU, ELU, Sigmoid, Tanh, Softmax, Dropout, GaussianDropout,
+  MaxPool2d, AvgPool2d, Flatten, BatchNorm,
+];
 
 /** Options of `Sequential.load`. */
 export interface LoadOptions {
@@ -122,15 +140,12 @@ function readTraining(r: ContainerReader, v: unknown, model: Sequential): Traini
  */
 export function readModel(bytes: Uint8Array, opts: LoadOptions, build: (o: SequentialOptions) => Sequential): Sequential {
   const rt = runtimeOption(optionsObject('options', opts).runtime);
-  const r = ContainerReader.open(bytes, MODEL_MAGIC, [MODEL_VERSION]);
+  const r = openModelFile(bytes);
   const h = r.header;
-  if (h.format !== 'vardrop-model') bad('header.format', '"vardrop-model"', show(h.format));
-  const inputSize = checkShapeField('header.inputShape', h.inputShape, MAX_ELEMENTS, 1);
-  if ((h.inputShape as number[]).length === 0 || inputSize === 0) bad('header.inputShape', 'a non-empty shape', show(h.inputShape));
-  if (!isInt(h.seed) || h.seed > 0xffffffff) bad('header.seed', 'an integer in [0, 2^32 − 1]', show(h.seed));
-  if (!Array.isArray(h.layers) || h.layers.length === 0 || h.layers.length > 10000) bad('header.layers', 'a non-empty array of at most 10000 layers', show(h.layers));
 
   // 1. Read every layer entry: constructors and plans allocate nothing; values stay on the host.
+  // (builtinLayers is read here so bundlers keep the built-in classes registered.)
+  if (!builtinLayers.length) bad('header.layers', 'built-in layer classes', 'none');
   let shape: Shape = h.inputShape as number[];
   const entries: LayerEntry[] = (h.layers as unknown[]).map((e, i) => {
     const entry = readLayerEntry(r, e, `header.layers[${i}]`, shape);
@@ -143,7 +158,7 @@ export function readModel(bytes: Uint8Array, opts: LoadOptions, build: (o: Seque
   let model: Sequential | null = null;
   try {
     try {
-      model = build({ inputShape: h.inputShape as number[], seed: h.seed, layers, runtime: rt });
+      model = build({ inputShape: h.inputShape as number[], seed: h.seed as number, layers, runtime: rt });
     } catch (err) {
       if (err instanceof ModelFormatError) throw err;
       throw new ModelFormatError('header.layers', 'layers that build on the input shape', (err as Error)?.message ?? String(err));

@@ -40,3 +40,45 @@ describe('bundle', () => {
     expect(src).not.toMatch(/from ['"](?!\.)/); // no bare imports left in the bundle
   });
 });
+
+describe('bundle vardrop/infer', () => {
+  const read = (f: string) => fs.readFileSync(new URL(f, dist));
+
+  it('ESM and CJS load a model file and agree bit for bit; package.json exports it with types', async () => {
+    const vd = await import(new URL('index.js', dist).href);
+    const esm = await import(new URL('infer.js', dist).href);
+    const cjs = createRequire(import.meta.url)(new URL('infer.cjs', dist).pathname);
+    const m = new vd.Sequential({ inputShape: [6], seed: 2, layers: [new vd.SparseVDDense({ units: 5, activation: 'relu' }), new vd.Dense({ units: 3 })] });
+    const x = Float32Array.from({ length: 24 }, (_, i) => Math.cos(i));
+    const file = m.save();
+    const a = esm.load(file).predict(x), b = cjs.load(file).predict(x);
+    expect(Array.from(new Uint32Array(a.buffer))).toEqual(Array.from(new Uint32Array(b.buffer)));
+    expect(Array.from(new Uint32Array(a.buffer))).toEqual(Array.from(new Uint32Array(m.predict(x).buffer)));
+    const pkg = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+    expect(pkg.exports['./infer']).toEqual({ types: './dist/infer.d.ts', import: './dist/infer.js', require: './dist/infer.cjs', default: './dist/infer.js' });
+  });
+
+  it('stays within 40 KB gzipped and carries no training code', async () => {
+    const { gzipSync } = await import('node:zlib');
+    for (const f of ['infer.js', 'infer.cjs']) expect(gzipSync(read(f), { level: 9 }).length, f).toBeLessThanOrEqual(40 * 1024);
+    const src = read('infer.js').toString('utf8');
+    expect(src).not.toMatch(/from ['"](?!\.)/);
+    // No layer, optimizer, sampler or trainer came along, nor the full module's bytes.
+    for (const name of ['class Dense', 'class SparseVDDense', 'class Optimizer', 'class Adam', 'function fit(', 'backward', 'class Sequential', 'threefry', 'Sgld']) {
+      expect(src, name).not.toContain(name);
+    }
+    const full = read('index.js').toString('utf8');
+    expect(full.length).toBeGreaterThan(3 * src.length);
+  });
+
+  it('names only kernels its own wasm exports', () => {
+    const wasm = new WebAssembly.Module(fs.readFileSync(new URL('../build/vardrop-infer.wasm', import.meta.url)));
+    const exports = new Set(WebAssembly.Module.exports(wasm).map((e) => e.name));
+    const src = read('infer.js').toString('utf8');
+    // Every kernel read through `.k.name` (or a kind string handed to `k[kind]`) must be there.
+    const named = new Set([...src.matchAll(/\.k\.([a-z][a-z0-9_]*)/g)].map((m) => m[1]));
+    for (const m of src.matchAll(/'([a-z0-9]+(?:_[a-z0-9]+)*_f32(?:_[a-z0-9]+)*)'/g)) named.add(m[1]);
+    expect(named.size).toBeGreaterThan(15);
+    expect([...named].filter((n) => !exports.has(n))).toEqual([]);
+  });
+});

@@ -177,3 +177,83 @@ describe('kernel contract', () => {
     if (committed !== null) expect(committed === generated, `${BINDINGS_PATH} changed: commit it with the kernel change`).toBe(true);
   });
 });
+
+describe('inference-only module (assembly/infer.ts)', () => {
+  const full = new WebAssembly.Module(fs.readFileSync(path.join(ROOT, 'build/vardrop.wasm')));
+  const infer = new WebAssembly.Module(fs.readFileSync(path.join(ROOT, 'build/vardrop-infer.wasm')));
+  const names = (m: WebAssembly.Module) => WebAssembly.Module.exports(m).map((e) => e.name);
+
+  it('exports a subset of the full module: forward kernels, no backward, optimizer, sampler or noise kernel', () => {
+    const all = new Set(names(full));
+    expect(names(infer).filter((n) => !all.has(n))).toEqual([]);
+    expect(names(infer).filter((n) => /backward|grad|adam|sgd|sgld|rmsprop|threefry|noise|gauss|kl_|lrt|lstm|gru/.test(n))).toEqual([]);
+    expect(names(infer).length).toBeLessThan(names(full).length / 4);
+    // The module file itself is small (the full one carries every training kernel).
+    expect(fs.statSync(path.join(ROOT, 'build/vardrop-infer.wasm')).size).toBeLessThan(fs.statSync(path.join(ROOT, 'build/vardrop.wasm')).size / 3);
+  });
+
+  it('gives the full module\'s bits on every step kind and every kernel it exports', async () => {
+    const { Runtime } = await import('../src/runtime/runtime.js');
+    const { Tensor } = await import('../src/tensor.js');
+    const { SparseModel } = await import('../src/inference/model.js');
+    const { csrFromWeights, SparseMatrix, spmm, transpose } = await import('../src/ops/spmm.js');
+    const { matmul } = await import('../src/ops/gemm.js');
+    const { svdPrepare } = await import('../src/ops/bayes.js');
+    const { argmaxRows } = await import('../src/ops/softmax.js');
+    const { firstNonFinite } = await import('../src/ops/elementwise.js');
+    type StepSpec = import('../src/inference/steps.js').StepSpec;
+    let s = 12345;
+    const rnd = (n: number, zero = 0) => Float32Array.from({ length: n }, () => {
+      s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+      const u = s / 2 ** 32;
+      return u < zero ? 0 : (u - 0.5) * 2;
+    });
+    const conv = { kernel: [3, 3] as [number, number], stride: [1, 1] as [number, number], pad: [1, 1] as [number, number] };
+    const specs: StepSpec[] = [
+      { kind: 'conv', filters: 4, geometry: conv, weights: rnd(3 * 3 * 2 * 4), bias: rnd(4) },
+      { kind: 'batchNorm', gamma: rnd(4), beta: rnd(4), mean: rnd(4), variance: rnd(4).map(Math.abs), eps: 1e-3 },
+      { kind: 'activation', activation: 'elu', alpha: 0.7 },
+      { kind: 'maxPool', size: [2, 2], stride: [2, 2], pad: [0, 0] },
+      { kind: 'sparseConv', filters: 5, geometry: { kernel: [2, 2], stride: [1, 1], pad: [0, 0] }, csr: csrFromWeights(rnd(2 * 2 * 4 * 5, 0.6), 16, 5), bias: rnd(5) },
+      { kind: 'activation', activation: 'sigmoid' },
+      { kind: 'avgPool', size: [2, 2], stride: [1, 1], pad: [0, 0] },
+      { kind: 'flatten' },
+      { kind: 'dense', inputs: 20, units: 300, weights: rnd(20 * 300), bias: rnd(300) },
+      { kind: 'activation', activation: 'relu' },
+      { kind: 'dense', inputs: 300, units: 9, weights: rnd(300 * 9), bias: null, liveColumns: true },
+      { kind: 'activation', activation: 'leakyRelu', alpha: 0.1 },
+      { kind: 'sparse', inputs: 9, units: 7, csr: csrFromWeights(rnd(9 * 7, 0.5), 9, 7), bias: rnd(7) },
+      { kind: 'activation', activation: 'tanh' },
+      { kind: 'softmax' },
+    ];
+    const run = (rt: InstanceType<typeof Runtime>) => {
+      s = 999; // the same inputs for both modules
+      const out: number[] = [];
+      const put = (a: Float32Array | Int32Array) => out.push(...new Uint32Array(a.buffer, a.byteOffset, a.length));
+      const m = SparseModel.fromSteps([8, 8, 2], specs, { runtime: rt });
+      for (const n of [1, 5]) put(m.predict(rnd(n * 128), { batchSize: 3 }));
+      const t = (a: Float32Array, shape: number[]) => Tensor.from(a, shape, rt);
+      const a = t(rnd(5 * 300), [5, 300]), b = t(rnd(300 * 7), [300, 7]), bt = t(rnd(7 * 300), [7, 300]), at = t(rnd(300 * 5), [300, 5]);
+      put(matmul(a, b).view());
+      put(matmul(a, bt, { transB: true }).view());
+      put(matmul(at, b, { transA: true }).view());
+      const mat = SparseMatrix.fromCsr(csrFromWeights(rnd(300 * 7, 0.7), 300, 7), rt);
+      put(spmm(mat, transpose(a)).view());
+      put(spmm(mat, transpose(a), { scalar: true }).view());
+      put(transpose(b, { scalar: true }).view());
+      const th = t(rnd(999), [999]), ls = t(rnd(999).map((v) => v * 6 - 3), [999]), eff = t(new Float32Array(999), [999]), la = t(new Float32Array(999), [999]);
+      out.push(svdPrepare(th, ls, eff, null, la, 0.5, { lo: -8, hi: 8 }));
+      put(eff.view());
+      put(la.view());
+      put(argmaxRows(a));
+      const nf = t(rnd(77), [77]);
+      nf.view()[61] = Infinity;
+      out.push(firstNonFinite(nf));
+      m.dispose();
+      return out;
+    };
+    const got = run(Runtime.fromModule(infer)), want = run(Runtime.fromModule(full));
+    expect(got.length).toBeGreaterThan(4000);
+    expect(got).toEqual(want);
+  });
+});

@@ -363,3 +363,42 @@ describe('public surface', () => {
     expect(exported(text, true)).toEqual(TYPES);
   });
 });
+
+// The `vardrop/infer` entry (src/infer.ts): loading and predicting only.
+const INFER_VALUES = [
+  'ArgumentError',
+  'KernelError',
+  'ModelFormatError',
+  'NonFiniteError',
+  'OutOfMemoryError',
+  'Runtime',
+  'ShapeError',
+  'SparseModel',
+  'VardropError',
+  'init',
+  'load',
+  'runtime',
+];
+
+const INFER_TYPES = [
+  'InferLoadOptions',
+  'Shape',
+  'SparsePredictOptions',
+  'SparseStepInfo',
+  'StepSpec',
+];
+
+describe('public surface of vardrop/infer', () => {
+  it('src/infer.ts exports exactly the listed values, and so does its bundle declaration (with the listed types)', async () => {
+    expect(INFER_VALUES).toEqual([...INFER_VALUES].sort());
+    expect(INFER_TYPES).toEqual([...INFER_TYPES].sort());
+    const text = fs.readFileSync(new URL('../src/infer.ts', import.meta.url), 'utf8');
+    expect(text).not.toMatch(/^\s*export\s*\*/m);
+    expect(Object.keys(await import('../src/infer.js')).sort()).toEqual(INFER_VALUES);
+    const d = fs.readFileSync(new URL('../dist/infer.d.ts', import.meta.url), 'utf8');
+    expect(exported(d, false)).toEqual(INFER_VALUES);
+    expect(exported(d, true)).toEqual(INFER_TYPES);
+    // Every name it shares with the full entry is the full entry's (same meaning in both).
+    expect(INFER_VALUES.filter((n) => !VALUES.includes(n))).toEqual(['load']);
+  });
+});

@@ -14,6 +14,8 @@ import { avgPool2d, maxPool2d } from '../ops/pool.js';
 import { batchNorm } from '../ops/batchnorm.js';
 import { argmaxRows, softmax } from '../ops/softmax.js';
 import { checkTensor } from '../ops/check.js';
+import { gatherRows } from '../ops/gather.js';
+import { packLiveColumns } from '../layers/linear.js';
 import { SparseMatrix, sparseConv2d, spmm, transpose } from '../ops/spmm.js';
 import { ForwardContext, Layer, reusedBuffer } from '../layers/layer.js';
 import { ContainerReader, PayloadWriter, applyLayerEntry, bad, checkShapeField, isInt, isObject, show, writeContainer } from '../container.js';
@@ -197,6 +199,11 @@ export class SparseModel {
     return new SparseModel(runtimeOption(optionsObject('options', opts).runtime), inputShape, specs, opts.originalWeights ?? 0, ArgumentError, opts.uncertainty ?? null);
   }
 
+  /** @internal Build from the steps of a validated file (a step that does not fit is a ModelFormatError). */
+  static fromFileSteps(inputShape: Shape, specs: StepSpec[], originalWeights: number, rt: Runtime): SparseModel {
+    return new SparseModel(rt, inputShape, specs, originalWeights, ModelFormatError);
+  }
+
   /** One row per step: name, kind, shapes, values held and weights kept (see {@link SparseStepInfo}). */
   summary(): SparseStepInfo[] {
     return this.steps.map((st, i) => {
@@ -272,10 +279,17 @@ export class SparseModel {
         case 'activation':
           h = activation(s.activation, h, { alpha: s.alpha, out: this.buffer(`${i}`, h.shape) });
           break;
-        case 'dense':
-          h = toRows(i, st.inShape);
-          h = matmul(h.reshape([B, s.inputs]), st.w!, { bias: st.b, out: this.buffer(`${i}`, [B, s.units]) });
+        case 'dense': {
+          const xd = toRows(i, st.inShape).reshape([B, s.inputs]), out = this.buffer(`${i}`, [B, s.units]);
+          const xc = s.liveColumns ? packLiveColumns(xd, this.buffer(`${i}:idx`, [s.inputs]), this.buffer(`${i}:live`, xd.shape)) : null;
+          if (xc) {
+            const k = xc.shape[1], idx = this.buffer(`${i}:idx`, [s.inputs]);
+            h = matmul(xc, gatherRows(st.w!, idx, k, this.buffer(`${i}:w`, [s.inputs, s.units]).prefix([k, s.units])), { bias: st.b, out });
+          } else {
+            h = matmul(xd, st.w!, { bias: st.b, out });
+          }
           break;
+        }
         case 'sparseConv':
           h = sparseConv2d(toRows(i, st.inShape), st.mat!, s.geometry, { bias: st.b, out: this.buffer(`${i}`, [B, ...st.outShape]) });
           break;

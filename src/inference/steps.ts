@@ -25,7 +25,15 @@ import { McSpec, checkMcSpec, readMcSpec, writeMcSpec } from './mc.js';
  */
 export type StepSpec =
   | { kind: 'sparse'; inputs: number; units: number; csr: Csr; bias: Float32Array | null; mc?: McSpec | null }
-  | { kind: 'dense'; inputs: number; units: number; weights: Float32Array; bias: Float32Array | null; mc?: McSpec | null }
+  | {
+    kind: 'dense'; inputs: number; units: number; weights: Float32Array; bias: Float32Array | null; mc?: McSpec | null;
+    /**
+     * Multiply only the input columns that are not all zero in the batch when few enough are
+     * live, as a `Dense` layer's deterministic forward does (so a step made from one gives that
+     * layer's bits); absent or false: the plain product.
+     */
+    liveColumns?: boolean;
+  }
   | { kind: 'sparseConv'; filters: number; geometry: ConvGeometry; csr: Csr; bias: Float32Array | null; mc?: McSpec | null }
   | { kind: 'conv'; filters: number; geometry: ConvGeometry; weights: Float32Array; bias: Float32Array | null; mc?: McSpec | null }
   | FixedStep
@@ -125,6 +133,7 @@ export function checkSpec(s: StepSpec, f: string, Err: ErrClass): void {
       break;
     case 'dense':
       checkLen(`${f}.weights`, s.weights, s.inputs * s.units, Err);
+      if (s.liveColumns !== undefined && typeof s.liveColumns !== 'boolean') throw new Err(`${f}.liveColumns`, 'a boolean', show(s.liveColumns));
       if (s.bias) checkLen(`${f}.bias`, s.bias, s.units, Err);
       if (s.mc) checkMcSpec(`${f}.mc`, s.mc, s.inputs, s.units, s.weights.length, Err);
       break;
@@ -194,8 +203,11 @@ export function readStep(r: ContainerReader, e: unknown, f: string, inShape: Sha
       const inputs = int('inputs'), units = int('units');
       if (inShape.length !== 1 || inShape[0] !== inputs) bad(`${f}.inputs`, `${fmtShape(inShape)} as [inputs]`, String(inputs));
       fits(inputs * units, 'units');
+      if (e.liveColumns !== undefined && typeof e.liveColumns !== 'boolean') bad(`${f}.liveColumns`, 'a boolean', show(e.liveColumns));
       const weights = r.read(`${f}.weights`, e.weights, 'f32', inputs * units), b = bias(units);
-      return { kind: 'dense', inputs, units, weights, bias: b, mc: mc(inputs, units, inputs * units) };
+      const dense: StepSpec = { kind: 'dense', inputs, units, weights, bias: b, mc: mc(inputs, units, inputs * units) };
+      if (e.liveColumns === true) dense.liveColumns = true;
+      return dense;
     }
     case 'sparseConv':
     case 'conv': {
@@ -252,7 +264,7 @@ export function writeStep(w: PayloadWriter, s: StepSpec, layer?: Layer): Record<
   const mc = (m: McSpec | null | undefined) => (m ? { mc: writeMcSpec(w, m) } : {});
   switch (s.kind) {
     case 'sparse': return { kind: s.kind, inputs: s.inputs, units: s.units, csr: csr(s.csr), bias: seg(s.bias), ...mc(s.mc) };
-    case 'dense': return { kind: s.kind, inputs: s.inputs, units: s.units, weights: w.add(s.weights), bias: seg(s.bias), ...mc(s.mc) };
+    case 'dense': return { kind: s.kind, inputs: s.inputs, units: s.units, weights: w.add(s.weights), bias: seg(s.bias), ...mc(s.mc), ...(s.liveColumns ? { liveColumns: true } : {}) };
     case 'sparseConv': return { kind: s.kind, filters: s.filters, geometry: s.geometry, csr: csr(s.csr), bias: seg(s.bias), ...mc(s.mc) };
     case 'conv': return { kind: s.kind, filters: s.filters, geometry: s.geometry, weights: w.add(s.weights), bias: seg(s.bias), ...mc(s.mc) };
     case 'batchNorm': return { kind: s.kind, eps: s.eps, gamma: w.add(s.gamma), beta: w.add(s.beta), mean: w.add(s.mean), variance: w.add(s.variance) };

@@ -79,6 +79,18 @@ export class DenseMap implements LinearMap {
 export const LIVE_COLUMN_LIMIT = 0.875;
 
 /**
+ * The columns of x [batch, in] that are not all zero, packed: their indices into `idx` [in] and
+ * the columns into the head of `scratch` (x's size), as a [batch, k] tensor; null (nothing
+ * packed) when more than {@link LIVE_COLUMN_LIMIT} of the columns are live. The one rule of
+ * {@link DenseColumnSkip} and of the inference steps that reproduce a Dense layer.
+ */
+export function packLiveColumns(x: Tensor, idx: Tensor, scratch: Tensor): Tensor | null {
+  const k = nonzeroColumns(x, idx);
+  if (k > LIVE_COLUMN_LIMIT * x.shape[1]) return null;
+  return gatherColumns(x, idx, k, scratch.prefix([x.shape[0], k]));
+}
+
+/**
  * Zero-column skipping for a {@link DenseMap} in one pass: `begin(x)` finds the columns of x
  * [batch, in] that are not all zero (indices idx, k of them) and packs them into xc [batch, k];
  * `forward` and `backwardFilter` then take xc (or any [batch, k] input over the same columns,
@@ -94,13 +106,12 @@ export class DenseColumnSkip {
   /** The packed live columns of x, or null when too many columns are live to pay off. */
   begin(x: Tensor): Tensor | null {
     const [inDim, units] = this.map.weightShape;
-    const idx = this.buf('skip/idx', [inDim]);
-    const k = nonzeroColumns(x, idx);
-    if (k > LIVE_COLUMN_LIMIT * inDim) return null;
-    this.k = k;
+    const xc = packLiveColumns(x, this.buf('skip/idx', [inDim]), this.buf('skip/x', x.shape));
+    if (!xc) return null;
+    this.k = xc.shape[1];
     // Room for the weight rows and the filter gradient, reused by every product of the pass.
     this.buf('skip/w', [inDim, units]);
-    return gatherColumns(x, idx, k, this.buf('skip/x', x.shape).prefix([x.shape[0], k]));
+    return xc;
   }
 
   /** out = xc·W[idx] (+ bias), xc [batch, k] from {@link begin} (or a map of it). */
@@ -128,6 +139,18 @@ export interface ConvOptions {
   padding?: number | [number, number] | 'same';
 }
 
+/** The window of a convolution's options (checked; ArgumentError naming the option). */
+export function convGeometry(g: ConvOptions): ConvGeometry {
+  if (g.kernelSize === undefined) throw new ArgumentError('kernelSize', 'an integer ≥ 1 or [h, w] of them', 'undefined');
+  const [kh, kw] = pairOption('kernelSize', g.kernelSize, 1, 1);
+  const stride = pairOption('stride', g.stride, 1, 1);
+  if (g.padding !== 'same') return { kernel: [kh, kw], stride, pad: pairOption('padding', g.padding, 0, 0) };
+  if (kh % 2 === 0 || kw % 2 === 0 || stride[0] !== 1 || stride[1] !== 1) {
+    throw new ArgumentError('padding', "'same' only with odd kernels and stride 1", `kernel ${kh}x${kw}, stride ${stride}`);
+  }
+  return { kernel: [kh, kw], stride, pad: [(kh - 1) / 2, (kw - 1) / 2] };
+}
+
 /** y[b, oh, ow, f] = Σ x[b, ih, iw, c]·W[kh, kw, c, f] (NHWC). */
 export class ConvMap implements LinearMap {
   readonly weightShape: Shape;
@@ -140,19 +163,8 @@ export class ConvMap implements LinearMap {
   constructor(inputShape: Shape, filters: number, g: ConvOptions) {
     if (inputShape.length !== 3) throw new ShapeError('inputShape', '[height, width, channels]', fmtShape(inputShape));
     const [h, w, c] = inputShape;
-    if (g.kernelSize === undefined) throw new ArgumentError('kernelSize', 'an integer ≥ 1 or [h, w] of them', 'undefined');
-    const [kh, kw] = pairOption('kernelSize', g.kernelSize, 1, 1);
-    const stride = pairOption('stride', g.stride, 1, 1);
-    let pad: [number, number];
-    if (g.padding === 'same') {
-      if (kh % 2 === 0 || kw % 2 === 0 || stride[0] !== 1 || stride[1] !== 1) {
-        throw new ArgumentError('padding', "'same' only with odd kernels and stride 1", `kernel ${kh}x${kw}, stride ${stride}`);
-      }
-      pad = [(kh - 1) / 2, (kw - 1) / 2];
-    } else {
-      pad = pairOption('padding', g.padding, 0, 0);
-    }
-    this.geometry = { kernel: [kh, kw], stride, pad };
+    this.geometry = convGeometry(g);
+    const { kernel: [kh, kw], stride, pad } = this.geometry;
     const out = windowOutputSize(h, w, kh, kw, stride[0], stride[1], pad[0], pad[1]);
     if (!out) throw new ShapeError('inputShape', `at least ${kh}x${kw} pixels after padding`, fmtShape(inputShape));
     const [oh, ow] = out;

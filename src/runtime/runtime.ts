@@ -55,8 +55,16 @@ export class Runtime {
   /** Instantiate synchronously (fine in Node and workers; main-thread browsers cap sync compiles at 4 KiB on some engines, so prefer {@link Runtime.create} there). */
   static createSync(): Runtime {
     cachedModule ??= new WebAssembly.Module(wasmBytes());
+    return Runtime.fromModule(cachedModule);
+  }
+
+  /**
+   * @internal Instantiate another build of the kernels synchronously (tests compare the
+   * inference-only module, build/vardrop-infer.wasm, with the full one).
+   */
+  static fromModule(module: WebAssembly.Module): Runtime {
     let rt: Runtime | undefined;
-    const inst = new WebAssembly.Instance(cachedModule, Runtime.imports(() => rt));
+    const inst = new WebAssembly.Instance(module, Runtime.imports(() => rt));
     rt = new Runtime(inst);
     return rt;
   }

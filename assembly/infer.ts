@@ -1,0 +1,16 @@
+// The inference-only wasm module (the `vardrop/infer` entry): the forward kernels that sparse
+// and dense inference run, re-exported from their families; nothing of training (backward
+// kernels, optimizers, samplers, noise). Every export here is an export of index.ts with the
+// same code (test/kernel-contract.node.test.ts checks the subset and the bits).
+export { heap_base } from './memory';
+export { gemm_f32_nn, gemm_f32_nt, gemm_f32_tn } from './gemm';
+export { conv2d_col_bytes, conv2d_f32_nhwc } from './conv';
+export { spmm_f32_csr, spmm_f32_csr_scalar, conv2d_sparse_scratch_bytes, conv2d_sparse_f32_nhwc, conv2d_sparse_f32_nhwc_scalar } from './sparse';
+export { transpose_f32, transpose_f32_scalar } from './transpose';
+export { max_pool2d_f32_nhwc, avg_pool2d_f32_nhwc } from './pool';
+export { relu_f32, leaky_relu_f32, elu_f32, sigmoid_f32, tanh_f32 } from './activation';
+export { softmax_rows_f32, argmax_rows_f32 } from './softmax';
+export { batchnorm_forward_infer_f32 } from './batchnorm';
+export { first_nonfinite_f32 } from './elementwise';
+export { nonzero_cols_f32, gather_cols_f32, gather_rows_f32 } from './gather';
+export { svd_prepare_f32 } from './bayes';
