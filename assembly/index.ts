@@ -25,3 +25,4 @@ export * from './sparse_train';
 export * from './sparse_grad';
 export * from './sampler';
 export * from './rnn';
+export * from './plan';

@@ -1,5 +1,6 @@
 // Sparse inference (issue 12's contract): the pruned Sparse VD LeNet-300-100 and LeNet-5
-// (prune() → SparseModel) beside the same models run dense by us (Sequential.predict), by
+// (prune() → SparseModel, saved and loaded by the inference entry `vardrop/infer`, dist/infer.js,
+// whose predict replays a compiled plan in one wasm call per batch) beside the same models run dense by us (Sequential.predict), by
 // onnxruntime-web (wasm, one thread, SIMD; the graph is our own exportOnnx of the model) and by
 // TensorFlow.js (wasm backend, XNNPACK, one thread) on the masked mean weights; plus file sizes,
 // cold starts in fresh processes, and bundle sizes.
@@ -7,8 +8,10 @@
 // Lines: {"bench":"sparse","case":C,"unit":U,"ours":..,"peer":P,"peerValue":..,"ratio":..}
 //   C: lenet300-b1, lenet300-b64, lenet5-b1, lenet5-b64 (us per image at batch 1, us per batch
 //      of 64; inputs copied in and outputs out every call), file-size (bytes), cold-start (ms,
-//      median of 10 fresh processes: import, load the model file, first prediction), bundle
-//      (gzipped bytes); P: ours-dense, ort-wasm-dense, tfjs-wasm-dense, dense-f32.
+//      median of 10 fresh processes: import vardrop/infer, load the pruned file, first
+//      prediction, timed inside the child from before the import to after the prediction), bundle
+//      (gzipped bytes of dist/infer.js, wasm included); P: ours-dense, ort-wasm-dense,
+//      tfjs-wasm-dense, dense-f32.
 //   ratio = peer / ours (above 1 we win).
 // Models: bench/out/svd-lenet300.vdrp and svd-lenet5.vdrp (the Sparse VD benchmarks' full
 // recipe). When absent, the newest shorter run's file (svd-*-Kep.vdrp) is used, and when there is
@@ -25,6 +28,7 @@ import { spawnSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-web';
 import { Runtime, loadModel, prune, exportOnnx } from '../dist/index.js';
+import * as infer from '../dist/infer.js';
 import { report, timeIt, loadTfjsWasm } from './peers.mjs';
 import { loadMnistNode, modelFile } from './svd-common.mjs';
 
@@ -133,6 +137,8 @@ for (const [arch, bench] of [['lenet300', 'svd-lenet300'], ['lenet5', 'svd-lenet
   files[arch] = file;
   const model = loadModel(new Uint8Array(fs.readFileSync(file)), { runtime: rt });
   const sparse = prune(model);
+  // What an edge deployment runs: the pruned file through the inference entry (its own runtime).
+  const edge = infer.load(sparse.save());
   const onnx = exportOnnx(model);
   const session = await ort.InferenceSession.create(onnx, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
   const tfPredict = tf ? tfjsNet(tf, model) : null;
@@ -140,7 +146,13 @@ for (const [arch, bench] of [['lenet300', 'svd-lenet300'], ['lenet5', 'svd-lenet
   const acc = (pred) => pred.reduce((a, c, i) => a + (c === test.labels[i] ? 1 : 0), 0) / test.n;
   const common = {
     model: path.relative(root, file), kept: sparse.nnz, compression: round(sparse.compression, 1),
-    testErrorPruned: round((1 - acc(sparse.predictClasses(test.images))) * 100, 2), load1: round(load1, 1),
+    testErrorPruned: round((1 - acc(edge.predictClasses(test.images))) * 100, 2), load1: round(load1, 1),
+    // The inference entry's outputs against the full bundle's pruned model (Float32 bits, 256 images at batch 1).
+    sameBitsAsFullBundle: (() => {
+      const x = test.images.subarray(0, 256 * per);
+      const a = new Uint32Array(edge.predict(x, { batchSize: 1 }).buffer), b = new Uint32Array(sparse.predict(x, { batchSize: 1 }).buffer);
+      return a.every((v, i) => v === b[i]);
+    })(),
   };
   for (const [batch, images] of [[1, 256], [64, 64 * 8]]) {
     const x = test.images.subarray(0, images * per);
@@ -149,7 +161,7 @@ for (const [arch, bench] of [['lenet300', 'svd-lenet300'], ['lenet5', 'svd-lenet
     const run = (f) => () => {
       for (let s = 0; s < images; s += batch) f(x.subarray(s * per, (s + batch) * per));
     };
-    const ours = unit(timeIt(run((xb) => sparse.predict(xb, { batchSize: batch })), { warm: 2, reps: 9, minSec: 0.5 }));
+    const ours = unit(timeIt(run((xb) => edge.predict(xb, { batchSize: batch })), { warm: 2, reps: 9, minSec: 0.5 }));
     const peers = [['ours-dense', unit(timeIt(run((xb) => model.predict(xb, { batchSize: batch })), { warm: 1, reps: 5, minSec: 0.5 }))]];
     const shape = [batch, ...model.inputShape];
     const ortRun = async () => {
@@ -194,6 +206,7 @@ for (const [arch, bench] of [['lenet300', 'svd-lenet300'], ['lenet5', 'svd-lenet
   fs.writeFileSync(path.join(os.tmpdir(), `vardrop-${arch}.onnx`), onnx);
   fs.writeFileSync(path.join(os.tmpdir(), `vardrop-${arch}.vdsp`), sparse.save());
   await session.release();
+  edge.dispose();
   sparse.dispose();
   model.dispose();
 }
@@ -205,8 +218,8 @@ const sample = `new Float32Array(784).fill(0.5)`;
 const vdsp = path.join(os.tmpdir(), 'vardrop-lenet300.vdsp'), onnxFile = path.join(os.tmpdir(), 'vardrop-lenet300.onnx');
 const ourCold = coldStart(`import fs from 'node:fs';
 const t0 = performance.now();
-const vd = await import(${JSON.stringify(path.join(root, 'dist/index.js'))});
-const m = vd.SparseModel.load(new Uint8Array(fs.readFileSync(${JSON.stringify(vdsp)})));
+const vd = await import(${JSON.stringify(path.join(root, 'dist/infer.js'))});
+const m = vd.load(new Uint8Array(fs.readFileSync(${JSON.stringify(vdsp)})));
 m.predict(${sample});
 console.log(performance.now() - t0);`);
 const ortCold = coldStart(`import fs from 'node:fs';
@@ -236,16 +249,16 @@ ls.forEach((l, i) => {
 });
 h.dataSync();
 console.log(performance.now() - t0);`);
-const coldCommon = { model: path.relative(root, files.lenet300), entry: 'vardrop (full bundle; no vardrop/infer entry in this build)', load1: round(load1, 1) };
+const coldCommon = { model: path.relative(root, files.lenet300), entry: 'vardrop/infer (dist/infer.js)', load1: round(load1, 1) };
 report({ bench: 'sparse', case: 'cold-start', unit: 'ms', ours: round(ourCold, 1), peer: 'ort-wasm-dense', peerValue: round(ortCold, 1), ratio: round(ortCold / ourCold), ...coldCommon });
 report({ bench: 'sparse', case: 'cold-start', unit: 'ms', ours: round(ourCold, 1), peer: 'tfjs-wasm-dense', peerValue: round(tfCold, 1), ratio: round(tfCold / ourCold), ...coldCommon });
 
 // Bundle: gzipped bytes of what an edge function ships to predict.
-const ourBundle = gz(path.join(root, 'dist/index.js'));
+const ourBundle = gz(path.join(root, 'dist/infer.js'));
 const ortDir = path.join(root, 'node_modules/onnxruntime-web/dist');
 const ortBundle = gz(path.join(ortDir, 'ort.wasm.min.mjs')) + gz(path.join(ortDir, 'ort-wasm-simd-threaded.wasm')) + gz(path.join(ortDir, 'ort-wasm-simd-threaded.mjs'));
 const tfDir = path.join(root, 'node_modules/@tensorflow');
 const tfBundle = gz(path.join(tfDir, 'tfjs/dist/tf.min.js')) + gz(path.join(tfDir, 'tfjs-backend-wasm/dist/tf-backend-wasm.min.js')) + gz(path.join(tfDir, 'tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm'));
-const bundleCommon = { entry: 'dist/index.js (full bundle; no vardrop/infer entry in this build)' };
+const bundleCommon = { entry: 'vardrop/infer (dist/infer.js, wasm inlined)', fullBundle: gz(path.join(root, 'dist/index.js')) };
 report({ bench: 'sparse', case: 'bundle', unit: 'bytes', ours: ourBundle, peer: 'ort-wasm-dense', peerValue: ortBundle, ratio: round(ortBundle / ourBundle), ...bundleCommon });
 report({ bench: 'sparse', case: 'bundle', unit: 'bytes', ours: ourBundle, peer: 'tfjs-wasm-dense', peerValue: tfBundle, ratio: round(tfBundle / ourBundle), ...bundleCommon });

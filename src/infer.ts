@@ -1,8 +1,9 @@
 /**
- * `vardrop/infer`: the inference-only entry. It loads a model file, dense ({@link Sequential}
+ * `vardrop/infer`: the inference-only entry. It loads a model file, dense (`Sequential`
  * files, `VDRP`, written by `model.save()`) or pruned (`SparseModel` files, `VDSP`, written
  * by `prune(model).save()`), and predicts with the same bits as the full `vardrop` bundle gives
- * for that file. Its wasm module holds the forward kernels only (assembly/infer.ts) and its
+ * for that file (`predictMC` of a model pruned with `uncertainty: true` too). Its wasm module
+ * holds the forward kernels only (assembly/infer.ts) and its
  * bundle no training code, so an edge function or a page that only predicts ships a fraction of
  * the full package.
  *
@@ -25,6 +26,7 @@ export { SparseModel } from './inference/model.js';
 export type { SparsePredictOptions, SparseStepInfo } from './inference/model.js';
 export type { StepSpec } from './inference/steps.js';
 export type { Shape } from './tensor.js';
+export type { McPrediction, McRegression, McOptions, McRegressionOptions } from './model.js';
 
 /** Options of {@link load}. */
 export interface InferLoadOptions {

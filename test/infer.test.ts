@@ -107,7 +107,7 @@ describe('vardrop/infer', () => {
     for (const name of ['gemm_f32_nn', 'spmm_f32_csr', 'conv2d_f32_nhwc', 'max_pool2d_f32_nhwc', 'softmax_rows_f32', 'batchnorm_forward_infer_f32', 'first_nonfinite_f32']) {
       expect(typeof k[name], name).toBe('function');
     }
-    for (const name of ['conv2d_backward_filter_f32_nhwc', 'relu_backward_f32', 'adam_f32', 'threefry2x32_20', 'svd_kl_f32', 'lstm_forward_f32']) {
+    for (const name of ['conv2d_backward_filter_f32_nhwc', 'relu_backward_f32', 'adam_f32', 'threefry2x32_20', 'svd_kl_f32', 'lstm_backward_f32', 'noise_gauss_f32', 'sgld_f32']) {
       expect(k[name], name).toBeUndefined();
     }
   });

@@ -382,6 +382,10 @@ const INFER_VALUES = [
 
 const INFER_TYPES = [
   'InferLoadOptions',
+  'McOptions',
+  'McPrediction',
+  'McRegression',
+  'McRegressionOptions',
   'Shape',
   'SparsePredictOptions',
   'SparseStepInfo',

@@ -15,6 +15,8 @@ import { batchNorm } from '../ops/batchnorm.js';
 import { argmaxRows, softmax } from '../ops/softmax.js';
 import { checkTensor } from '../ops/check.js';
 import { gatherRows } from '../ops/gather.js';
+import { firstNonFinite } from '../ops/elementwise.js';
+import { Plan } from '../ops/plan.js';
 import { packLiveColumns } from '../layers/linear.js';
 import { SparseMatrix, sparseConv2d, spmm, transpose } from '../ops/spmm.js';
 import { ForwardContext, Layer, reusedBuffer } from '../layers/layer.js';
@@ -24,6 +26,16 @@ import { SequenceStep } from './recurrent.js';
 import { batchSizeOption, checkFiniteOutput, optionsObject, runtimeOption } from '../validate.js';
 import { McWeights, SparseMcOptions, mcCall, sparsePredictLrt, sparsePredictMC } from './mc.js';
 import type { McOptions, McPrediction, McRegression, McRegressionOptions } from '../model.js';
+
+/** A recorded forward at one batch size: the plan, the buffers it writes (its own) and its input buffer. */
+interface CompiledPass {
+  plan: Plan<Tensor>;
+  bufs: Map<string, Tensor>;
+  input: Tensor;
+}
+
+/** Batch sizes whose compiled pass a model keeps (the oldest is dropped beyond). */
+const MAX_PLANS = 3;
 
 /** A step with its wasm-resident operands. */
 interface Step {
@@ -104,7 +116,10 @@ export class SparseModel {
    */
   readonly uncertainty: { seed: number } | null;
   private readonly steps: Step[] = [];
-  private readonly bufs = new Map<string, Tensor>();
+  /** The step-by-step pass's buffers (a plan's recording swaps in its own). */
+  private bufs = new Map<string, Tensor>();
+  /** Compiled passes by batch size (null: the pass cannot be replayed), most recent last. */
+  private readonly plans = new Map<number, CompiledPass | null>();
   private disposed = false;
   /** Sample of the call at the first row of the batch being forwarded (for error messages). */
   private batchStart = 0;
@@ -328,26 +343,91 @@ export class SparseModel {
     return toRows(this.steps.length, this.outputShape).reshape([B, ...this.outputShape]);
   }
 
-  private checkX(x: unknown): number {
+  /** The samples x holds (its type and length checked; its values are checked where it is copied in). */
+  private samples(x: unknown): number {
     this.check();
     if (!(x instanceof Float32Array)) throw new ArgumentError('x', 'a Float32Array of samples', describe(x));
     const per = sizeOf(this.inputShape);
     if (x.length === 0 || x.length % per !== 0) throw new ShapeError('x', `a multiple of ${per} values (samples of ${fmtShape(this.inputShape)})`, `${x.length} values`);
-    assertFinite('x', x);
     return x.length / per;
+  }
+
+  /** The samples x holds, its values checked finite (predictMC's input, forwarded step by step). */
+  private checkX(x: unknown): number {
+    const n = this.samples(x);
+    assertFinite('x', x as Float32Array);
+    return n;
+  }
+
+  /**
+   * Forward samples [s, s + c) of x. Copies them once into the batch's input buffer; the first
+   * batch of a size records the pass (see ops/plan.ts; models with `layer` steps are not
+   * recorded, their layers own their buffers), every later one replays it in one wasm call that
+   * also checks the input's finiteness first. A value that is not finite, in x or in a step's
+   * output, is reported as the step-by-step pass reports it.
+   */
+  private forwardRows(x: Float32Array, s: number, c: number): Tensor {
+    const per = sizeOf(this.inputShape), rows = x.subarray(s * per, (s + c) * per);
+    const plannable = !this.steps.some((st) => st.layer);
+    let p = plannable ? this.plans.get(c) : null;
+    if (p === undefined) {
+      const own = new Map<string, Tensor>(), bufs = this.bufs;
+      this.bufs = own;
+      let rec: ReturnType<typeof Plan.record<Tensor>>;
+      try {
+        rec = Plan.record(this.rt, () => {
+          const xb = this.buffer('x', [c, ...this.inputShape]);
+          xb.view().set(rows);
+          if (firstNonFinite(xb) >= 0) assertFinite('x', x);
+          return this.forward(xb);
+        });
+      } catch (e) {
+        for (const t of own.values()) t.dispose();
+        throw e;
+      } finally {
+        this.bufs = bufs;
+      }
+      if (!rec.plan) {
+        // Not replayable: the pass's buffers become the step-by-step ones.
+        this.plans.set(c, null);
+        for (const t of bufs.values()) t.dispose();
+        this.bufs = own;
+        return rec.value;
+      }
+      p = { plan: rec.plan, bufs: own, input: own.get('x')! };
+      if (this.plans.size >= MAX_PLANS) this.dropPlan(this.plans.keys().next().value!);
+      this.plans.set(c, p);
+      return p.plan.value;
+    }
+    if (p) {
+      p.input.view().set(rows);
+      const check = p.plan.run();
+      if (check < 0) return p.plan.value;
+      if (check === 0) assertFinite('x', x);
+      // A step's output is not finite: the step-by-step pass below names it.
+    }
+    const xb = this.buffer('x', [c, ...this.inputShape]);
+    xb.view().set(rows);
+    if (!p && firstNonFinite(xb) >= 0) assertFinite('x', x);
+    return this.forward(xb);
+  }
+
+  private dropPlan(c: number): void {
+    const p = this.plans.get(c);
+    this.plans.delete(c);
+    if (!p) return;
+    p.plan.dispose();
+    for (const t of p.bufs.values()) t.dispose();
   }
 
   private run(x: Float32Array, opts: SparsePredictOptions, each: (y: Tensor, start: number) => void): number {
     const bs = batchSizeOption(optionsObject('options', opts).batchSize, 256);
-    const n = this.checkX(x);
-    const per = sizeOf(this.inputShape);
+    const n = this.samples(x);
     for (let s = 0; s < n; s += bs) {
       const c = Math.min(bs, n - s);
-      const xb = this.buffer('x', [c, ...this.inputShape]);
-      xb.view().set(x.subarray(s * per, (s + c) * per));
       this.batchStart = s;
       try {
-        each(this.forward(xb), s);
+        each(this.forwardRows(x, s, c), s);
       } finally {
         this.batchStart = 0;
       }
@@ -357,7 +437,7 @@ export class SparseModel {
 
   /** Raw outputs (logits of a classifier), [n, outputSize] flat. */
   predict(x: Float32Array, opts: SparsePredictOptions = {}): Float32Array {
-    const out = new Float32Array(this.checkX(x) * sizeOf(this.outputShape));
+    const out = new Float32Array(this.samples(x) * sizeOf(this.outputShape));
     this.run(x, opts, (y, s) => out.set(y.view(), s * y.size / y.shape[0]));
     return out;
   }
@@ -365,7 +445,7 @@ export class SparseModel {
   /** Class probabilities (softmax of the outputs), [n, classes] flat. */
   predictProba(x: Float32Array, opts: SparsePredictOptions = {}): Float32Array {
     const C = sizeOf(this.outputShape);
-    const out = new Float32Array(this.checkX(x) * C);
+    const out = new Float32Array(this.samples(x) * C);
     this.run(x, opts, (y, s) => {
       const y2 = y.reshape([y.shape[0], C]);
       out.set(softmax(y2, { out: this.buffer('proba', y2.shape) }).view(), s * C);
@@ -375,7 +455,7 @@ export class SparseModel {
 
   /** Predicted class of each sample (argmax of the outputs). */
   predictClasses(x: Float32Array, opts: SparsePredictOptions = {}): Int32Array {
-    const out = new Int32Array(this.checkX(x));
+    const out = new Int32Array(this.samples(x));
     const C = sizeOf(this.outputShape);
     this.run(x, opts, (y, s) => out.set(argmaxRows(y.reshape([y.shape[0], C])), s));
     return out;
@@ -477,6 +557,7 @@ export class SparseModel {
     }
     for (const t of this.bufs.values()) t.dispose();
     this.bufs.clear();
+    for (const c of [...this.plans.keys()]) this.dropPlan(c);
   }
 
   private check(): void {

@@ -2549,4 +2549,12 @@ export interface Kernels {
    * @param acc `i32`
    */
   csr_rows_gemm_f32(B: number, K: number, N: number, a: number, lda: number, rowPtr: number, colIdx: number, vals: number, c: number, ldc: number, bias: number, acc: number): void;
+  /**
+   * `plan_run` of assembly/plan.ts
+   * @param ops `usize`
+   * @param words `i32`
+   * @param status `usize`
+   * @returns `i32`
+   */
+  plan_run(ops: number, words: number, status: number): number;
 }
