@@ -60,10 +60,11 @@ describe('bundle vardrop/infer', () => {
 
   it('stays within its size budget and carries no training code', async () => {
     const { gzipSync } = await import('node:zlib');
-    // The goal is 40 KB. Measured 49 KB since SparseModel runs embedding and recurrent steps and
-    // Monte-Carlo prediction too (their kernels: ~22 KB of wasm; as base64, 24 of the 49 KB):
-    // the budget holds it there until those become separable.
-    for (const f of ['infer.js', 'infer.cjs']) expect(gzipSync(read(f), { level: 9 }).length, f).toBeLessThanOrEqual(51 * 1024);
+    // The goal is 40 KB. Measured 52.5 KB since SparseModel runs embedding and recurrent steps and
+    // Monte-Carlo prediction (weights and LRT modes) too: their kernels took the module from 31 to
+    // 61 KB of wasm (as base64, 27 of the 52.5 KB gzipped). The budget holds it there until those
+    // become separable from the plain predict path.
+    for (const f of ['infer.js', 'infer.cjs']) expect(gzipSync(read(f), { level: 9 }).length, f).toBeLessThanOrEqual(54 * 1024);
     const src = read('infer.js').toString('utf8');
     expect(src).not.toMatch(/from ['"](?!\.)/);
     // No layer, optimizer, sampler or trainer came along, nor the full module's bytes.
@@ -83,6 +84,9 @@ describe('bundle vardrop/infer', () => {
     for (const m of src.matchAll(/'([a-z0-9]+(?:_[a-z0-9]+)*_f32(?:_[a-z0-9]+)*)'/g)) named.add(m[1]);
     expect(named.size).toBeGreaterThan(15);
     // Absent: only scalar twins (the ops' `scalar` test option), whose SIMD kernel is there.
-    expect([...named].filter((n) => !exports.has(n) && !(n.endsWith('_scalar') && exports.has(n.slice(0, -7))))).toEqual([]);
+    // Also absent: batch norm's training kernel, named by the one batchNorm op whose inference
+    // branch (training: false) is the only one inference takes.
+    const uncalled = new Set(['batchnorm_forward_train_f32']);
+    expect([...named].filter((n) => !exports.has(n) && !uncalled.has(n) && !(n.endsWith('_scalar') && exports.has(n.slice(0, -7))))).toEqual([]);
   });
 });
