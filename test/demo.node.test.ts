@@ -16,7 +16,7 @@ const pageErrors: string[] = [];
 
 type Demo = {
   epoch: number; step: number; testAccuracy: number; compression: number; errors: string[]; done: boolean; snapshots: number;
-  stopped: boolean; training: boolean;
+  stopped: boolean; training: boolean; predictions: number; predicting: boolean;
   pruned: { nnz: number; bytes: number; denseBytes: number; testAccuracy: number; digest: string; imagesPerSecond: number; denseImagesPerSecond: number } | null;
   loaded: { digest: string; testAccuracy: number; error?: string } | null;
   prediction: { probs: number[]; predicted: number; predictiveEntropy: number; mutualInformation: number; pruned: number[] | null; loaded: number[] | null } | null;
@@ -42,6 +42,17 @@ const inked = async (id: string): Promise<{ ink: number; colours: number; white:
   }
   return { ink, colours: colours.size, white };
 }, (await page.locator(`#${id}`).screenshot()).toString('base64'));
+
+/** Do `action` and wait until the prediction it starts (in the page's predictor worker) has finished. */
+async function predicted(action: () => Promise<unknown>): Promise<Demo['prediction']> {
+  const before = (await demo()).predictions;
+  await action();
+  await page.waitForFunction((b) => {
+    const d = (window as unknown as { vardropDemo: { predictions: number; predicting: boolean } }).vardropDemo;
+    return d.predictions > b && !d.predicting;
+  }, before, { timeout: 60_000, polling: 50 });
+  return (await demo()).prediction;
+}
 
 async function stroke(points: [number, number][]): Promise<void> {
   const box = (await page.locator('#pad').boundingBox())!;
@@ -98,21 +109,18 @@ describe('browser demo', () => {
     const labels = [7, 2, 1, 0, 4]; // the first five MNIST test labels
     let right = 0;
     for (const label of labels) {
-      await page.click('#sample');
-      const p = (await demo()).prediction!;
+      const p = (await predicted(() => page.click('#sample')))!;
       if (p.predicted === label) right++;
     }
     expect(right).toBeGreaterThanOrEqual(4);
     const confident = (await demo()).prediction!;
     await page.click('#clear');
-    await stroke([[140, 40], [142, 120], [140, 240]]); // a "1"
-    const one = (await demo()).prediction!;
+    const one = (await predicted(() => stroke([[140, 40], [142, 120], [140, 240]])))!; // a "1"
     expect(one.probs.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
     expect(one.predictiveEntropy).toBeGreaterThanOrEqual(0);
     expect(one.mutualInformation).toBeGreaterThanOrEqual(0);
     await page.click('#clear');
-    await stroke([[30, 30], [250, 60], [40, 120], [240, 250], [60, 200], [200, 30], [30, 250], [250, 150]]); // a scribble
-    const scribble = (await demo()).prediction!;
+    const scribble = (await predicted(() => stroke([[30, 30], [250, 60], [40, 120], [240, 250], [60, 200], [200, 30], [30, 250], [250, 150]])))!; // a scribble
     expect(scribble.predictiveEntropy).toBeGreaterThan(confident.predictiveEntropy);
     expect(await inked('probs')).toMatchObject({ ink: expect.any(Number) });
     expect((await inked('probs')).ink).toBeGreaterThan(200);
@@ -127,8 +135,10 @@ describe('browser demo', () => {
     const file = path.join(out, 'demo-model.vdsp');
     await dl.saveAs(file);
     expect(fs.statSync(file).size).toBe(s.pruned!.bytes);
-    await page.setInputFiles('#load', file);
-    await page.waitForFunction(() => (window as unknown as { vardropDemo: { loaded: unknown } }).vardropDemo.loaded !== null, null, { timeout: 60_000 });
+    await predicted(async () => {
+      await page.setInputFiles('#load', file);
+      await page.waitForFunction(() => (window as unknown as { vardropDemo: { loaded: unknown } }).vardropDemo.loaded !== null, null, { timeout: 60_000 });
+    });
     s = await demo();
     expect(s.loaded!.error).toBeUndefined();
     expect(s.loaded!.digest).toBe(s.pruned!.digest);

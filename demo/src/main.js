@@ -3,7 +3,7 @@
 // predicts drawn digits with Monte-Carlo uncertainty. Everything heavy runs in the worker or in
 // chunks that yield. Its state is published as window.vardropDemo; its own work is timed with
 // performance.measure ('demo:status', 'demo:predict', 'demo:prune') for benchmarks.
-import { SparseModel, WorkerHost, init, loadModel, prune } from '../../dist/index.js';
+import { SparseModel, WorkerHost, init, loadModel } from '../../dist/index.js';
 import { drawBars } from './charts.js';
 import { padToMnist, setupPad, showOnPad } from './pad.js';
 
@@ -14,7 +14,7 @@ const cfg = { epochs: num('epochs', 10), batchSize: num('batch', 100), train: nu
 
 /** What tests and curious users can read. */
 const state = {
-  epoch: 0, step: 0, testAccuracy: null, compression: 1, pruned: null, loaded: null, prediction: null, errors: [],
+  predictions: 0, predicting: false, epoch: 0, step: 0, testAccuracy: null, compression: 1, pruned: null, loaded: null, prediction: null, errors: [],
   training: false, done: false, snapshots: 0, stepsPerSecond: null, firstChartMs: null, longTasks: [], ready: false,
 };
 window.vardropDemo = state;
@@ -48,7 +48,9 @@ function timed(name, fn) {
 // The worker draws the charts and the masks on these canvases (OffscreenCanvas): their script,
 // raster and commit never run on this thread, which only updates the status text.
 const CHARTS = ['chart-loss', 'chart-accuracy', 'chart-kept', 'chart-compression', 'masks'];
-const host = WorkerHost.wrap(new Worker(new URL('./worker.js', import.meta.url), { type: 'module' }));
+const spawn = () => WorkerHost.wrap(new Worker(new URL('./worker.js', import.meta.url), { type: 'module' }));
+// One worker trains, a second one (same script) predicts with the Bayesian model and prunes it.
+const host = spawn(), predictor = spawn();
 let data = null, abort = null, latest = null, statusQueued = false;
 
 function queueStatus() {
@@ -66,7 +68,7 @@ function onEvent(ev) {
   } else if (ev.type === 'drawn') {
     state.firstChartMs ??= Math.round(ev.at - performance.timeOrigin);
   } else if (ev.type === 'snapshot') {
-    latest = { step: ev.step, bytes: ev.model, model: null };
+    latest = { id: (latest?.id ?? 0) + 1, step: ev.step, bytes: ev.model };
     Object.assign(state, {
       step: ev.step, epoch: ev.epoch - (ev.step === 0 ? 1 : 0), testAccuracy: ev.testAccuracy, compression: ev.compression,
       stepsPerSecond: ev.step ? ev.stepsPerSecond : null, trainStepsPerSecond: ev.step ? ev.trainStepsPerSecond : null, sparsity: ev.sparsity,
@@ -138,25 +140,31 @@ function accuracyOf(probs) {
   return ok / data.nTest;
 }
 
-function bayesModel() {
-  if (latest && !latest.model) latest.model = loadModel(latest.bytes);
-  return latest?.model ?? null;
+let predictorHas = 0;
+
+/** Give the predictor the latest snapshot's model (once per snapshot); false before the first. */
+async function syncPredictor() {
+  if (!latest) return false;
+  const snap = latest;
+  if (predictorHas !== snap.id) {
+    await predictor.call('model', { bytes: snap.bytes.slice() });
+    predictorHas = snap.id;
+  }
+  return true;
 }
 
 async function doPrune() {
-  const dense = bayesModel();
-  if (!dense) return;
+  if (!(await syncPredictor())) return;
   $('prune').disabled = true;
+  const { step, bytes: denseFile } = latest;
+  const r = await predictor.call('prune', { x: data.testX });
   prunedModel?.dispose?.();
-  timed('demo:prune', () => {
-    prunedModel = prune(dense);
-    prunedBytes = prunedModel.save();
-  });
+  prunedBytes = r.bytes;
+  prunedModel = timed('demo:load-pruned', () => SparseModel.load(prunedBytes));
   const sp = await overTest((x) => prunedModel.predictProba(x), 10);
-  const dn = await overTest((x) => dense.predictProba(x), 10);
   state.pruned = {
-    step: latest.step, nnz: prunedModel.nnz, compression: prunedModel.compression, bytes: prunedBytes.length, denseBytes: latest.bytes.length,
-    testAccuracy: accuracyOf(sp.out), imagesPerSecond: Math.round(sp.imagesPerSecond), denseImagesPerSecond: Math.round(dn.imagesPerSecond),
+    step, nnz: prunedModel.nnz, compression: prunedModel.compression, bytes: prunedBytes.length, denseBytes: denseFile.length,
+    testAccuracy: accuracyOf(sp.out), imagesPerSecond: r.imagesPerSecond, denseImagesPerSecond: r.denseImagesPerSecond,
     digest: digest(sp.out),
   };
   $('prune').disabled = false;
@@ -202,27 +210,44 @@ const pad = $('pad');
 const padCtl = setupPad(pad, () => { padImage = null; predictDigit(); });
 let sampleIndex = 0;
 
+let predicting = false, predictAgain = false;
+
+/** Predict the pad's digit; requests while one runs are folded into one more run after it. */
 function predictDigit() {
-  timed('demo:predict', predictNow);
+  if (predicting) {
+    predictAgain = true;
+    return;
+  }
+  predicting = state.predicting = true;
+  predictNow().catch((e) => report(e.stack ?? e)).finally(() => {
+    predicting = false;
+    if (predictAgain) {
+      predictAgain = false;
+      predictDigit();
+    } else state.predicting = false;
+  });
 }
 
-function predictNow() {
+async function predictNow() {
   const x = padImage ?? padToMnist(pad);
   padHasDigit = x !== null;
   if (!x) return;
   const out = { probs: null, predicted: null, predictiveEntropy: null, mutualInformation: null, pruned: null, loaded: null, source: null };
-  const m = bayesModel();
-  if (m) {
-    const mc = m.predictMC(x, { samples: 50, seed: 7 });
-    Object.assign(out, { source: 'bayesian', probs: Array.from(mc.mean), predictiveEntropy: mc.predictiveEntropy[0], mutualInformation: mc.mutualInformation[0] });
+  // Monte-Carlo prediction with the Bayesian model runs in the predictor worker.
+  if (await syncPredictor()) {
+    const mc = await predictor.call('predictMC', { x });
+    Object.assign(out, { source: 'bayesian', probs: mc.mean, predictiveEntropy: mc.predictiveEntropy, mutualInformation: mc.mutualInformation });
   }
-  if (prunedModel) out.pruned = Array.from(prunedModel.predictProba(x));
-  if (loadedModel) out.loaded = Array.from(loadedModel.predictProba(x));
+  timed('demo:predict', () => {
+    if (prunedModel) out.pruned = Array.from(prunedModel.predictProba(x));
+    if (loadedModel) out.loaded = Array.from(loadedModel.predictProba(x));
+  });
   out.probs ??= out.pruned ?? out.loaded;
   out.source ??= out.pruned ? 'pruned' : out.loaded ? 'loaded' : null;
   if (!out.probs) return;
   out.predicted = out.probs.indexOf(Math.max(...out.probs));
   state.prediction = out;
+  state.predictions++;
   drawBars($('probs'), out.probs);
   const u = out.predictiveEntropy === null ? 'uncertainty needs the Bayesian model (train first)' :
     `predictive entropy ${out.predictiveEntropy.toFixed(3)} nats (max ln 10 = 2.303), mutual information ${out.mutualInformation.toFixed(4)} nats`;

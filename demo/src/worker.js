@@ -6,7 +6,7 @@
 // kept weights per layer, compression, the first layer's kept-weight masks), and sends the page
 // its progress and each snapshot's model file. Stop aborts the training through the call's
 // signal; the worker keeps its data and canvases for the next run.
-import { AbortError, evaluate, fitAsync, init, saveModel, serveWorker, transferable } from '../../dist/index.js';
+import { AbortError, evaluate, fitAsync, init, loadModel, prune, saveModel, serveWorker, transferable } from '../../dist/index.js';
 import { demoModel, demoTraining } from './recipe.js';
 import { drawMasks, lineChart } from './charts.js';
 
@@ -146,4 +146,37 @@ async function train(args, ctx) {
   }
 }
 
-serveWorker({ attach, load, train });
+// The page's second instance of this worker predicts and prunes (Monte-Carlo prediction samples
+// every weight per pass: hundreds of ms that would block the page), while the first trains.
+let current = null;
+
+/** Take a snapshot's model file as the one to predict with and prune. */
+async function model(args) {
+  const rt = await init();
+  current?.dispose();
+  current = loadModel(args.bytes, { runtime: rt });
+}
+
+/** Class probabilities (mean of 50 passes), predictive entropy and mutual information (nats) of one image. */
+function predictMC(args) {
+  const mc = current.predictMC(args.x, { samples: 50, seed: 7 });
+  return { mean: Array.from(mc.mean), predictiveEntropy: mc.predictiveEntropy[0], mutualInformation: mc.mutualInformation[0] };
+}
+
+/** Prune the current model: its sparse file, and images/s of it and of the dense model over `x`. */
+function pruneCurrent(args) {
+  const sparse = prune(current);
+  try {
+    const rate = (f) => {
+      const t = clock();
+      f(args.x);
+      return Math.round(args.x.length / 784 / ((clock() - t) / 1000));
+    };
+    const bytes = sparse.save();
+    return transferable({ bytes, imagesPerSecond: rate((x) => sparse.predictProba(x)), denseImagesPerSecond: rate((x) => current.predictProba(x)) }, [bytes.buffer]);
+  } finally {
+    sparse.dispose();
+  }
+}
+
+serveWorker({ attach, load, train, model, predictMC, prune: pruneCurrent });
