@@ -21,7 +21,7 @@ import { MAX_ELEMENTS, Shape, Tensor, fmtShape } from '../tensor.js';
 import type { EmbeddingForm, Layer, RecurrentForm } from '../layers/layer.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { matmul } from '../ops/gemm.js';
-import { Csr, checkCsr } from '../ops/spmm.js';
+import { Csr, checkCsr, csrByRows } from '../ops/spmm.js';
 import { RowsCsrWeights, csrRowsGemm, embeddingLookup, gruCell, gruForward, lstmCell, lstmForward, stepMask, swapOuter } from '../ops/rnn.js';
 import { ContainerReader, PayloadWriter, bad, isInt, isObject, show } from '../container.js';
 import { reusedBuffer } from '../layers/layer.js';
@@ -168,27 +168,6 @@ export function compactRecurrent(protos: { kind: string }[]): void {
   }
 }
 
-/** CSR by rows of the row-major W [rows, cols], exact zeros dropped. */
-function rowCsr(w: Float32Array, rows: number, cols: number): Csr {
-  let nnz = 0;
-  for (let i = 0; i < w.length; i++) if (w[i] !== 0) nnz++;
-  const rowPtr = new Uint32Array(rows + 1);
-  const colIdx = cols <= 65536 ? new Uint16Array(nnz) : new Uint32Array(nnz);
-  const values = new Float32Array(nnz);
-  let p = 0;
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c++) {
-      const v = w[r * cols + c];
-      if (v !== 0) {
-        colIdx[p] = c;
-        values[p++] = v;
-      }
-    }
-    rowPtr[r + 1] = p;
-  }
-  return { rows, cols, rowPtr, colIdx, values };
-}
-
 /** The step of an embedding form: the words whose row holds a nonzero (other than the padding id), the rest mapped to the zero row. */
 export function embeddingSpec(f: EmbeddingForm): EmbeddingStepSpec {
   const { vocab: V, dim: D } = f;
@@ -206,7 +185,7 @@ export function recurrentSpec(f: RecurrentForm, sparse: (density: number) => boo
   const store = (w: Float32Array, rows: number): RecurrentWeights => {
     let nnz = 0;
     for (let i = 0; i < w.length; i++) if (w[i] !== 0) nnz++;
-    return sparse(nnz / Math.max(w.length, 1)) ? { csr: rowCsr(w, rows, GH) } : { weights: w };
+    return sparse(nnz / Math.max(w.length, 1)) ? { csr: csrByRows(w, rows, GH) } : { weights: w };
   };
   return {
     kind: 'recurrent', cell: f.cell, inputs: f.inputs, units: f.units, returnSequences: f.returnSequences, masking: f.masking,

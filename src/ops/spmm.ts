@@ -65,23 +65,33 @@ export function checkCsr(name: string, c: Csr, Err: typeof ArgumentError | typeo
 
 /** CSR of Wᵀ for a row-major W [k, m] (k inputs, m outputs): one row per output, its nonzero inputs. */
 export function csrFromWeights(w: Float32Array, k: number, m: number): Csr {
+  return csrStrided(w, m, k, 1, m);
+}
+
+/** CSR by rows of a row-major W [rows, cols], exact zeros dropped. @internal */
+export function csrByRows(w: Float32Array, rows: number, cols: number): Csr {
+  return csrStrided(w, rows, cols, cols, 1);
+}
+
+/** CSR [rows, cols] of the matrix whose entry (r, c) is w[r·rowStride + c·colStride]. */
+function csrStrided(w: Float32Array, rows: number, cols: number, rowStride: number, colStride: number): Csr {
   let nnz = 0;
   for (let i = 0; i < w.length; i++) if (w[i] !== 0) nnz++;
-  const rowPtr = new Uint32Array(m + 1);
-  const colIdx = k <= 65536 ? new Uint16Array(nnz) : new Uint32Array(nnz);
+  const rowPtr = new Uint32Array(rows + 1);
+  const colIdx = cols <= 65536 ? new Uint16Array(nnz) : new Uint32Array(nnz);
   const values = new Float32Array(nnz);
   let p = 0;
-  for (let j = 0; j < m; j++) {
-    for (let i = 0; i < k; i++) {
-      const v = w[i * m + j];
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      const v = w[r * rowStride + c * colStride];
       if (v !== 0) {
-        colIdx[p] = i;
+        colIdx[p] = c;
         values[p++] = v;
       }
     }
-    rowPtr[j + 1] = p;
+    rowPtr[r + 1] = p;
   }
-  return { rows: m, cols: k, rowPtr, colIdx, values };
+  return { rows, cols, rowPtr, colIdx, values };
 }
 
 /**
