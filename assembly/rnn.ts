@@ -539,6 +539,107 @@ export function svd_sample_grads_f32_scalar(n: i32, dw: usize, eps: usize, sigma
   svdSampleGrads(false, n, dw, eps, sigma2, logAlpha, threshold, dTheta, dLogSigma2);
 }
 
+// ---- group variables (Lobacheva, Chirkova & Vetrov 2018) ----------------------------------------
+
+@inline function zAt(z: usize, i: i32): f32 {
+  return z ? load<f32>(at(z, i)) : 1;
+}
+
+@inline function groupScale(simd: bool, rows: i32, cols: i32, w: usize, zr: usize, zc: usize, out: usize): void {
+  const c4 = cols & ~3;
+  for (let i = 0; i < rows; i++) {
+    const r = zAt(zr, i), wi = at(w, i * cols), oi = at(out, i * cols);
+    let j = 0;
+    if (simd) {
+      const rv = f32x4.splat(r), one = f32x4.splat(1);
+      for (; j < c4; j += 4) v128.store(at(oi, j), f32x4.mul(f32x4.mul(v128.load(at(wi, j)), rv), zc ? v128.load(at(zc, j)) : one));
+    }
+    for (; j < cols; j++) store<f32>(at(oi, j), (load<f32>(at(wi, j)) * r) * zAt(zc, j));
+  }
+}
+
+/**
+ * out[i, j] = (w[i, j]·zr[i])·zc[j] for w, out [rows, cols] (may alias): the multiplicative group
+ * variables of a weight sample, one per input row (zr: input features, hidden units on W_h,
+ * words of an embedding) and one per output column (zc: gate pre-activations). A zero pointer
+ * stands for all ones.
+ */
+export function group_scale_f32(rows: i32, cols: i32, w: usize, zr: usize, zc: usize, out: usize): void {
+  assert(rows >= 0 && cols >= 0, 'group_scale_f32: bad sizes');
+  groupScale(true, rows, cols, w, zr, zc, out);
+}
+
+/** Scalar twin of {@link group_scale_f32}. */
+export function group_scale_f32_scalar(rows: i32, cols: i32, w: usize, zr: usize, zc: usize, out: usize): void {
+  assert(rows >= 0 && cols >= 0, 'group_scale_f32: bad sizes');
+  groupScale(false, rows, cols, w, zr, zc, out);
+}
+
+@inline function groupScaleGrads(simd: bool, rows: i32, cols: i32, dout: usize, w: usize, zr: usize, zc: usize, dw: usize, dzr: usize, dzc: usize): void {
+  const c4 = cols & ~3;
+  for (let i = 0; i < rows; i++) {
+    const r = zAt(zr, i), di = at(dout, i * cols), wi = at(w, i * cols), gi = at(dw, i * cols);
+    // Row sum of dout·w·zc in four lanes (j mod 4), then lanes (0 + 1) + (2 + 3), then the tail:
+    // the scalar twin keeps the same four partial sums.
+    let s0: f32 = 0, s1: f32 = 0, s2: f32 = 0, s3: f32 = 0;
+    let j = 0;
+    if (simd) {
+      const rv = f32x4.splat(r), one = f32x4.splat(1);
+      let acc = f32x4.splat(0);
+      for (; j < c4; j += 4) {
+        const d = v128.load(at(di, j)), c = zc ? v128.load(at(zc, j)) : one;
+        const dw4 = f32x4.mul(d, v128.load(at(wi, j)));
+        acc = f32x4.add(acc, f32x4.mul(dw4, c));
+        if (dzc) v128.store(at(dzc, j), f32x4.add(v128.load(at(dzc, j)), f32x4.mul(dw4, rv)));
+        v128.store(at(gi, j), f32x4.mul(f32x4.mul(d, rv), c));
+      }
+      s0 = f32x4.extract_lane(acc, 0);
+      s1 = f32x4.extract_lane(acc, 1);
+      s2 = f32x4.extract_lane(acc, 2);
+      s3 = f32x4.extract_lane(acc, 3);
+    } else {
+      for (; j < c4; j += 4) {
+        for (let l = 0; l < 4; l++) {
+          const d = load<f32>(at(di, j + l)), c = zAt(zc, j + l);
+          const dw1 = d * load<f32>(at(wi, j + l));
+          const v = dw1 * c;
+          if (l == 0) s0 += v;
+          else if (l == 1) s1 += v;
+          else if (l == 2) s2 += v;
+          else s3 += v;
+          if (dzc) store<f32>(at(dzc, j + l), load<f32>(at(dzc, j + l)) + dw1 * r);
+          store<f32>(at(gi, j + l), (d * r) * c);
+        }
+      }
+    }
+    let s = (s0 + s1) + (s2 + s3);
+    for (; j < cols; j++) {
+      const d = load<f32>(at(di, j)), c = zAt(zc, j);
+      const dw1 = d * load<f32>(at(wi, j));
+      s += dw1 * c;
+      if (dzc) store<f32>(at(dzc, j), load<f32>(at(dzc, j)) + dw1 * r);
+      store<f32>(at(gi, j), (d * r) * c);
+    }
+    if (dzr) store<f32>(at(dzr, i), load<f32>(at(dzr, i)) + s);
+  }
+}
+
+/**
+ * Chain rule of {@link group_scale_f32} given dout = ∂L/∂out [rows, cols] and the unscaled
+ * sample w: dw[i, j] = (dout·zr[i])·zc[j] (written; may alias dout), dzr[i] += Σ_j dout·w·zc[j],
+ * dzc[j] += Σ_i dout·w·zr[i]. dzr, dzc may be 0 (not wanted); zr, zc 0 for ones.
+ */
+export function group_scale_grads_f32(rows: i32, cols: i32, dout: usize, w: usize, zr: usize, zc: usize, dw: usize, dzr: usize, dzc: usize): void {
+  assert(rows >= 0 && cols >= 0, 'group_scale_grads_f32: bad sizes');
+  groupScaleGrads(true, rows, cols, dout, w, zr, zc, dw, dzr, dzc);
+}
+
+/** Scalar twin of {@link group_scale_grads_f32}. */
+export function group_scale_grads_f32_scalar(rows: i32, cols: i32, dout: usize, w: usize, zr: usize, zc: usize, dw: usize, dzr: usize, dzc: usize): void {
+  assert(rows >= 0 && cols >= 0, 'group_scale_grads_f32: bad sizes');
+  groupScaleGrads(false, rows, cols, dout, w, zr, zc, dw, dzr, dzc);
+}
+
 // ---- sparse recurrent inference ----------------------------------------------------------------
 
 /**

@@ -67,7 +67,7 @@ export { BatchNorm } from './layers/normalization.js';
 export type { BatchNormLayerOptions } from './layers/normalization.js';
 export { Recurrent, SparseVDRecurrent, LSTM, GRU, SparseVDLSTM, SparseVDGRU } from './layers/recurrent.js';
 export { recurrentUnitsKept, recurrentKeptUnits } from './inference/recurrent.js';
-export type { CellKind, RecurrentOptions, DropoutRecurrentOptions, SparseVDRecurrentOptions } from './layers/recurrent.js';
+export type { CellKind, RecurrentOptions, DropoutRecurrentOptions, SparseVDRecurrentOptions, RecurrentGroups } from './layers/recurrent.js';
 export { Embedding, SparseVDEmbedding } from './layers/embedding.js';
 export type { EmbeddingOptions, SparseVDEmbeddingOptions } from './layers/embedding.js';
 export type { SampledWeightOptions } from './layers/sampled-weight.js';

@@ -270,6 +270,7 @@ const TYPES = [
   'PruneOptions',
   'RMSPropOptions',
   'RecurrentForm',
+  'RecurrentGroups',
   'RecurrentOptions',
   'ReduceLrOnPlateauOptions',
   'RegressionLikelihood',

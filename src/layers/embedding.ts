@@ -1,9 +1,11 @@
-import { ShapeError, checkInt, checkNumber } from '../errors.js';
-import { embeddingGrad, embeddingLookup } from '../ops/rnn.js';
+import { ArgumentError, ShapeError, checkInt, checkNumber, describe } from '../errors.js';
+import { embeddingGrad, embeddingLookup, groupScale, groupScaleGrads } from '../ops/rnn.js';
 import { Initializer, initialize } from '../init.js';
 import { Shape, Tensor, fmtShape } from '../tensor.js';
 import { ForwardContext, InferenceForm, Layer, LayerConfig, ParamGroup, param, registerLayer } from './layer.js';
-import { SampledWeight, SampledWeightOptions, sampledSettings } from './sampled-weight.js';
+import {
+  SampledWeight, SampledWeightOptions, countKept, groupVariable, groupedInferenceWeights, groupedKeptMask, sampledSettings,
+} from './sampled-weight.js';
 
 /** Options of {@link Embedding}. */
 export interface EmbeddingOptions {
@@ -25,7 +27,15 @@ export interface EmbeddingOptions {
 }
 
 /** Options of {@link SparseVDEmbedding}. */
-export interface SparseVDEmbeddingOptions extends EmbeddingOptions, SampledWeightOptions {}
+export interface SparseVDEmbeddingOptions extends EmbeddingOptions, SampledWeightOptions {
+  /**
+   * `'words'`: a multiplicative group variable z_v ~ N(θ_z, σ_z²) per word [inputDim] (θ_z from
+   * 1), with the log-uniform prior and the weights' KL, sampled with the table each pass; the
+   * pass reads diag(z)·table, and a word whose z is dropped (log α_z ≥ threshold) leaves the
+   * vocabulary whole (Lobacheva, Chirkova & Vetrov 2018; Chirkova et al. 2018). Default none.
+   */
+  groups?: 'words';
+}
 
 /**
  * Base of the embeddings: ids [batch, T] (integers stored as float32) → rows of a table [V, D],
@@ -126,17 +136,29 @@ export class Embedding extends EmbeddingBase {
  */
 export class SparseVDEmbedding extends EmbeddingBase {
   protected w!: SampledWeight;
+  /** With `groups: 'words'`: one variable per word [inputDim]. */
+  protected zw?: SampledWeight;
   private readonly sopts: SparseVDEmbeddingOptions;
+  /** This pass's unscaled table sample and word variables (for the chain rule of the scaling). */
+  private sample?: { table: Tensor; z: Tensor };
   constructor(opts: SparseVDEmbeddingOptions) {
     super(opts);
     this.sopts = opts;
     sampledSettings(opts);
+    if (opts.groups !== undefined && opts.groups !== 'words') throw new ArgumentError('groups', "'words' (one variable per word) or undefined", describe(opts.groups));
   }
   protected initTable(t: Tensor): void {
-    this.w = new SampledWeight('table', `${this.name}/embeddings`, t, this.sopts, this.sopts.l1 ?? 0, this.sopts.l2 ?? 0, (k, s) => this.buffer(k, s));
+    const buf = (k: string, s: Shape): Tensor => this.buffer(k, s);
+    this.w = new SampledWeight('table', `${this.name}/embeddings`, t, this.sopts, this.sopts.l1 ?? 0, this.sopts.l2 ?? 0, buf);
+    if (this.sopts.groups === 'words') this.zw = groupVariable('wordGroups', `${this.name}/wordGroups`, this.inputDim, this.sopts, this.rt, buf);
   }
   protected table(ctx: ForwardContext): Tensor {
-    return this.w.value(ctx, ctx.training || ctx.sample, this.index, 0);
+    const stochastic = ctx.training || ctx.sample;
+    const table = this.w.value(ctx, stochastic, this.index, 0);
+    if (!this.zw) return table;
+    const z = this.zw.value(ctx, stochastic, this.index, table.size);
+    this.sample = { table, z };
+    return groupScale(table, z, null, this.buffer('tableEff', table.shape));
   }
   protected tableGrad(): Tensor {
     const g = this.buffer('dtable', this.w.theta.value.shape);
@@ -144,19 +166,25 @@ export class SparseVDEmbedding extends EmbeddingBase {
     return g;
   }
   protected finishGrad(): void {
-    this.w.backward(this.buffer('dtable', this.w.theta.value.shape));
+    const g = this.buffer('dtable', this.w.theta.value.shape);
+    if (this.zw && this.sample) {
+      const dz = this.buffer('dzw', [this.inputDim]);
+      dz.view().fill(0);
+      groupScaleGrads(g, this.sample.table, this.sample.z, null, g, dz, null);
+      this.zw.backward(dz);
+    }
+    this.w.backward(g);
   }
   protected inferenceTable(): Float32Array {
-    return this.w.inferenceWeights();
+    return groupedInferenceWeights(this.w, this.zw, undefined);
   }
   kl(gradScale?: number, value = true): number {
-    return this.w.kl(gradScale, value);
+    return this.w.kl(gradScale, value) + (this.zw ? this.zw.kl(gradScale, value) : 0);
   }
+  /** Table entries kept at inference (their own log α and, with word groups, their word's below the threshold) of all. */
   sparsity(): { kept: number; total: number } {
-    const m = this.w.keptMask();
-    let kept = 0;
-    for (let i = 0; i < m.length; i++) kept += m[i];
-    return { kept, total: m.length };
+    const m = groupedKeptMask(this.w, this.zw, undefined);
+    return { kept: countKept(m), total: m.length };
   }
   /** Entries with log α ≥ this are dropped. */
   get threshold(): number {
@@ -166,9 +194,13 @@ export class SparseVDEmbedding extends EmbeddingBase {
   logAlpha(): Float32Array {
     return this.w.logAlpha();
   }
+  /** With `groups: 'words'`: clamped log α of the word variables [inputDim]; else null. */
+  wordLogAlpha(): Float32Array | null {
+    return this.zw ? this.zw.logAlpha() : null;
+  }
   /** Words whose row keeps at least one entry (the vocabulary left after pruning). */
   keptWords(): number {
-    const m = this.w.keptMask(), D = this.outputDim;
+    const m = groupedKeptMask(this.w, this.zw, undefined), D = this.outputDim;
     let n = 0;
     for (let v = 0; v < this.inputDim; v++) {
       let any = 0;
@@ -178,7 +210,7 @@ export class SparseVDEmbedding extends EmbeddingBase {
     return n;
   }
   params(): ParamGroup[] {
-    return this.w.params();
+    return [...this.w.params(), ...(this.zw ? this.zw.params() : [])];
   }
   config(): LayerConfig {
     return { className: 'SparseVDEmbedding', options: { ...this.sopts } };

@@ -2,12 +2,14 @@ import { ArgumentError, ShapeError, checkInt, checkNumber, describe } from '../e
 import { columnSums } from '../ops/elementwise.js';
 import { matmul } from '../ops/gemm.js';
 import { bernoulli } from '../ops/noise.js';
-import { RecurrentDrop, gruBackward, gruForward, lstmBackward, lstmForward, mulRows, stepMask, swapOuter } from '../ops/rnn.js';
+import { RecurrentDrop, groupScale, groupScaleGrads, gruBackward, gruForward, lstmBackward, lstmForward, mulRows, stepMask, swapOuter } from '../ops/rnn.js';
 import { Initializer, initialize } from '../init.js';
 import { Shape, Tensor, fmtShape } from '../tensor.js';
 import { passSeed } from './bayesian.js';
 import { ForwardContext, InferenceForm, Layer, LayerConfig, ParamGroup, param, registerLayer } from './layer.js';
-import { SampledWeight, SampledWeightOptions, sampledSettings } from './sampled-weight.js';
+import {
+  SampledWeight, SampledWeightOptions, countKept, groupVariable, groupedInferenceWeights, groupedKeptMask, sampledSettings,
+} from './sampled-weight.js';
 
 /** The recurrent cells: LSTM (gates i, f, g, o) and GRU (gates r, z, n, PyTorch's form). */
 export type CellKind = 'lstm' | 'gru';
@@ -69,6 +71,46 @@ export interface SparseVDRecurrentOptions extends RecurrentOptions, SampledWeigh
    * Monte-Carlo prediction always samples once per pass (one posterior draw for every input).
    */
   weightNoise?: 'sequence' | 'batch';
+  /**
+   * Group sparsity (Lobacheva, Chirkova & Vetrov 2018, "Bayesian sparsification of gated
+   * recurrent neural networks"): multiplicative group variables z ~ N(θ_z, σ_z²), θ_z from 1,
+   * each with the log-uniform prior and the same KL as the weights, sampled with them (per
+   * sequence or per batch, see {@link weightNoise}) and dropped by the same threshold. The pass
+   * uses W_x,eff = diag(z_x)·W_x·diag(z_gate) and W_h,eff = diag(z_h)·W_h·diag(z_gate); the
+   * biases are not scaled. `true` turns on all three; default none (per-weight sparsity only).
+   */
+  groups?: boolean | RecurrentGroups;
+}
+
+/** Which group variables a Sparse VD recurrent layer learns (see {@link SparseVDRecurrentOptions.groups}). */
+export interface RecurrentGroups {
+  /** One z_x per input feature [features], on its row of W_x: a dropped feature is read by no gate. */
+  inputs?: boolean;
+  /**
+   * One z_h per hidden unit [units], on its row of W_h (h_{t−1} ⊙ z_h in every gate): a dropped
+   * unit feeds no gate, and `prune` removes it when the next layer reads it no more either.
+   */
+  hidden?: boolean;
+  /**
+   * One z per gate pre-activation [G·units] (LSTM 4·units: i, f, g, o; GRU 3·units: r, z, n), on
+   * its column of W_x and W_h: a dropped one leaves the gate constant, act(bias).
+   */
+  gates?: boolean;
+}
+
+const GROUP_KEYS = ['inputs', 'hidden', 'gates'] as const;
+
+/** The checked {@link RecurrentGroups} of an options value. */
+function recurrentGroups(g: unknown): Required<RecurrentGroups> {
+  if (g === undefined || g === false) return { inputs: false, hidden: false, gates: false };
+  if (g === true) return { inputs: true, hidden: true, gates: true };
+  if (typeof g !== 'object' || g === null || Array.isArray(g)) throw new ArgumentError('groups', 'a boolean or { inputs?, hidden?, gates? } of booleans', describe(g));
+  const o = g as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    if (!(GROUP_KEYS as readonly string[]).includes(k)) throw new ArgumentError(`groups.${k}`, 'one of inputs, hidden, gates', k);
+    if (o[k] !== undefined && typeof o[k] !== 'boolean') throw new ArgumentError(`groups.${k}`, 'a boolean', describe(o[k]));
+  }
+  return { inputs: o.inputs === true, hidden: o.hidden === true, gates: o.gates === true };
 }
 
 /** Noise offsets within a layer's stream: dropout masks, then the weight samples. */
@@ -475,19 +517,28 @@ export class GRU extends PlainRecurrent {
 /**
  * Sparse VD weights for a recurrent layer (Lobacheva, Chirkova & Vetrov 2017): W_x and W_h each a
  * (θ, log σ²) per weight with the log-uniform prior, one sample per pass used at every time step
- * (no local reparameterization); weights with log α ≥ threshold are dropped at inference.
+ * (no local reparameterization); weights with log α ≥ threshold are dropped at inference. With
+ * `groups`, multiplicative group variables of inputs, hidden units and gates too (2018).
  */
 export abstract class SparseVDRecurrent extends Recurrent {
   protected wxs!: SampledWeight;
   protected whs!: SampledWeight;
+  /** Group variables: z_x [features], z_h [units], z_gate [G·units] (those `groups` asks for). */
+  protected zx?: SampledWeight;
+  protected zh?: SampledWeight;
+  protected zg?: SampledWeight;
   protected readonly opts: SparseVDRecurrentOptions;
+  private readonly groupSet: Required<RecurrentGroups>;
   private stochastic = false;
+  /** The current sample's unscaled W_x, W_h and group variables (for the chain rule of the scaling). */
+  private sample?: { wx: Tensor; wh: Tensor; zx: Tensor | null; zh: Tensor | null; zg: Tensor | null };
 
   constructor(cell: CellKind, opts: SparseVDRecurrentOptions) {
     super(cell, opts);
     this.opts = opts;
     sampledSettings(opts);
     if (opts.weightNoise !== undefined && opts.weightNoise !== 'sequence' && opts.weightNoise !== 'batch') throw new ArgumentError('weightNoise', "'sequence' or 'batch'", describe(opts.weightNoise));
+    this.groupSet = recurrentGroups(opts.groups);
   }
 
   /** Weights (or units) with log α ≥ this are dropped. */
@@ -495,35 +546,65 @@ export abstract class SparseVDRecurrent extends Recurrent {
     return this.wxs.threshold;
   }
 
+  private get groupVars(): SampledWeight[] {
+    return [this.zx, this.zh, this.zg].filter((z): z is SampledWeight => z !== undefined);
+  }
+
   protected initWeights(wx: Tensor, wh: Tensor): void {
     const buf = (k: string, s: Shape): Tensor => this.buffer(k, s);
     this.wxs = new SampledWeight('wx', `${this.name}/kernel`, wx, this.opts, this.opts.l1 ?? 0, this.opts.l2 ?? 0, buf);
     this.whs = new SampledWeight('wh', `${this.name}/recurrentKernel`, wh, this.opts, this.opts.l1 ?? 0, this.opts.l2 ?? 0, buf);
+    const g = this.groupSet, group = (k: string, n: number) => groupVariable(k, `${this.name}/${k}`, n, this.opts, this.rt, buf);
+    if (g.inputs) this.zx = group('inputGroups', wx.shape[0]);
+    if (g.hidden) this.zh = group('hiddenGroups', wh.shape[0]);
+    if (g.gates) this.zg = group('gateGroups', wx.shape[1]);
+  }
+
+  /**
+   * The pass's W_x and W_h from the unscaled samples and the group variables' samples: diag(z_x)·W_x·diag(z_gate)
+   * and diag(z_h)·W_h·diag(z_gate), kept for the backward; the samples themselves without groups.
+   */
+  private scaled(wx: Tensor, wh: Tensor, zs: Tensor[]): { wx: Tensor; wh: Tensor } {
+    if (zs.length === 0) return { wx, wh };
+    const pick = (z?: SampledWeight) => (z ? zs[this.groupVars.indexOf(z)] : null);
+    const s = { wx, wh, zx: pick(this.zx), zh: pick(this.zh), zg: pick(this.zg) };
+    this.sample = s;
+    return { wx: groupScale(wx, s.zx, s.zg, this.buffer('wxEff', wx.shape)), wh: groupScale(wh, s.zh, s.zg, this.buffer('whEff', wh.shape)) };
   }
 
   protected sequenceWeights(ctx: ForwardContext): SequenceWeights | null {
     if (!ctx.training || (this.opts.weightNoise ?? 'sequence') !== 'sequence') return null;
-    const seed = passSeed(ctx), rows = ctx.rows, nx = this.wxs.theta.value.size, nh = this.whs.theta.value.size;
+    const seed = passSeed(ctx), rows = ctx.rows;
     if (rows) for (let k = 0; k < rows.length; k++) sequenceStream(this.index, rows[k]); // checked before any sample
-    // The backward reads each sequence's ε back from here: B·(features + units)·G·units floats,
-    // drawing them once per pass instead of twice.
-    let bx: Tensor | null = null, bh: Tensor | null = null;
+    // The backward reads each sequence's ε back from here: B·(features + units)·G·units floats
+    // (and the group variables'), drawing them once per pass instead of twice.
+    let banks: Tensor[] | null = null;
+    const vars = [this.wxs, this.whs, ...this.groupVars];
     return (k, draw) => {
-      if (!bx || !bh) {
+      if (!banks) {
         const B = this.batchSize();
-        bx = this.buffer('epsBankX', [B, nx]);
-        bh = this.buffer('epsBankH', [B, nh]);
+        banks = vars.map((v, i) => this.buffer(`epsBank${i}`, [B, v.theta.value.size]));
       }
       const stream = sequenceStream(this.index, rows ? rows[k] : k);
-      return { wx: this.wxs.resample(seed, stream, 0, { eps: bx, row: k, draw }), wh: this.whs.resample(seed, stream, nx, { eps: bh, row: k, draw }) };
+      let offset = 0;
+      const drawn = vars.map((v, i) => {
+        const t = v.resample(seed, stream, offset, { eps: banks![i], row: k, draw });
+        offset += t.size;
+        return t;
+      });
+      return this.scaled(drawn[0], drawn[1], drawn.slice(2));
     };
   }
 
   protected passWeights(ctx: ForwardContext, offset: number): { wx: Tensor; wh: Tensor } {
     this.stochastic = ctx.training || ctx.sample;
-    const wx = this.wxs.value(ctx, this.stochastic, this.index, offset);
-    const wh = this.whs.value(ctx, this.stochastic, this.index, offset + wx.size);
-    return { wx, wh };
+    let o = offset;
+    const [wx, wh, ...zs] = [this.wxs, this.whs, ...this.groupVars].map((v) => {
+      const t = v.value(ctx, this.stochastic, this.index, o);
+      o += t.size;
+      return t;
+    });
+    return this.scaled(wx, wh, zs);
   }
 
   protected weightGrads(): { dwx: Tensor; dwh: Tensor; accumulate: boolean } {
@@ -531,35 +612,58 @@ export abstract class SparseVDRecurrent extends Recurrent {
   }
 
   protected finishWeightGrads(): void {
-    this.wxs.backward(this.buffer('dwx', this.wxs.theta.value.shape));
-    this.whs.backward(this.buffer('dwh', this.whs.theta.value.shape));
+    const dwx = this.buffer('dwx', this.wxs.theta.value.shape), dwh = this.buffer('dwh', this.whs.theta.value.shape);
+    const s = this.sample;
+    if (s && this.groupVars.length) {
+      const dz = (z: SampledWeight | undefined, key: string): Tensor | null => {
+        if (!z) return null;
+        const t = this.buffer(key, z.theta.value.shape);
+        t.view().fill(0);
+        return t;
+      };
+      const dzx = dz(this.zx, 'dzx'), dzh = dz(this.zh, 'dzh'), dzg = dz(this.zg, 'dzg');
+      groupScaleGrads(dwx, s.wx, s.zx, s.zg, dwx, dzx, dzg);
+      groupScaleGrads(dwh, s.wh, s.zh, s.zg, dwh, dzh, dzg);
+      if (dzx) this.zx!.backward(dzx);
+      if (dzh) this.zh!.backward(dzh);
+      if (dzg) this.zg!.backward(dzg);
+    }
+    this.wxs.backward(dwx);
+    this.whs.backward(dwh);
   }
 
   kl(gradScale?: number, value = true): number {
-    return this.wxs.kl(gradScale, value) + this.whs.kl(gradScale, value);
+    let k = this.wxs.kl(gradScale, value) + this.whs.kl(gradScale, value);
+    for (const z of this.groupVars) k += z.kl(gradScale, value);
+    return k;
   }
 
+  /** Weights of W_x and W_h kept at inference (their own log α and, with groups, their row's and column's below the threshold) of all. */
   sparsity(): { kept: number; total: number } {
-    let kept = 0, total = 0;
-    for (const w of [this.wxs, this.whs]) {
-      const m = w.keptMask();
-      total += m.length;
-      for (let i = 0; i < m.length; i++) kept += m[i];
-    }
-    return { kept, total };
+    const mx = groupedKeptMask(this.wxs, this.zx, this.zg), mh = groupedKeptMask(this.whs, this.zh, this.zg);
+    return { kept: countKept(mx) + countKept(mh), total: mx.length + mh.length };
   }
 
-  /** Clamped log α of W_x [features, G·units] and W_h [units, G·units]. */
-  logAlpha(): { kernel: Float32Array; recurrentKernel: Float32Array } {
-    return { kernel: this.wxs.logAlpha(), recurrentKernel: this.whs.logAlpha() };
+  /** With `groups`: how many input features, hidden units and gate pre-activations keep their group variable (null where the layer has none). */
+  groupsKept(): { inputs: number | null; hidden: number | null; gates: number | null } {
+    const n = (z?: SampledWeight) => (z ? countKept(z.keptMask()) : null);
+    return { inputs: n(this.zx), hidden: n(this.zh), gates: n(this.zg) };
+  }
+
+  /** Clamped log α of W_x [features, G·units] and W_h [units, G·units] (and of the group variables the layer has). */
+  logAlpha(): { kernel: Float32Array; recurrentKernel: Float32Array; inputGroups?: Float32Array; hiddenGroups?: Float32Array; gateGroups?: Float32Array } {
+    return {
+      kernel: this.wxs.logAlpha(), recurrentKernel: this.whs.logAlpha(),
+      ...(this.zx ? { inputGroups: this.zx.logAlpha() } : {}), ...(this.zh ? { hiddenGroups: this.zh.logAlpha() } : {}), ...(this.zg ? { gateGroups: this.zg.logAlpha() } : {}),
+    };
   }
 
   protected weightParams(): ParamGroup[] {
-    return [...this.wxs.params(), ...this.whs.params()];
+    return [...this.wxs.params(), ...this.whs.params(), ...this.groupVars.flatMap((z) => z.params())];
   }
 
   protected inferenceWeights(): { wx: Float32Array; wh: Float32Array } {
-    return { wx: this.wxs.inferenceWeights(), wh: this.whs.inferenceWeights() };
+    return { wx: groupedInferenceWeights(this.wxs, this.zx, this.zg), wh: groupedInferenceWeights(this.whs, this.zh, this.zg) };
   }
 }
 

@@ -2,10 +2,11 @@ import { ArgumentError, checkNumber, describe } from '../errors.js';
 import { LogAlphaRange, svdKl, svdLogAlpha, svdPrepare } from '../ops/bayes.js';
 import { fill } from '../ops/elementwise.js';
 import { gaussian } from '../ops/noise.js';
-import { svdSampleGrads, svdSampleWeights } from '../ops/rnn.js';
+import { groupScale, svdSampleGrads, svdSampleWeights } from '../ops/rnn.js';
 import { Shape, Tensor } from '../tensor.js';
 import { passSeed } from './bayesian.js';
 import { ForwardContext, ParamGroup, param } from './layer.js';
+import { Runtime } from '../runtime/runtime.js';
 
 /** Options of weights sampled whole once per pass (the Sparse VD recurrent and embedding layers). */
 export interface SampledWeightOptions {
@@ -154,4 +155,57 @@ export class SampledWeight {
   params(): ParamGroup[] {
     return [this.theta, this.logSigma2];
   }
+}
+
+/**
+ * Multiplicative group variables z ~ q(z) = N(θ_z, σ_z²) with the log-uniform prior (Lobacheva,
+ * Chirkova & Vetrov 2018, "Bayesian sparsification of gated recurrent neural networks"): one
+ * {@link SampledWeight} [n] with θ_z starting at 1, sampled with the weights it scales and kept
+ * by the same rule (log α_z < threshold). `name`: e.g. `"lstm_1/hiddenGroups"`.
+ */
+export function groupVariable(key: string, name: string, n: number, opts: SampledWeightOptions, rt: Runtime, buf: (key: string, shape: Shape) => Tensor): SampledWeight {
+  const theta = Tensor.zeros([n], rt);
+  theta.view().fill(1);
+  return new SampledWeight(key, name, theta, opts, 0, 0, buf);
+}
+
+/**
+ * The weights w [rows, cols] a deterministic pass uses with group variables: masked θ times the
+ * masked means of the row variables `zr` [rows] and column variables `zc` [cols] (either
+ * absent), through the same kernel as training ({@link groupScale}), so the bits agree.
+ */
+export function groupedInferenceWeights(w: SampledWeight, zr: SampledWeight | undefined, zc: SampledWeight | undefined): Float32Array {
+  const plain = w.inferenceWeights();
+  if (!zr && !zc) return plain;
+  const rt = w.theta.value.rt;
+  const t = Tensor.from(plain, w.theta.value.shape, rt);
+  const r = zr ? Tensor.from(zr.inferenceWeights(), [zr.theta.value.size], rt) : null;
+  const c = zc ? Tensor.from(zc.inferenceWeights(), [zc.theta.value.size], rt) : null;
+  try {
+    return groupScale(t, r, c, t).toArray();
+  } finally {
+    t.dispose();
+    r?.dispose();
+    c?.dispose();
+  }
+}
+
+/**
+ * Per entry of w [rows, cols]: 1 when it survives (its own log α and those of its row and
+ * column group variables below the threshold), else 0.
+ */
+export function groupedKeptMask(w: SampledWeight, zr: SampledWeight | undefined, zc: SampledWeight | undefined): Uint8Array {
+  const m = w.keptMask();
+  if (!zr && !zc) return m;
+  const [rows, cols] = w.theta.value.shape;
+  const r = zr?.keptMask(), c = zc?.keptMask();
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) if ((r && !r[i]) || (c && !c[j])) m[i * cols + j] = 0;
+  return m;
+}
+
+/** The number of ones in a 0/1 mask. */
+export function countKept(m: Uint8Array): number {
+  let n = 0;
+  for (let i = 0; i < m.length; i++) n += m[i];
+  return n;
 }

@@ -194,6 +194,43 @@ export function svdSampleGrads(dw: Tensor, eps: Tensor, sigma2: Tensor, logAlpha
   (scalar ? dw.rt.k.svd_sample_grads_f32_scalar : dw.rt.k.svd_sample_grads_f32)(dw.size, dw.ptr, eps.ptr, sigma2.ptr, logAlpha.ptr, threshold, dTheta.ptr, dLogSigma2.ptr);
 }
 
+/** Sizes of a [rows, cols] weight and its optional row and column group variables. */
+function groupDims(w: Tensor, zr: Tensor | null, zc: Tensor | null): [number, number] {
+  checkTensor('w', w);
+  if (w.shape.length !== 2) throw new ShapeError('w', '[rows, cols]', fmtShape(w.shape));
+  const [rows, cols] = w.shape;
+  optPtr('zr', zr, rows, w.rt);
+  optPtr('zc', zc, cols, w.rt);
+  return [rows, cols];
+}
+
+/**
+ * out [rows, cols] = diag(zr)·w·diag(zc): a weight sample times its group variables, zr [rows]
+ * (one per input row) and zc [cols] (one per output column), either null for ones. `out` may be `w`.
+ */
+export function groupScale(w: Tensor, zr: Tensor | null, zc: Tensor | null, out: Tensor, scalar = false): Tensor {
+  const [rows, cols] = groupDims(w, zr, zc);
+  checkTensor('out', out, w.rt);
+  checkSameSize('out', out, w);
+  (scalar ? w.rt.k.group_scale_f32_scalar : w.rt.k.group_scale_f32)(rows, cols, w.ptr, zr?.ptr ?? 0, zc?.ptr ?? 0, out.ptr);
+  return out;
+}
+
+/**
+ * Chain rule of {@link groupScale} from dout [rows, cols] and the unscaled `w`: writes dw (may be
+ * dout) = diag(zr)·dout·diag(zc); adds dzr [rows] += Σ_j dout ⊙ w ⊙ zc and dzc [cols] += Σ_i
+ * dout ⊙ w ⊙ zr (each null when not wanted).
+ */
+export function groupScaleGrads(dout: Tensor, w: Tensor, zr: Tensor | null, zc: Tensor | null, dw: Tensor, dzr: Tensor | null, dzc: Tensor | null, scalar = false): void {
+  const [rows, cols] = groupDims(w, zr, zc);
+  checkTensor('dout', dout, w.rt);
+  checkTensor('dw', dw, w.rt);
+  checkSameSize('dout', dout, w);
+  checkSameSize('dw', dw, w);
+  const pr = optPtr('dzr', dzr, rows, w.rt), pc = optPtr('dzc', dzc, cols, w.rt);
+  (scalar ? w.rt.k.group_scale_grads_f32_scalar : w.rt.k.group_scale_grads_f32)(rows, cols, dout.ptr, w.ptr, zr?.ptr ?? 0, zc?.ptr ?? 0, dw.ptr, pr, pc);
+}
+
 // ---- sparse recurrent inference ----------------------------------------------------------------
 
 /** A weight matrix W [K, N] in CSR by rows of k, indices as f32 integers (see {@link csrRows}). */

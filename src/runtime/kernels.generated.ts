@@ -2488,6 +2488,52 @@ export interface Kernels {
    */
   svd_sample_grads_f32_scalar(n: number, dw: number, eps: number, sigma2: number, logAlpha: number, threshold: number, dTheta: number, dLogSigma2: number): void;
   /**
+   * `group_scale_f32` of assembly/rnn.ts
+   * @param rows `i32`
+   * @param cols `i32`
+   * @param w `usize`
+   * @param zr `usize`
+   * @param zc `usize`
+   * @param out `usize`
+   */
+  group_scale_f32(rows: number, cols: number, w: number, zr: number, zc: number, out: number): void;
+  /**
+   * `group_scale_f32_scalar` of assembly/rnn.ts
+   * @param rows `i32`
+   * @param cols `i32`
+   * @param w `usize`
+   * @param zr `usize`
+   * @param zc `usize`
+   * @param out `usize`
+   */
+  group_scale_f32_scalar(rows: number, cols: number, w: number, zr: number, zc: number, out: number): void;
+  /**
+   * `group_scale_grads_f32` of assembly/rnn.ts
+   * @param rows `i32`
+   * @param cols `i32`
+   * @param dout `usize`
+   * @param w `usize`
+   * @param zr `usize`
+   * @param zc `usize`
+   * @param dw `usize`
+   * @param dzr `usize`
+   * @param dzc `usize`
+   */
+  group_scale_grads_f32(rows: number, cols: number, dout: number, w: number, zr: number, zc: number, dw: number, dzr: number, dzc: number): void;
+  /**
+   * `group_scale_grads_f32_scalar` of assembly/rnn.ts
+   * @param rows `i32`
+   * @param cols `i32`
+   * @param dout `usize`
+   * @param w `usize`
+   * @param zr `usize`
+   * @param zc `usize`
+   * @param dw `usize`
+   * @param dzr `usize`
+   * @param dzc `usize`
+   */
+  group_scale_grads_f32_scalar(rows: number, cols: number, dout: number, w: number, zr: number, zc: number, dw: number, dzr: number, dzc: number): void;
+  /**
    * `lstm_cell_f32` of assembly/rnn.ts
    * @param B `i32`
    * @param H `i32`
