@@ -26,3 +26,4 @@ export * from './sparse_grad';
 export * from './sampler';
 export * from './rnn';
 export * from './plan';
+export * from './checksum';

@@ -23,3 +23,4 @@ export {
   lstm_forward_f32, gru_forward_f32, lstm_cell_f32, gru_cell_f32, rnn_transpose_f32, rnn_step_mask_f32, embedding_lookup_f32, csr_rows_gemm_f32,
 } from './rnn';
 export { plan_run } from './plan';
+export { crc32_u8 } from './checksum';

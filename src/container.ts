@@ -23,9 +23,11 @@
  * @module
  */
 import { ArgumentError, ModelFormatError, VardropError, describe } from './errors.js';
-import { MAX_ELEMENTS, Shape } from './tensor.js';
+import { MAX_ELEMENTS, Shape, allFinite } from './tensor.js';
 import type { Layer, StateGroup } from './layers/layer.js';
 import { checkStateValues, groupKey, layerRegistry } from './layers/layer.js';
+import type { Runtime } from './runtime/runtime.js';
+import { crc32Wasm } from './ops/checksum.js';
 
 export { MAX_ELEMENTS };
 
@@ -33,6 +35,8 @@ export { MAX_ELEMENTS };
 const PREFIX = 24;
 /** Largest header accepted (bytes): layer configs are small; anything bigger is hostile. */
 const MAX_HEADER = 16 << 20;
+/** Files are little-endian: on a little-endian host a segment is one native copy. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /* ------------------------------------------------------------------ CRC-32 */
 
@@ -157,8 +161,12 @@ export class ContainerReader {
     this.payloadBytes = payloadBytes;
   }
 
-  /** Check the prefix, lengths, checksums and JSON of `bytes`; throws {@link ModelFormatError}. */
-  static open(bytes: unknown, magic: string, versions: readonly number[]): ContainerReader {
+  /**
+   * Check the prefix, lengths, checksums and JSON of `bytes`; throws {@link ModelFormatError}.
+   * With `rt`, the checksums are computed by its wasm kernel (see ops/checksum.ts: a temporary
+   * block, freed again) rather than by a JavaScript loop over every byte.
+   */
+  static open(bytes: unknown, magic: string, versions: readonly number[], rt?: Runtime): ContainerReader {
     if (!(bytes instanceof Uint8Array)) throw new ArgumentError('bytes', 'a Uint8Array holding a model file', describe(bytes));
     const n = bytes.length;
     if (n < PREFIX) bad('file', `at least ${PREFIX} bytes`, `${n} bytes`);
@@ -173,10 +181,11 @@ export class ContainerReader {
     const pLen = dv.getUint32(16, true);
     if (start + pLen !== n) bad('payloadLength', `${n - start} bytes (file of ${n} bytes, payload at ${start})`, `${pLen} bytes`);
     const hBytes = bytes.subarray(PREFIX, PREFIX + hLen);
-    const hCrc = crc32(hBytes);
+    const crc = rt ? (b: Uint8Array) => crc32Wasm(rt, b) : crc32;
+    const hCrc = crc(hBytes);
     if (hCrc !== dv.getUint32(12, true)) bad('headerCrc32', hex(hCrc), hex(dv.getUint32(12, true)));
     for (let i = PREFIX + hLen; i < start; i++) if (bytes[i] !== 0) bad('headerPadding', 'zero bytes', `byte ${bytes[i]} at ${i}`);
-    const pCrc = crc32(bytes.subarray(start, n));
+    const pCrc = crc(bytes.subarray(start, n));
     if (pCrc !== dv.getUint32(20, true)) bad('payloadCrc32', hex(pCrc), hex(dv.getUint32(20, true)));
     let header: unknown;
     try {
@@ -218,6 +227,15 @@ export class ContainerReader {
     }
     this.used.push([off, off + bytes, field]);
     const p = this.start + off, dv = this.dv;
+    if (LITTLE_ENDIAN) {
+      // One native copy (aligned: a fresh buffer) and, for f32, native finiteness scans; the
+      // loops below then only name the first non-finite value.
+      const at = dv.byteOffset + p, buf = dv.buffer.slice(at, at + bytes) as ArrayBuffer;
+      if (type === 'u32') return new Uint32Array(buf) as never;
+      if (type === 'u16') return new Uint16Array(buf) as never;
+      const a = new Float32Array(buf);
+      if (allFinite(a)) return a as never;
+    }
     if (type === 'f32') {
       const a = new Float32Array(len);
       for (let i = 0; i < len; i++) {
@@ -273,11 +291,12 @@ export const MODEL_VERSION = 1;
 
 /**
  * Open a {@link Sequential} file and check its header's fields (format, input shape, seed, a
- * layer list of at most 10000 entries); the layers are the reader's to check. Throws
+ * layer list of at most 10000 entries); the layers are the reader's to check (checksums by `rt`'s
+ * kernel when given, see {@link ContainerReader.open}). Throws
  * {@link ModelFormatError}. 
  */
-export function openModelFile(bytes: Uint8Array): ContainerReader {
-  const r = ContainerReader.open(bytes, MODEL_MAGIC, [MODEL_VERSION]);
+export function openModelFile(bytes: Uint8Array, rt?: Runtime): ContainerReader {
+  const r = ContainerReader.open(bytes, MODEL_MAGIC, [MODEL_VERSION], rt);
   const h = r.header;
   if (h.format !== 'vardrop-model') bad('header.format', '"vardrop-model"', show(h.format));
   const inputSize = checkShapeField('header.inputShape', h.inputShape, MAX_ELEMENTS, 1);

@@ -140,7 +140,7 @@ function readTraining(r: ContainerReader, v: unknown, model: Sequential): Traini
  */
 export function readModel(bytes: Uint8Array, opts: LoadOptions, build: (o: SequentialOptions) => Sequential): Sequential {
   const rt = runtimeOption(optionsObject('options', opts).runtime);
-  const r = openModelFile(bytes);
+  const r = openModelFile(bytes, rt);
   const h = r.header;
 
   // 1. Read every layer entry: constructors and plans allocate nothing; values stay on the host.

@@ -60,11 +60,11 @@ describe('bundle vardrop/infer', () => {
 
   it('stays within its size budget and carries no training code', async () => {
     const { gzipSync } = await import('node:zlib');
-    // The goal is 40 KB. Measured 52.5 KB since SparseModel runs embedding and recurrent steps and
-    // Monte-Carlo prediction (weights and LRT modes) too: their kernels took the module from 31 to
-    // 61 KB of wasm (as base64, 27 of the 52.5 KB gzipped). The budget holds it there until those
-    // become separable from the plain predict path.
-    for (const f of ['infer.js', 'infer.cjs']) expect(gzipSync(read(f), { level: 9 }).length, f).toBeLessThanOrEqual(54 * 1024);
+    // The goal is 40 KB. Measured 44.2 KB (2026-12-02): the wasm inlined as raw bytes (one char a
+    // byte, 18 KB gzipped; as base64 it was 27) and built without asserts; the rest is the
+    // JavaScript (26 KB), which embedding, recurrent and Monte-Carlo steps in SparseModel grew
+    // from 20. The budget holds it there.
+    for (const f of ['infer.js', 'infer.cjs']) expect(gzipSync(read(f), { level: 9 }).length, f).toBeLessThanOrEqual(45 * 1024);
     const src = read('infer.js').toString('utf8');
     expect(src).not.toMatch(/from ['"](?!\.)/);
     // No layer, optimizer, sampler or trainer came along, nor the full module's bytes.

@@ -239,7 +239,7 @@ function finish(p: NonNullable<Pending['weight']>, rt: Runtime): void {
  * layer class this reader does not run.
  */
 export function denseFileSteps(bytes: Uint8Array, rt: Runtime): DenseFileSteps {
-  const r = openModelFile(bytes);
+  const r = openModelFile(bytes, rt);
   const h = r.header;
   let shape: Shape = h.inputShape as number[];
   let originalWeights = 0;

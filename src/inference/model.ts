@@ -50,7 +50,7 @@ interface Step {
   layer?: Layer;
   /** An `embedding` or `recurrent` step's operands and forward. */
   seq?: SequenceStep;
-  /** Nonzero weights (computed once). */
+  /** Nonzero weights (−1 until {@link SparseModel.keptOf} first counts them). */
   kept: number;
   /** A Bayesian step's variances and Monte-Carlo weights (pruned with uncertainty). */
   mc?: McWeights;
@@ -149,7 +149,7 @@ export class SparseModel {
 
   private materialize(s: StepSpec, inShape: Shape, outShape: Shape, i: number): Step {
     const rt = this.rt;
-    const step: Step = { spec: s, inShape, outShape, kept: 0 };
+    const step: Step = { spec: s, inShape, outShape, kept: -1 };
     const owned: Tensor[] = [];
     const t = (a: Float32Array, shape?: Shape) => {
       const x = Tensor.from(a, shape, rt);
@@ -193,10 +193,6 @@ export class SparseModel {
         }
         default:
       }
-      if (s.kind === 'sparse' || s.kind === 'sparseConv') step.kept = nonzeros(s.csr.values);
-      else if (s.kind === 'dense' || s.kind === 'conv') step.kept = nonzeros(s.weights);
-      else if (s.kind === 'layer') step.kept = step.layer!.info().kept;
-      else if (step.seq) step.kept = step.seq.counts.kept;
     } catch (e) {
       for (const x of owned) x.dispose();
       step.mat?.dispose();
@@ -205,6 +201,18 @@ export class SparseModel {
       throw e;
     }
     return step;
+  }
+
+  /** Nonzero weights of `st`, counted on first use (a cold load need not loop over every weight). */
+  private keptOf(st: Step): number {
+    if (st.kept < 0) {
+      const s = st.spec;
+      if (s.kind === 'sparse' || s.kind === 'sparseConv') st.kept = nonzeros(s.csr.values);
+      else if (s.kind === 'dense' || s.kind === 'conv') st.kept = nonzeros(s.weights);
+      else if (st.layer) st.kept = st.layer.info().kept;
+      else st.kept = st.seq ? st.seq.counts.kept : 0;
+    }
+    return st.kept;
   }
 
   /** @internal Build from step specs (already consistent: from {@link prune} or a validated file). */
@@ -238,7 +246,7 @@ export class SparseModel {
         params = st.seq.counts.params - weights; // biases; the weights are added below
       }
       const layer = st.layer ? st.layer.name : `${s.kind}_${i}`;
-      const row: SparseStepInfo = { layer, kind: s.kind, inputShape: st.inShape.slice(), outputShape: st.outShape.slice(), params: params + (st.layer ? 0 : weights), kept: st.kept, weights, denseWeights };
+      const row: SparseStepInfo = { layer, kind: s.kind, inputShape: st.inShape.slice(), outputShape: st.outShape.slice(), params: params + (st.layer ? 0 : weights), kept: this.keptOf(st), weights, denseWeights };
       if (s.kind === 'embedding') row.vocabulary = { kept: s.table.length / s.dim, of: s.vocab };
       return row;
     });
@@ -246,7 +254,7 @@ export class SparseModel {
 
   /** Nonzero weights of all weight layers: what inference multiplies through (zeros of layers stored dense not counted). */
   get nnz(): number {
-    return this.steps.reduce((a, s) => a + s.kept, 0);
+    return this.steps.reduce((a, s) => a + this.keptOf(s), 0);
   }
 
   /** Weights of the original model / weights stored here (1 when unknown). */
@@ -519,7 +527,8 @@ export class SparseModel {
    * values. Throws {@link ModelFormatError}.
    */
   static load(bytes: Uint8Array, opts: { runtime?: Runtime } = {}): SparseModel {
-    const r = ContainerReader.open(bytes, SPARSE_MAGIC, [1, 2, SPARSE_VERSION]);
+    const rt = runtimeOption(optionsObject('options', opts).runtime);
+    const r = ContainerReader.open(bytes, SPARSE_MAGIC, [1, 2, SPARSE_VERSION], rt);
     const h = r.header;
     if (h.format !== 'vardrop-sparse') bad('header.format', '"vardrop-sparse"', show(h.format));
     const inSize = checkShapeField('header.inputShape', h.inputShape, MAX_ELEMENTS, 1);
@@ -539,7 +548,7 @@ export class SparseModel {
       if (r.version < 3 || !isObject(u) || !isInt(u.seed) || u.seed > 2 ** 32 - 1) bad('header.uncertainty', 'a {seed} object (32-bit unsigned seed) in a version 3 file', show(u));
       uncertainty = { seed: u.seed };
     }
-    return new SparseModel(runtimeOption(optionsObject('options', opts).runtime), h.inputShape as number[], specs, h.originalWeights, ModelFormatError, uncertainty);
+    return new SparseModel(rt, h.inputShape as number[], specs, h.originalWeights, ModelFormatError, uncertainty);
   }
 
   /** Free every weight and buffer. */

@@ -2603,4 +2603,12 @@ export interface Kernels {
    * @returns `i32`
    */
   plan_run(ops: number, words: number, status: number): number;
+  /**
+   * `crc32_u8` of assembly/checksum.ts
+   * @param bytes `usize`
+   * @param n `i32`
+   * @param crc `u32`
+   * @returns `u32`
+   */
+  crc32_u8(bytes: number, n: number, crc: number): number;
 }

@@ -1,4 +1,4 @@
-import { WASM_BASE64 } from './wasm-binary.js';
+import { WASM_BYTES } from './wasm-binary.js';
 import { Heap } from './heap.js';
 import { KernelError } from '../errors.js';
 import type { Kernels } from './kernels.generated.js';
@@ -7,8 +7,17 @@ export type { Kernels };
 
 let cachedModule: WebAssembly.Module | null = null;
 
+/** Node's Buffer (also in Deno and Bun), where the host has one. */
+const NodeBuffer = (globalThis as { Buffer?: { from(s: string, encoding: 'latin1'): Uint8Array<ArrayBuffer> } }).Buffer;
+
+/**
+ * The module's bytes from their one-char-per-byte string (scripts/embed-wasm.mjs): Node copies
+ * it natively; elsewhere a loop does (a cold loop over the 50–190 KB costs milliseconds, which a
+ * Node cold start cannot spare).
+ */
 function wasmBytes(): Uint8Array<ArrayBuffer> {
-  const s = atob(WASM_BASE64);
+  const s = WASM_BYTES;
+  if (NodeBuffer) return NodeBuffer.from(s, 'latin1');
   const out = new Uint8Array(s.length);
   for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
   return out;
