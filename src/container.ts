@@ -35,6 +35,8 @@ export { MAX_ELEMENTS };
 const PREFIX = 24;
 /** Largest header accepted (bytes): layer configs are small; anything bigger is hostile. */
 const MAX_HEADER = 16 << 20;
+/** Arrays a file may rebuild larger than their segments, in multiples of its payload (see {@link ContainerReader.expand}). */
+const MAX_EXPANSION = 8;
 /** Files are little-endian: on a little-endian host a segment is one native copy. */
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
@@ -61,7 +63,7 @@ export function crc32(bytes: Uint8Array): number {
 /* ------------------------------------------------------------------ Writing */
 
 /** Typed arrays a payload may hold. */
-export type PayloadArray = Float32Array | Uint32Array | Uint16Array;
+export type PayloadArray = Float32Array | Uint32Array | Uint16Array | Uint8Array;
 
 /** A segment reference in a header. */
 export interface SegmentRef {
@@ -73,9 +75,18 @@ export interface SegmentRef {
 
 /** Lays out payload arrays, 16-byte aligned, and hands out their {@link SegmentRef}s. */
 export class PayloadWriter {
+  /**
+   * Code weight matrices compactly (sparse model files from version 4, inference/kept.ts); false:
+   * every array in full, as the files of earlier versions hold them.
+   */
+  readonly compact: boolean;
   private parts: PayloadArray[] = [];
   private offsets: number[] = [];
   private size = 0;
+
+  constructor(opts: { compact?: boolean } = {}) {
+    this.compact = opts.compact ?? false;
+  }
 
   /** Append `a` (copied at {@link finish}); returns its reference for the header. */
   add(a: PayloadArray): SegmentRef {
@@ -94,6 +105,7 @@ export class PayloadWriter {
       const o = this.offsets[k];
       if (a instanceof Float32Array) for (let i = 0; i < a.length; i++) dv.setFloat32(o + 4 * i, a[i], true);
       else if (a instanceof Uint32Array) for (let i = 0; i < a.length; i++) dv.setUint32(o + 4 * i, a[i], true);
+      else if (a instanceof Uint8Array) out.set(a, o);
       else for (let i = 0; i < a.length; i++) dv.setUint16(o + 2 * i, a[i], true);
     });
     return out;
@@ -152,6 +164,8 @@ export class ContainerReader {
   private readonly dv: DataView;
   private readonly start: number;
   private readonly used: [number, number, string][] = [];
+  /** Bytes of arrays rebuilt larger than their segments (see {@link expand}). */
+  private expanded = 0;
 
   private constructor(header: Record<string, unknown>, version: number, dv: DataView, start: number, payloadBytes: number) {
     this.header = header;
@@ -207,19 +221,29 @@ export class ContainerReader {
   }
 
   /**
+   * Charge `bytes` of an array that a segment rebuilds larger than itself (a dense matrix from its
+   * kept entries, see inference/kept.ts) to the file's budget of {@link MAX_EXPANSION} times its
+   * payload, so a small file cannot make the reader allocate much; throws {@link ModelFormatError}.
+   */
+  expand(field: string, bytes: number): void {
+    this.expanded += bytes;
+    if (this.expanded > MAX_EXPANSION * this.payloadBytes) bad(field, `arrays rebuilt from kept entries of at most ${MAX_EXPANSION}× the ${this.payloadBytes}-byte payload`, `${this.expanded} bytes`);
+  }
+
+  /**
    * Read segment `ref` (from the header field `field`) of `length` elements of `type`. Checks:
    * an `{offset, length}` object, offset 16-aligned, inside the payload, no overlap with any
    * segment read before, and (for f32) finite values.
    */
-  read<T extends 'f32' | 'u32' | 'u16'>(field: string, ref: unknown, type: T, length: number):
-    T extends 'f32' ? Float32Array : T extends 'u32' ? Uint32Array : Uint16Array {
+  read<T extends 'f32' | 'u32' | 'u16' | 'u8'>(field: string, ref: unknown, type: T, length: number):
+    T extends 'f32' ? Float32Array : T extends 'u32' ? Uint32Array : T extends 'u16' ? Uint16Array : Uint8Array {
     if (!isObject(ref)) bad(field, 'a segment {offset, length}', show(ref));
     const off = ref.offset, len = ref.length;
     if (!isInt(len)) bad(`${field}.length`, 'a non-negative integer', show(len));
     if (len !== length) bad(`${field}.length`, `${length} elements`, `${len}`);
     if (!isInt(off)) bad(`${field}.offset`, 'a non-negative integer', show(off));
     if (off % 16 !== 0) bad(`${field}.offset`, 'a multiple of 16', String(off));
-    const size = type === 'u16' ? 2 : 4;
+    const size = type === 'u8' ? 1 : type === 'u16' ? 2 : 4;
     const bytes = len * size;
     if (off + bytes > this.payloadBytes) bad(field, `a segment inside the ${this.payloadBytes}-byte payload`, `bytes ${off}..${off + bytes}`);
     for (const [a, b, name] of this.used) {
@@ -227,6 +251,7 @@ export class ContainerReader {
     }
     this.used.push([off, off + bytes, field]);
     const p = this.start + off, dv = this.dv;
+    if (type === 'u8') return new Uint8Array(dv.buffer.slice(dv.byteOffset + p, dv.byteOffset + p + bytes) as ArrayBuffer) as never;
     if (LITTLE_ENDIAN) {
       // One native copy (aligned: a fresh buffer) and, for f32, native finiteness scans; the
       // loops below then only name the first non-finite value.

@@ -60,11 +60,11 @@ describe('bundle vardrop/infer', () => {
 
   it('stays within its size budget and carries no training code', async () => {
     const { gzipSync } = await import('node:zlib');
-    // The goal is 40 KB. Measured 44.2 KB (2026-12-02): the wasm inlined as raw bytes (one char a
+    // The goal is 40 KB. Measured 45.5 KB (2026-12-02): the wasm inlined as raw bytes (one char a
     // byte, 18 KB gzipped; as base64 it was 27) and built without asserts; the rest is the
-    // JavaScript (26 KB), which embedding, recurrent and Monte-Carlo steps in SparseModel grew
-    // from 20. The budget holds it there.
-    for (const f of ['infer.js', 'infer.cjs']) expect(gzipSync(read(f), { level: 9 }).length, f).toBeLessThanOrEqual(45 * 1024);
+    // JavaScript (27 KB), which embedding, recurrent and Monte-Carlo steps in SparseModel grew
+    // from 20, and the compact file coding (kept.ts) by 1.3. The budget holds it there.
+    for (const f of ['infer.js', 'infer.cjs']) expect(gzipSync(read(f), { level: 9 }).length, f).toBeLessThanOrEqual(46 * 1024);
     const src = read('infer.js').toString('utf8');
     expect(src).not.toMatch(/from ['"](?!\.)/);
     // No layer, optimizer, sampler or trainer came along, nor the full module's bytes.

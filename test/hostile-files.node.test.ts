@@ -1,5 +1,6 @@
 // Hostile model files: ≥ 10 000 mutated, truncated, extended and crafted files of both kinds
-// (VDRP models, VDSP pruned models, with and without weight variances), seeded. Each must either load correctly (then predict
+// (VDRP models, VDSP pruned models, with and without weight variances, in the compact coding of
+// version 4 and the full one of versions 2 and 3), seeded. Each must either load correctly (then predict
 // without throwing anything but a typed error) or throw a ModelFormatError; wasm memory in use
 // after a load is bounded by a multiple of the file size, and a refused file leaves none behind.
 // Node only: the readers are plain TypeScript (the wasm side is covered by the load-and-predict
@@ -52,7 +53,7 @@ function corpus(): { kind: 'model' | 'sparse'; bytes: Uint8Array }[] {
     for (const sparseBelow of [1, 0]) {
       for (const uncertainty of [false, true]) { // version 3: the weight variances section
         const s = prune(m, { sparseBelow, uncertainty });
-        out.push({ kind: 'sparse', bytes: s.save() });
+        out.push({ kind: 'sparse', bytes: s.save() }, { kind: 'sparse', bytes: s.saveLegacy() }); // versions 4 and 2 or 3
         s.dispose();
       }
     }
@@ -130,6 +131,7 @@ describe('hostile model files', () => {
     let live0 = heap.liveBytes;
     const counts = { loaded: 0, refused: 0 };
     const fieldsSeen = new Set<string>();
+    let compactRefusals = 0;
     const N = 10_240;
     for (let t = 0; t < N; t++) {
       const { kind, bytes: orig } = base[t % base.length];
@@ -166,6 +168,7 @@ describe('hostile model files', () => {
       } catch (e) {
         if (!(e instanceof ModelFormatError)) throw new Error(`file ${t} (mode ${mode}, ${kind}): ${(e as Error)?.constructor?.name}: ${(e as Error)?.message}`);
         fieldsSeen.add(e.argument.replace(/\[\d+\]/g, '[]').split('.').slice(0, 3).join('.'));
+        if (/\.(index|kept)\b/.test(e.argument)) compactRefusals++;
         counts.refused++;
         expect(heap.liveBytes, `file ${t}: wasm bytes left after a refused file`).toBe(live0);
         continue;
@@ -191,5 +194,6 @@ describe('hostile model files', () => {
     expect(counts.loaded).toBeGreaterThan(0);
     expect(fieldsSeen.size).toBeGreaterThan(30);
     expect([...fieldsSeen].filter((f) => f.endsWith('.mc')).length, 'refusals in the variances section').toBeGreaterThan(0);
+    expect(compactRefusals, 'refusals of compact entries (kept positions and their index bytes)').toBeGreaterThan(50);
   });
 });

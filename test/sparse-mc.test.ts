@@ -253,12 +253,14 @@ describe('SparseModel.predictMC (pruned with uncertainty)', () => {
     m.dispose();
   });
 
-  it('a file without variances is written as version 2; one with them as version 3 with its noise streams', () => {
+  it('a file with variances is version 3 in the full encoding (without, version 2) and version 4 in the compact one, with its noise streams', () => {
     const m = mlp();
     const plain = prune(m), sm = prune(m, { uncertainty: true });
     const version = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset).getUint32(4, true);
-    expect(version(plain.save())).toBe(2);
-    expect(version(sm.save())).toBe(3);
+    expect(version(plain.saveLegacy())).toBe(2);
+    expect(version(sm.saveLegacy())).toBe(3);
+    expect(version(sm.save())).toBe(4);
+    expect(bits(SparseModel.load(sm.saveLegacy(), { runtime: rt }).predictMC(data(3, 10, 2), { samples: 2 }).mean)).toEqual(bits(sm.predictMC(data(3, 10, 2), { samples: 2 }).mean));
     expect(bits(SparseModel.load(plain.save(), { runtime: rt }).predict(data(3, 10, 2)))).toEqual(bits(sm.predict(data(3, 10, 2))));
     plain.dispose();
     sm.dispose();

@@ -27,6 +27,7 @@ import { ForwardContext, Layer, reusedBuffer } from '../layers/layer.js';
 import { ContainerReader, PayloadWriter, bad, isInt, isObject, show } from '../container.js';
 import { batchSizeOption, checkFiniteOutput, lossOption, optionsObject, seedOption } from '../validate.js';
 import type { StepSpec } from './steps.js';
+import { expandKept } from './kept.js';
 import type { LossKind } from '../train.js';
 import type { McPrediction, McRegression } from '../model.js';
 
@@ -238,13 +239,17 @@ export function checkMcSpec(f: string, m: McSpec, inputs: number, units: number,
  * Read the `mc` field `e` of a step (absent: null) with `inputs`, `units`, `values` as the step
  * holds them; sizes are checked against the payload before anything is allocated.
  */
-export function readMcSpec(r: ContainerReader, e: unknown, f: string, inputs: number, units: number, values: number): McSpec | null {
+export function readMcSpec(r: ContainerReader, e: unknown, f: string, inputs: number, units: number, values: number, kept: Float64Array | null = null): McSpec | null {
   if (e === undefined || e === null) return null;
   if (!isObject(e)) bad(f, 'an mc object', show(e));
-  if ((values + inputs + units) * 4 > r.payloadBytes) bad(f, 'variances and maps fitting the payload', `${values} + ${inputs} + ${units} values`);
+  // kept: a dense matrix stored as its kept entries (version 4): the variances at those positions only.
+  const stored = kept ? kept.length : values;
+  if ((stored + inputs + units) * 4 > r.payloadBytes) bad(f, 'variances and maps fitting the payload', `${stored} + ${inputs} + ${units} values`);
+  if (kept) r.expand(`${f}.variance`, 4 * values);
+  const variance = r.read(`${f}.variance`, e.variance, 'f32', stored);
   const m = {
     stream: e.stream as number, inputs0: e.inputs0 as number, units0: e.units0 as number,
-    variance: r.read(`${f}.variance`, e.variance, 'f32', values),
+    variance: kept ? expandKept(kept, variance, values) : variance,
     inputMap: r.read(`${f}.inputMap`, e.inputMap, 'u32', inputs),
     unitMap: r.read(`${f}.unitMap`, e.unitMap, 'u32', units),
   };
@@ -253,8 +258,8 @@ export function readMcSpec(r: ContainerReader, e: unknown, f: string, inputs: nu
 }
 
 /** The header entry of `m`, its arrays appended to `w`. */
-export function writeMcSpec(w: PayloadWriter, m: McSpec): Record<string, unknown> {
-  return { stream: m.stream, inputs0: m.inputs0, units0: m.units0, variance: w.add(m.variance), inputMap: w.add(m.inputMap), unitMap: w.add(m.unitMap) };
+export function writeMcSpec(w: PayloadWriter, m: McSpec, variance: Float32Array = m.variance): Record<string, unknown> {
+  return { stream: m.stream, inputs0: m.inputs0, units0: m.units0, variance: w.add(variance), inputMap: w.add(m.inputMap), unitMap: w.add(m.unitMap) };
 }
 
 /** Dense indices in the training layer of the stored weights: CSR order for `csr`, else [inputs, units] row-major. */

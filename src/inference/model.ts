@@ -88,10 +88,12 @@ const INFERENCE: ForwardContext = { training: false, sample: false, seed: 0, ste
 const SPARSE_MAGIC = 'VDSP';
 /**
  * Version 2 added `layer` steps, version 3 the weight variances of Bayesian steps (`mc`, written
- * only by models pruned with uncertainty; the others are still written as version 2); files of
- * versions 1 and 2 still load.
+ * only by models pruned with uncertainty), version 4 (written since) the compact weight coding of
+ * inference/kept.ts: CSRs and dense-stored matrices as their kept entries, values in f32 and
+ * positions as byte gaps. Files of versions 1 to 3 still load ({@link SparseModel.saveLegacy}
+ * writes them).
  */
-const SPARSE_VERSION = 3;
+const SPARSE_VERSION = 4;
 
 /** Batch-size option of the predict methods. */
 export interface SparsePredictOptions {
@@ -511,12 +513,24 @@ export class SparseModel {
    * container described in `container.ts`.
    */
   save(): Uint8Array {
+    return this.write(true);
+  }
+
+  /**
+   * @internal The encoding of files before version 4 (every array in full; version 3 with weight
+   * variances, else 2): what the tests of older files' reading load.
+   */
+  saveLegacy(): Uint8Array {
+    return this.write(false);
+  }
+
+  private write(compact: boolean): Uint8Array {
     this.check();
-    const w = new PayloadWriter();
+    const w = new PayloadWriter({ compact });
     const steps = this.steps.map((st) => writeStep(w, st.spec, st.layer));
     const u = this.uncertainty;
     const header = { format: 'vardrop-sparse', inputShape: this.inputShape.slice(), originalWeights: this.originalWeights, steps, ...(u ? { uncertainty: { seed: u.seed } } : {}) };
-    return writeContainer(SPARSE_MAGIC, u ? SPARSE_VERSION : 2, header, w.finish());
+    return writeContainer(SPARSE_MAGIC, compact ? SPARSE_VERSION : u ? 3 : 2, header, w.finish());
   }
 
   /**
@@ -528,7 +542,7 @@ export class SparseModel {
    */
   static load(bytes: Uint8Array, opts: { runtime?: Runtime } = {}): SparseModel {
     const rt = runtimeOption(optionsObject('options', opts).runtime);
-    const r = ContainerReader.open(bytes, SPARSE_MAGIC, [1, 2, SPARSE_VERSION], rt);
+    const r = ContainerReader.open(bytes, SPARSE_MAGIC, [1, 2, 3, SPARSE_VERSION], rt);
     const h = r.header;
     if (h.format !== 'vardrop-sparse') bad('header.format', '"vardrop-sparse"', show(h.format));
     const inSize = checkShapeField('header.inputShape', h.inputShape, MAX_ELEMENTS, 1);

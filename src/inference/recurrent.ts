@@ -25,6 +25,7 @@ import { Csr, checkCsr, csrByRows } from '../ops/spmm.js';
 import { RowsCsrWeights, csrRowsGemm, embeddingLookup, gruCell, gruForward, lstmCell, lstmForward, stepMask, swapOuter } from '../ops/rnn.js';
 import { ContainerReader, PayloadWriter, bad, isInt, isObject, show } from '../container.js';
 import { reusedBuffer } from '../layers/layer.js';
+import { columnsIncrease, readCsrCompact, writeCsrCompact } from './kept.js';
 
 type ErrClass = typeof ArgumentError | typeof ModelFormatError;
 
@@ -260,6 +261,7 @@ export function readCsrField(r: ContainerReader, c: unknown, f: string, rows: nu
   if (c.rows !== rows) bad(`${f}.rows`, String(rows), show(c.rows));
   if (c.cols !== cols) bad(`${f}.cols`, String(cols), show(c.cols));
   if (rows + 1 > r.payloadBytes / 4) bad(`${f}.rows`, 'row pointers fitting the payload', String(rows));
+  if (r.version >= 4 && c.index !== undefined) return readCsrCompact(r, c, f, rows, cols);
   const nnz = c.nnz;
   if (!isInt(nnz) || nnz > rows * cols || nnz * 6 > r.payloadBytes) bad(`${f}.nnz`, `an integer in [0, min(${rows}·${cols}, payload/6)]`, show(nnz));
   const rowPtr = r.read(`${f}.rowPtr`, c.rowPtr, 'u32', rows + 1);
@@ -272,6 +274,7 @@ export function readCsrField(r: ContainerReader, c: unknown, f: string, rows: nu
 
 /** Write a CSR's header entry, its arrays appended to `w`. */
 export function writeCsrField(w: PayloadWriter, c: Csr): Record<string, unknown> {
+  if (w.compact && columnsIncrease(c)) return writeCsrCompact(w, c);
   return { rows: c.rows, cols: c.cols, nnz: c.values.length, rowPtr: w.add(c.rowPtr), colIdx: w.add(c.colIdx), values: w.add(c.values) };
 }
 

@@ -17,6 +17,7 @@ import {
   EmbeddingStepSpec, RecurrentStepSpec, checkSequenceSpec, readCsrField, readSequenceStep, sequenceStepShape, writeCsrField, writeSequenceStep,
 } from './recurrent.js';
 import { McSpec, checkMcSpec, readMcSpec, writeMcSpec } from './mc.js';
+import { denseKept, readDenseKept, writeDenseKept } from './kept.js';
 
 /**
  * One inference step of a {@link SparseModel}, in plain arrays (what files hold): a weight layer
@@ -190,7 +191,17 @@ export function readStep(r: ContainerReader, e: unknown, f: string, inShape: Sha
   };
   const geometry = () => checkGeometry(`${f}.geometry`, e.geometry, ModelFormatError);
   // Version 3: a Bayesian step's weight variances and training-layer indices (optional).
-  const mc = (inputs: number, units: number, values: number): McSpec | null => readMcSpec(r, e.mc, `${f}.mc`, inputs, units, values);
+  const mc = (inputs: number, units: number, values: number, kept: Float64Array | null = null): McSpec | null => readMcSpec(r, e.mc, `${f}.mc`, inputs, units, values, kept);
+  // Version 4: a dense matrix of n values in full (`weights`) or as its kept entries (`kept`, see kept.ts).
+  const dense = (n: number, k: string): { weights: Float32Array; kept: Float64Array | null } => {
+    if (r.version >= 4 && e.kept !== undefined) {
+      if (e.weights !== undefined) bad(`${f}.weights`, 'absent beside kept', show(e.weights));
+      const d = readDenseKept(r, e.kept, `${f}.kept`, n);
+      return { weights: d.weights, kept: d.positions };
+    }
+    fits(n, k);
+    return { weights: r.read(`${f}.weights`, e.weights, 'f32', n), kept: null };
+  };
   switch (e.kind) {
     case 'sparse': {
       const inputs = int('inputs'), units = int('units');
@@ -202,12 +213,11 @@ export function readStep(r: ContainerReader, e: unknown, f: string, inShape: Sha
     case 'dense': {
       const inputs = int('inputs'), units = int('units');
       if (inShape.length !== 1 || inShape[0] !== inputs) bad(`${f}.inputs`, `${fmtShape(inShape)} as [inputs]`, String(inputs));
-      fits(inputs * units, 'units');
       if (e.liveColumns !== undefined && typeof e.liveColumns !== 'boolean') bad(`${f}.liveColumns`, 'a boolean', show(e.liveColumns));
-      const weights = r.read(`${f}.weights`, e.weights, 'f32', inputs * units), b = bias(units);
-      const dense: StepSpec = { kind: 'dense', inputs, units, weights, bias: b, mc: mc(inputs, units, inputs * units) };
-      if (e.liveColumns === true) dense.liveColumns = true;
-      return dense;
+      const d = dense(inputs * units, 'units'), b = bias(units);
+      const spec: StepSpec = { kind: 'dense', inputs, units, weights: d.weights, bias: b, mc: mc(inputs, units, inputs * units, d.kept) };
+      if (e.liveColumns === true) spec.liveColumns = true;
+      return spec;
     }
     case 'sparseConv':
     case 'conv': {
@@ -221,9 +231,8 @@ export function readStep(r: ContainerReader, e: unknown, f: string, inShape: Sha
         const c = csr(filters, k), b = bias(filters);
         return { kind: 'sparseConv', filters, geometry: g, csr: c, bias: b, mc: mc(k, filters, c.values.length) };
       }
-      fits(k * filters, 'filters');
-      const weights = r.read(`${f}.weights`, e.weights, 'f32', k * filters), b = bias(filters);
-      return { kind: 'conv', filters, geometry: g, weights, bias: b, mc: mc(k, filters, k * filters) };
+      const d = dense(k * filters, 'filters'), b = bias(filters);
+      return { kind: 'conv', filters, geometry: g, weights: d.weights, bias: b, mc: mc(k, filters, k * filters, d.kept) };
     }
     case 'activation': {
       if (!ACTIVATIONS.includes(e.activation as ActivationKind)) bad(`${f}.activation`, `one of ${ACTIVATIONS.join(', ')}`, show(e.activation));
@@ -255,18 +264,25 @@ export function readStep(r: ContainerReader, e: unknown, f: string, inShape: Sha
 
 /**
  * The header entry of step `s`, its arrays appended to `w` (CSR row pointers u32, column
- * indices u16 or u32, values, weights, biases and statistics f32). A `layer` step writes its
+ * indices u16 or u32, values, weights, biases and statistics f32; with `w.compact`, CSRs and
+ * dense matrices as their kept entries, see kept.ts). A `layer` step writes its
  * built layer `layer` as Sequential files write layers.
  */
 export function writeStep(w: PayloadWriter, s: StepSpec, layer?: Layer): Record<string, unknown> {
   const seg = (a: Float32Array | null) => (a ? w.add(a) : null);
   const csr = (c: Csr) => writeCsrField(w, c);
   const mc = (m: McSpec | null | undefined) => (m ? { mc: writeMcSpec(w, m) } : {});
+  // A dense matrix (and its variances) as its kept entries when the writer codes compactly and that is smaller (kept.ts).
+  const dense = (weights: Float32Array, m: McSpec | null | undefined) => {
+    const d = w.compact ? denseKept(weights, m ? m.variance : null) : null;
+    if (!d) return { weights: w.add(weights), ...mc(m) };
+    return { kept: writeDenseKept(w, d), ...(m ? { mc: writeMcSpec(w, m, d.variance!) } : {}) };
+  };
   switch (s.kind) {
     case 'sparse': return { kind: s.kind, inputs: s.inputs, units: s.units, csr: csr(s.csr), bias: seg(s.bias), ...mc(s.mc) };
-    case 'dense': return { kind: s.kind, inputs: s.inputs, units: s.units, weights: w.add(s.weights), bias: seg(s.bias), ...mc(s.mc), ...(s.liveColumns ? { liveColumns: true } : {}) };
+    case 'dense': return { kind: s.kind, inputs: s.inputs, units: s.units, ...dense(s.weights, s.mc), bias: seg(s.bias), ...(s.liveColumns ? { liveColumns: true } : {}) };
     case 'sparseConv': return { kind: s.kind, filters: s.filters, geometry: s.geometry, csr: csr(s.csr), bias: seg(s.bias), ...mc(s.mc) };
-    case 'conv': return { kind: s.kind, filters: s.filters, geometry: s.geometry, weights: w.add(s.weights), bias: seg(s.bias), ...mc(s.mc) };
+    case 'conv': return { kind: s.kind, filters: s.filters, geometry: s.geometry, ...dense(s.weights, s.mc), bias: seg(s.bias) };
     case 'batchNorm': return { kind: s.kind, eps: s.eps, gamma: w.add(s.gamma), beta: w.add(s.beta), mean: w.add(s.mean), variance: w.add(s.variance) };
     case 'layer': return { kind: s.kind, layer: writeLayerEntry(w, layer ?? s.entry.layer) };
     case 'embedding':
