@@ -4,14 +4,14 @@
 // K-sample ensemble on 2000 test images (ratio = ensemble seconds / student seconds).
 // Models and recipe: bench/mnist-bayes.mjs (BENCH_EPOCHS, BENCH_TRAIN).
 import { performance } from 'node:perf_hooks';
-import { EPOCHS, errNll, mnist, models } from './mnist-bayes.mjs';
+import { EPOCHS, SGD_EPOCHS, errNll, mnist, models } from './mnist-bayes.mjs';
 import { report, timeIt } from './peers.mjs';
 
 const d = await mnist();
 const t0 = performance.now();
 const m = await models(d);
 const wall = Math.round((performance.now() - t0) / 1000);
-const common = { epochs: EPOCHS, train: d.n, wallSeconds: m.loaded ? undefined : wall, trainSeconds: m.seconds, loadedFromOut: m.loaded };
+const common = { epochs: EPOCHS, sgdEpochs: SGD_EPOCHS, train: d.n, wallSeconds: m.loaded ? undefined : wall, trainSeconds: m.seconds, loadedFromOut: m.loaded };
 report({ bench: 'sgld-mnist', case: 'teacher', samples: m.teacher.size, ...errNll(m.teacher.predictProba(d.xt).mean, d.yt), ...common });
 report({ bench: 'sgld-mnist', case: 'student', ...errNll(m.student.predictProba(d.xt), d.yt), ...common });
 report({ bench: 'sgld-mnist', case: 'sgd', ...errNll(m.sgd.predictProba(d.xt), d.yt), ...common });

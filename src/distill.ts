@@ -10,6 +10,7 @@ import { clipGradNorm } from './ops/optim.js';
 import { gaussianKl } from './ops/sampler.js';
 import { softCrossEntropy, softmax } from './ops/softmax.js';
 import { Adam, Optimizer } from './optim.js';
+import { evalSchedule, type Schedule } from './schedule.js';
 import type { SampleStepHook } from './samplers.js';
 import { Tensor, copyRows } from './tensor.js';
 
@@ -34,6 +35,13 @@ export interface DistillOptions {
   unlabelled?: Float32Array;
   /** The student's optimizer (default Adam, lr 1e-3). */
   optimizer?: Optimizer;
+  /**
+   * Learning-rate schedule of the student overriding its optimizer's own lr, as `fit`'s `lr`:
+   * a function of the epoch counted in passes over the pool (inputs drawn / pool size, not
+   * counting perturbed copies) and the fraction of it done, e.g.
+   * `schedules.linearDecay(1e-3, { start: 20, end: 40 })`.
+   */
+  lr?: Schedule;
   /** KL weight β of a Bayesian student's ELBO, loss = distillation + β·KL/N with N the pool size (default 1). */
   klWeight?: number;
   /** Clip the global gradient norm of the student (default: no clipping). */
@@ -76,6 +84,7 @@ class StudentTrainer {
   private readonly ownOptimizer: boolean;
   private readonly beta: number;
   private readonly clip: number;
+  private readonly lr: Schedule | undefined;
   private readonly seed: number;
   private readonly rng: Rng;
   private readonly bufs = new Map<string, Tensor>();
@@ -107,6 +116,9 @@ class StudentTrainer {
     if (o.optimizer !== undefined && !(o.optimizer instanceof Optimizer)) throw new ArgumentError('optimizer', 'an Optimizer', describe(o.optimizer));
     this.ownOptimizer = o.optimizer === undefined;
     this.optimizer = o.optimizer ?? new Adam({ lr: 1e-3 });
+    if (o.lr !== undefined && typeof o.lr !== 'number' && typeof o.lr !== 'function') throw new ArgumentError('lr', 'a number >= 0 or a schedule (epoch, fraction) => lr', describe(o.lr));
+    this.lr = o.lr;
+    if (o.lr !== undefined) evalSchedule('lr', o.lr, 0, 0);
     this.rng = new Rng(this.seed, 0xd157, student.rt);
   }
 
@@ -152,9 +164,15 @@ class StudentTrainer {
     return out;
   }
 
-  /** One student step on inputs `x` (flat) against the teacher's `targets`; returns the mean KL per input (nats). */
-  step(x: Float32Array, targets: Targets): number {
+  /**
+   * One student step on inputs `x` (flat) against the teacher's `targets`; returns the mean KL
+   * per input (nats). `passes`: pool inputs drawn before this step / pool size (the epoch of
+   * the lr schedule, with its fraction).
+   */
+  step(x: Float32Array, targets: Targets, passes: number): number {
     const s = this.student;
+    const epoch = Math.floor(passes);
+    const lr = this.lr === undefined ? this.optimizer.lr : evalSchedule('lr', this.lr, epoch, passes - epoch);
     const B = x.length / s.inputSize;
     const C = s.outputSize;
     const params = s.params();
@@ -187,7 +205,7 @@ class StudentTrainer {
       if (countNonFinite(p.grad) > 0) throw new DivergenceError(`${p.name} gradient`, 'finite values', `NaN/Inf at student step ${this.t + 1}; weights kept`);
     }
     if (this.clip) clipGradNorm(params.map((p) => p.grad), this.clip);
-    this.optimizer.step(params);
+    this.optimizer.step(params, lr);
     for (const l of s.layers) l.constrain();
     this.t++;
     return loss;
@@ -252,7 +270,7 @@ export class OnlineDistiller implements SampleStepHook {
     if (this.seen++ % this.every !== 0) return;
     const x = this.tr.drawBatch();
     const targets = teacherTargets(teacher, x, this.tr.task, this.tr.temperature, this.likelihood, this.noiseVariance, this.tr.targetSize);
-    this.lossSum += this.tr.step(x, targets);
+    this.lossSum += this.tr.step(x, targets, (this.tr.steps * this.tr.batch) / this.tr.poolSize);
     this.lossCount++;
   }
 
@@ -348,7 +366,7 @@ export function distill(teacher: Ensemble, student: Sequential, x: Float32Array,
         const xb = tr.drawBatch(rows);
         const t = fixed ? pick(fixed, rows, D) : ensembleTargets(teacher, xb, tr.task, tr.temperature);
         const B = xb.length / student.inputSize;
-        sum += tr.step(xb, t) * B;
+        sum += tr.step(xb, t, e + s / tr.poolSize) * B;
         count += B;
       }
       losses.push(sum / count);

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fitStandardizer, loadMnist, parseCsv, standardize } from '../src/data.js';
-import { OnlineDistiller, distill } from '../src/distill.js';
+import { OnlineDistiller, distill, type DistillOptions } from '../src/distill.js';
 import { Ensemble } from '../src/ensemble.js';
 import { ArgumentError } from '../src/errors.js';
 import { ReLU } from '../src/layers/activation.js';
@@ -101,6 +101,47 @@ describe('distillation on Boston housing (regression: mean and log-variance stud
     for (let i = 0; i < a.length / 2; i++) se += (a[2 * i] * ys.std[0] + ys.mean[0] - Yraw[nTrain + i]) ** 2;
     expect(Math.sqrt(se / (a.length / 2))).toBeLessThan(5.5);
     s.dispose();
+  });
+
+  it("the student's lr schedule overrides its optimizer's lr, counted in passes over the pool", () => {
+    const weights = (m: Sequential): Float32Array[] => m.params().map((p) => p.value.toArray());
+    const run = (lr: DistillOptions['lr']): Float32Array[] => {
+      const s = mlp(7);
+      distill(teacher, s, xTr, { epochs: 2, batchSize: 32, optimizer: new Adam({ lr: 3e-3 }), lr });
+      const w = weights(s);
+      s.dispose();
+      return w;
+    };
+    const init = mlp(7), w0 = weights(init);
+    init.dispose();
+    // A constant schedule equal to the optimizer's lr is the same bits as none; lr 0 moves nothing.
+    expect(run(3e-3)).toEqual(run(undefined));
+    expect(run(0)).toEqual(w0);
+    expect(run(1e-3)).not.toEqual(run(undefined));
+    // Offline: (epoch, fraction) of each step, 13 batches of 32 over the 400 rows per epoch.
+    const seen: [number, number][] = [];
+    run((e, f) => (seen.push([e, f]), 1e-3));
+    expect(seen.length).toBe(1 + 2 * 13); // one check at construction
+    expect(seen[1]).toEqual([0, 0]);
+    expect(seen[2]).toEqual([0, 32 / 400]);
+    expect(seen[14]).toEqual([1, 0]);
+    // Online: passes counted in drawn inputs (not their perturbed copies) over the pool.
+    const s = mlp(8), m = mlp(9), online: [number, number][] = [];
+    const hook = new OnlineDistiller(s, xTr, { task: 'regression', batchSize: 100, perturb: { std: 0.1 }, lr: (e, f) => (online.push([e, f]), 1e-3) });
+    sample(m, xTr, yTr, { sampler: new SGLD({ stepSize: 1e-5, seed: 1 }), epochs: 2, batchSize: 100, loss: 'gaussianNll', progress: false, ensemble: { task: 'regression' }, hook }).ensemble.dispose();
+    expect(online.slice(1).map(([e, f]) => e + f)).toEqual([0, 0.25, 0.5, 0.75, 1, 1.25, 1.5, 1.75]);
+    // A bad schedule value is a typed error before the student moves (here at the second pass).
+    const info = { step: 1, sampling: true, collecting: true };
+    const bad = new OnlineDistiller(s, xTr, { task: 'regression', batchSize: 100, lr: (e) => (e > 0 ? NaN : 1e-3) });
+    for (let i = 0; i < 4; i++) bad.onStep(m, info);
+    const held = weights(s);
+    expect(() => bad.onStep(m, info)).toThrow(ArgumentError);
+    expect(weights(s)).toEqual(held);
+    expect(() => new OnlineDistiller(s, xTr, { lr: 'fast' as unknown as number })).toThrow(/lr/);
+    expect(() => new OnlineDistiller(s, xTr, { lr: -1 })).toThrow(ArgumentError);
+    for (const x of [hook, bad]) x.dispose();
+    s.dispose();
+    m.dispose();
   });
 
   it('distillation checks its arguments', () => {
