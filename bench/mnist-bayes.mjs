@@ -4,13 +4,13 @@
 // short run, BENCH_EPOCHS below the full recipe, writes its own files and never overwrites a
 // full run's).
 //
-// Recipe (E = BENCH_EPOCHS sampler epochs, full recipe 50): batch 100. SGD baseline: momentum
+// Recipe (E = BENCH_EPOCHS sampler epochs, full recipe 30: what fits an hour of this shared 2-core machine): batch 100. SGD baseline: momentum
 // 0.9, lr 0.05 for the first half of its 2E/5 epochs, then linearly to 0. The teacher starts
 // from that SGD net's first epoch (warm start), then SGLD for E epochs with prior precision 1
 // (N(0, 1) weights), a polynomial step size η_t = η₀·(1 + t/1000)^−0.55 with η₀/2·N = 0.05 (the
 // SGD rate), burn-in of a fifth of the steps, and a snapshot every 1/K of the rest (K = 40
 // kept, 1.9 MB each). The student (same net) takes one Adam step per sampler step after
-// burn-in on the teacher sample's softmax over the batch's 100 training inputs and a
+// burn-in on the teacher sample's softmax over 50 random training inputs and a
 // Gaussian-perturbed copy of them (σ = 0.05), lr 1e-3 for the first half of its passes, then
 // linearly to 0 (so it ends averaging over the last samples). Per-epoch progress goes to stderr.
 // BENCH_EPOCHS=E runs E; BENCH_TRAIN=n uses the first n images.
@@ -22,7 +22,7 @@ import * as vd from '../dist/index.js';
 const { Sequential, Dense, ReLU, SGD, Adam, SGLD, stepSizes, schedules, fit, sample, OnlineDistiller, Ensemble, saveModel, loadModel, loadMnist } = vd;
 const here = path.dirname(new URL(import.meta.url).pathname);
 const root = path.resolve(here, '..');
-export const FULL_EPOCHS = 50;
+export const FULL_EPOCHS = 30;
 export const EPOCHS = process.env.BENCH_EPOCHS ? Number(process.env.BENCH_EPOCHS) : FULL_EPOCHS;
 const TRAIN = process.env.BENCH_TRAIN ? Number(process.env.BENCH_TRAIN) : 60000;
 const K = 40;
@@ -53,7 +53,8 @@ export function errNll(p, y) {
 }
 
 const tag = () => (EPOCHS >= FULL_EPOCHS && TRAIN >= 60000 ? 'full' : `e${EPOCHS}-n${TRAIN}`);
-const out = (f) => path.join(here, 'out', `mnist-bayes-${tag()}-${f}`);
+/** File `f` of this run size under bench/out/ (a short run never overwrites the full run's files). */
+export const out = (f) => path.join(here, 'out', `mnist-bayes-${tag()}-${f}`);
 
 /** Train (or load from bench/out/) the SGD baseline, the SGLD teacher ensemble and the online student. */
 export async function models(d) {
@@ -70,17 +71,28 @@ export async function models(d) {
   const steps = EPOCHS * Math.ceil(d.n / 100);
   const log = (what, l, extra = '') => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${what} epoch ${l.epoch}: loss ${l.loss.toFixed(4)}${extra}\n`);
   const t0 = performance.now();
-  const sgd = mlp(1);
-  let warm = null;
-  fit(sgd, d.x, d.y, { epochs: SGD_EPOCHS, batchSize: 100, optimizer: new SGD({ lr: 0.05, momentum: 0.9 }), progress: false,
-    lr: schedules.linearDecay(0.05, { start: SGD_EPOCHS / 2, end: SGD_EPOCHS }),
-    onEpochEnd: (l) => { if (l.epoch === 1) warm = saveModel(sgd); log('sgd', l); } });
-  const tSgd = (performance.now() - t0) / 1000;
+  // The SGD baseline and its first-epoch snapshot are saved as soon as they are trained, so an
+  // interrupted run restarts at the sampler.
+  let sgd, warm, tSgd;
+  if (fs.existsSync(out('sgd.vdrp')) && fs.existsSync(out('warm.vdrp')) && fs.existsSync(out('sgd-seconds.json'))) {
+    sgd = loadModel(new Uint8Array(fs.readFileSync(out('sgd.vdrp'))));
+    warm = new Uint8Array(fs.readFileSync(out('warm.vdrp')));
+    tSgd = JSON.parse(fs.readFileSync(out('sgd-seconds.json'), 'utf8'));
+  } else {
+    sgd = mlp(1);
+    fit(sgd, d.x, d.y, { epochs: SGD_EPOCHS, batchSize: 100, optimizer: new SGD({ lr: 0.05, momentum: 0.9 }), progress: false,
+      lr: schedules.linearDecay(0.05, { start: SGD_EPOCHS / 2, end: SGD_EPOCHS }),
+      onEpochEnd: (l) => { if (l.epoch === 1) warm = saveModel(sgd); log('sgd', l); } });
+    tSgd = (performance.now() - t0) / 1000;
+    fs.writeFileSync(out('warm.vdrp'), warm);
+    fs.writeFileSync(out('sgd.vdrp'), saveModel(sgd));
+    fs.writeFileSync(out('sgd-seconds.json'), JSON.stringify(tSgd));
+  }
   const teacherNet = loadModel(warm);
   const student = mlp(2);
   const burnIn = Math.floor(steps / 5);
-  const passes = ((steps - burnIn) * 100) / d.n; // student passes over the training inputs
-  const distiller = new OnlineDistiller(student, d.x, { batchSize: 100, perturb: { std: 0.05 }, optimizer: new Adam({ lr: 1e-3 }),
+  const passes = ((steps - burnIn) * 50) / d.n; // student passes over the training inputs
+  const distiller = new OnlineDistiller(student, d.x, { batchSize: 50, perturb: { std: 0.05 }, optimizer: new Adam({ lr: 1e-3 }),
     lr: schedules.linearDecay(1e-3, { start: passes / 2, end: passes }), seed: 5 });
   const t1 = performance.now();
   const r = sample(teacherNet, d.x, d.y, {
@@ -92,7 +104,6 @@ export async function models(d) {
   distiller.dispose();
   teacherNet.dispose();
   const seconds = { sgd: Math.round(tSgd), teacherAndStudent: Math.round(tSample) };
-  fs.writeFileSync(out('sgd.vdrp'), saveModel(sgd));
   fs.writeFileSync(out('student.vdrp'), saveModel(student));
   fs.writeFileSync(out('teacher.vden'), r.ensemble.save());
   fs.writeFileSync(out('seconds.json'), JSON.stringify(seconds));
