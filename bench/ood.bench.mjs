@@ -4,9 +4,9 @@
 // and its student from sgld-mnist (bench/mnist-bayes.mjs, trained if not saved); plain = that
 // run's SGD baseline (one network's softmax entropy; its MI is 0); a Sparse VD LeNet-300-100 (20
 // MC draws): the full-recipe model of `npm run bench -- svd-lenet300` (bench/out/svd-lenet300.vdrp)
-// when it is there, else one trained here on the recipe compressed to 2E/5 epochs; a deep
-// ensemble of 5 784-400-400-10 nets (E/10 epochs each, SGD lr 0.05 momentum 0.9 decaying
-// linearly to 0 over the second half), MC dropout (p = 0.5 after each hidden layer, E/5 epochs
+// when it is there, else one trained here on the recipe compressed to 4E/5 epochs; a deep
+// ensemble of 5 784-400-400-10 nets (E/15 epochs each, SGD lr 0.05 momentum 0.9 decaying
+// linearly to 0 over the second half), MC dropout (p = 0.5 after each hidden layer, 2E/15 epochs
 // with the same schedule, 20 draws). The nets trained here are kept under bench/out/ too.
 // BENCH_EPOCHS (E), BENCH_TRAIN as in sgld-mnist.
 import fs from 'node:fs';
@@ -75,7 +75,7 @@ const svd = fullSvd ? loadModel(new Uint8Array(fs.readFileSync(svdFile))) : cach
 });
 score('sparse-vd', Ensemble.fromMonteCarlo(svd, { samples: 20, seed: 1 }), fullSvd ? { epochs: 200, model: 'bench/out/svd-lenet300.vdrp' } : { epochs: SVD_EPOCHS });
 
-const NET_EPOCHS = Math.max(1, Math.round(EPOCHS / 10));
+const NET_EPOCHS = Math.max(1, Math.round(EPOCHS / 15));
 const ms = [0, 1, 2, 3, 4].map((k) => cached(`deep-${k}`, () => sgdFit(mlp(10 + k), NET_EPOCHS, 10 + k)));
 score('deep-ensemble', Ensemble.fromModels(ms), { epochs: NET_EPOCHS });
 const DROP_EPOCHS = 2 * NET_EPOCHS;
