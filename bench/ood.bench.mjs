@@ -64,6 +64,13 @@ const sgdFit = (net, epochs, seed) => {
   return net;
 };
 
+const NET_EPOCHS = Math.max(1, Math.round(EPOCHS / 15));
+const ms = [0, 1, 2, 3, 4].map((k) => cached(`deep-${k}`, () => sgdFit(mlp(10 + k), NET_EPOCHS, 10 + k)));
+score('deep-ensemble', Ensemble.fromModels(ms), { epochs: NET_EPOCHS });
+const DROP_EPOCHS = 2 * NET_EPOCHS;
+const drop = cached('dropout', () => sgdFit(mlp(20, () => [new Dropout({ rate: 0.5 })]), DROP_EPOCHS, 20));
+score('mc-dropout', Ensemble.fromMonteCarlo(drop, { samples: 20, seed: 2, dropout: true }), { epochs: DROP_EPOCHS });
+// Last, so the full-recipe Sparse VD model has the most time to appear.
 const svdFile = path.join(here, 'out', 'svd-lenet300.vdrp'); // svd-common.mjs modelFile('svd-lenet300', full recipe)
 const SVD_EPOCHS = SGD_EPOCHS;
 const fullSvd = d.n === 60000 && fs.existsSync(svdFile);
@@ -75,10 +82,4 @@ const svd = fullSvd ? loadModel(new Uint8Array(fs.readFileSync(svdFile))) : cach
 });
 score('sparse-vd', Ensemble.fromMonteCarlo(svd, { samples: 20, seed: 1 }), fullSvd ? { epochs: 200, model: 'bench/out/svd-lenet300.vdrp' } : { epochs: SVD_EPOCHS });
 
-const NET_EPOCHS = Math.max(1, Math.round(EPOCHS / 15));
-const ms = [0, 1, 2, 3, 4].map((k) => cached(`deep-${k}`, () => sgdFit(mlp(10 + k), NET_EPOCHS, 10 + k)));
-score('deep-ensemble', Ensemble.fromModels(ms), { epochs: NET_EPOCHS });
-const DROP_EPOCHS = 2 * NET_EPOCHS;
-const drop = cached('dropout', () => sgdFit(mlp(20, () => [new Dropout({ rate: 0.5 })]), DROP_EPOCHS, 20));
-score('mc-dropout', Ensemble.fromMonteCarlo(drop, { samples: 20, seed: 2, dropout: true }), { epochs: DROP_EPOCHS });
 for (const x of [svd, drop, ...ms, m.sgd, m.student]) x.dispose();
