@@ -76,20 +76,17 @@ export async function models(d) {
   const steps = EPOCHS * Math.ceil(d.n / 100);
   const log = (what, l, extra = '') => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${what} epoch ${l.epoch}: loss ${l.loss.toFixed(4)}${extra}\n`);
   const t0 = performance.now();
-  // The SGD baseline and its first-epoch snapshot are saved as soon as they are trained, so an
-  // interrupted run restarts at the sampler.
-  let sgd, warm, tSgd;
-  if (fs.existsSync(out('sgd.vdrp')) && fs.existsSync(out('warm.vdrp')) && fs.existsSync(out('sgd-seconds.json'))) {
+  // The SGD baseline is saved as soon as it is trained, so an interrupted run restarts at the sampler.
+  let sgd, tSgd;
+  if (fs.existsSync(out('sgd.vdrp')) && fs.existsSync(out('sgd-seconds.json'))) {
     sgd = loadModel(new Uint8Array(fs.readFileSync(out('sgd.vdrp'))));
-    warm = new Uint8Array(fs.readFileSync(out('warm.vdrp')));
     tSgd = JSON.parse(fs.readFileSync(out('sgd-seconds.json'), 'utf8'));
   } else {
     sgd = mlp(1);
     fit(sgd, d.x, d.y, { epochs: SGD_EPOCHS, batchSize: 100, optimizer: new SGD({ lr: 0.05, momentum: 0.9 }), progress: false,
       lr: schedules.linearDecay(0.05, { start: SGD_EPOCHS / 2, end: SGD_EPOCHS }),
-      onEpochEnd: (l) => { if (l.epoch === 1) warm = saveModel(sgd); log('sgd', l); } });
+      onEpochEnd: (l) => log('sgd', l) });
     tSgd = (performance.now() - t0) / 1000;
-    fs.writeFileSync(out('warm.vdrp'), warm);
     fs.writeFileSync(out('sgd.vdrp'), saveModel(sgd));
     fs.writeFileSync(out('sgd-seconds.json'), JSON.stringify(tSgd));
   }
