@@ -9,6 +9,18 @@
 //   vocabulary of the train part (cap BENCH_VOCAB, default 5000 ids), Subject + body tokenised,
 //   'pre' padded/truncated to BENCH_SPAM_LEN (default 100) ids; Embedding(64) → LSTM(128) →
 //   Dense(2) against SparseVDEmbedding(64) → SparseVDLSTM(128) → SparseVDDense(2).
+// Sparse VD models carry the group variables of Lobacheva, Chirkova & Vetrov 2018 (`groups`: inputs,
+// hidden units, gates; per-word variables on the embedding) besides the per-weight ones.
+// BENCH_INIT=dense (default): the Sparse VD model starts from the trained dense baseline's weights
+// (θ = the dense weights, group variables 1, log σ² = −10) and trains BENCH_SVD_EPOCHS (default
+// the same epochs) with β linear from 0 to 1 over the first half: the seeds' recipe for a
+// model that must learn before it prunes ("use a pretrained model"); the lines say `init`.
+// BENCH_INIT=scratch trains it from its own initialisation with the schedules below.
+// BENCH_NOISE=sequence|batch picks the Sparse VD weight noise (default sequence, the layers').
+// BENCH_VALIDATION=1: for choosing a recipe without the test set: seq-mnist evaluates on
+// BENCH_TEST training images from index 50 000 on (train stays below 50 000), spam on the last
+// fifth of the train part (training on the rest; the vocabulary stays the train part's); the
+// lines say `"evaluatedOn":"validation"` and their error fields are validation errors.
 // Recipe (both): Adam lr 1e-3, batch 100 (seq-mnist) / 50 (spam), global gradient-norm clip 5,
 // Sparse VD: log σ² = −10 at start, one weight sample per sequence (the layers' default); β
 // linear from 0 to 1 over the first half of the epochs on seq-mnist; on spam β = 0 for the first
@@ -52,16 +64,55 @@ function envInt(name, dflt) {
 const epochs = envInt('BENCH_EPOCHS', FULL_EPOCHS);
 const tasks = (process.env.BENCH_TASKS ?? 'seq-mnist,spam').split(',');
 
-/** Train `model` for the benchmark's epochs; returns seconds per epoch (median over epochs). */
-function train(model, x, y, { batchSize, bayes, warmup = 0 }) {
+const init = process.env.BENCH_INIT ?? 'dense';
+if (init !== 'dense' && init !== 'scratch') throw new Error(`BENCH_INIT must be dense or scratch, got '${init}'`);
+const weightNoise = process.env.BENCH_NOISE ?? 'sequence';
+if (weightNoise !== 'sequence' && weightNoise !== 'batch') throw new Error(`BENCH_NOISE must be sequence or batch, got '${weightNoise}'`);
+const svdEpochs = envInt('BENCH_SVD_EPOCHS', epochs);
+const verbose = process.env.BENCH_VERBOSE === '1';
+const validation = process.env.BENCH_VALIDATION === '1';
+const evaluatedOn = validation ? 'validation' : 'test';
+
+/** Train `model` for `e` epochs; returns seconds per epoch (median over epochs). */
+function train(model, x, y, { batchSize, bayes, warmup = 0, e = epochs }) {
   const n = y.length;
   const h = fit(model, x, y, {
-    epochs, batchSize, optimizer: new Adam({ lr: 1e-3 }), clipNorm: 5, datasetSize: n, progress: false, seed: 1,
-    klWeight: bayes ? schedules.linear({ start: warmup * epochs, end: Math.max(1, (warmup + 0.5) * epochs) }) : 0,
+    epochs: e, batchSize, optimizer: new Adam({ lr: 1e-3 }), clipNorm: 5, datasetSize: n, progress: false, seed: 1,
+    klWeight: bayes ? schedules.linear({ start: warmup * e, end: Math.max(1, (warmup + 0.5) * e) }) : 0,
+    ...(verbose ? { onEpochEnd: (log) => console.error(JSON.stringify({ epoch: log.epoch, dataLoss: round(log.dataLoss, 4), kl: round(log.kl, 1), accuracy: log.accuracy, seconds: round(log.seconds, 1), compression: bayes ? round(model.compression(), 1) : undefined })) } : {}),
   });
-  const s = h.epochs.map((e) => e.seconds).sort((a, b) => a - b);
+  const s = h.epochs.map((ep) => ep.seconds).sort((a, b) => a - b);
   return s[s.length >> 1];
 }
+
+/**
+ * θ of every Sparse VD weight of `svd` = the same weight of the trained dense `base` (layer by
+ * layer: kernel → kernel/theta or theta, recurrentKernel → recurrentKernel/theta, embeddings →
+ * embeddings/theta, biases as they are); group variables and log σ² keep their initial values.
+ */
+function initFromDense(svd, base) {
+  base.layers.forEach((bl, i) => {
+    const sp = svd.layers[i].params();
+    for (const p of bl.params()) {
+      const suffix = p.name.slice(p.name.indexOf('/') + 1);
+      const q = sp.find((g) => [`/${suffix}/theta`, `/${suffix}`, suffix === 'kernel' ? '/theta' : null].some((s) => s && g.name.endsWith(s)) && g.value.size === p.value.size);
+      if (!q) throw new Error(`no Sparse VD parameter for ${p.name}`);
+      q.value.set(p.value.toArray());
+    }
+  });
+}
+
+/** Train the Sparse VD model: from the dense baseline (BENCH_INIT=dense) or from scratch with `scratchWarmup`. */
+function trainSvd(svd, base, x, y, batchSize, scratchWarmup) {
+  if (init === 'dense') {
+    initFromDense(svd, base);
+    return train(svd, x, y, { batchSize, bayes: true, e: svdEpochs });
+  }
+  return train(svd, x, y, { batchSize, bayes: true, warmup: scratchWarmup, e: svdEpochs });
+}
+
+/** Group variables kept per Sparse VD recurrent layer (inputs, hidden units, gates). */
+const groupsKept = (model) => model.layers.filter((l) => typeof l.groupsKept === 'function').map((l) => l.groupsKept());
 
 function layerReport(model) {
   return model.sparsity().map((s) => ({ layer: s.layer, kept: s.kept, total: s.total, compression: round(s.total / Math.max(1, s.kept), 1) }));
@@ -89,16 +140,21 @@ async function seqMnist() {
     const h = fit(base, tr.x, tr.labels, { epochs: 2, batchSize: 100, optimizer: new Adam({ lr: 1e-3 }), clipNorm: 5, progress: false, seed: 1 });
     return { baseSec: h.epochs[1].seconds, n: tr.n };
   }
-  const te = sequentialMnist(m.test, Math.min(m.test.n, envInt('BENCH_TEST', m.test.n)));
+  let te = sequentialMnist(m.test, Math.min(m.test.n, envInt('BENCH_TEST', m.test.n)));
+  if (validation) {
+    if (tr.n > 50000) throw new Error('BENCH_VALIDATION needs BENCH_TRAIN ≤ 50000');
+    const k = Math.min(10000, envInt('BENCH_TEST', 10000));
+    te = { ...tr, n: k, x: m.train.images.subarray(50000 * 784, (50000 + k) * 784), labels: m.train.labels.subarray(50000, 50000 + k) };
+  }
   const base = new Sequential({ inputShape: tr.shape, seed: 1, layers: [new LSTM({ units: 128 }), new Dense({ units: 10 })] });
   const baseSec = train(base, tr.x, tr.labels, { batchSize: 100, bayes: false });
   const baseErr = testError(base, te.x, te.labels, 500);
-  const svd = new Sequential({ inputShape: tr.shape, seed: 1, layers: [new SparseVDLSTM({ units: 128 }), new SparseVDDense({ units: 10 })] });
-  const sec = train(svd, tr.x, tr.labels, { batchSize: 100, bayes: true });
+  const svd = new Sequential({ inputShape: tr.shape, seed: 1, layers: [new SparseVDLSTM({ units: 128, groups: true, weightNoise }), new SparseVDDense({ units: 10 })] });
+  const sec = trainSvd(svd, base, tr.x, tr.labels, 100, 0);
   report({
     bench: 'svd-rnn', case: 'seq-mnist', testError: testError(svd, te.x, te.labels, 500), compression: round(svd.compression(), 2),
-    baselineTestError: baseErr, epochs, secPerEpoch: round(sec, 2), baselineSecPerEpoch: round(baseSec, 2),
-    layers: layerReport(svd), hiddenKept: recurrentUnitsKept(svd.layers[0], svd.layers[1]), hidden: 128, train: tr.n, test: te.n,
+    baselineTestError: baseErr, evaluatedOn, epochs, svdEpochs, init, weightNoise, secPerEpoch: round(sec, 2), baselineSecPerEpoch: round(baseSec, 2),
+    layers: layerReport(svd), hiddenKept: recurrentUnitsKept(svd.layers[0], svd.layers[1]), hidden: 128, groupsKept: groupsKept(svd), train: tr.n, test: te.n,
     prunedTestError: prunedError(svd, te.x, te.labels),
   });
   return { baseSec, n: tr.n };
@@ -121,7 +177,9 @@ function spam() {
   const length = envInt('BENCH_SPAM_LEN', 100);
   const { train: tr0, test: te0, vocabulary } = spamAssassinTask(records, { length, maxSize: envInt('BENCH_VOCAB', 5000), testFraction: 0.2, seed: 0 });
   const cap = (s, k) => ({ ...s, n: Math.min(s.n, k), x: s.x.subarray(0, Math.min(s.n, k) * length), labels: s.labels.subarray(0, Math.min(s.n, k)) });
-  const tr = cap(tr0, envInt('BENCH_TRAIN', tr0.n)), te = cap(te0, envInt('BENCH_TEST', te0.n));
+  const nFit = validation ? Math.floor(tr0.n * 0.8) : tr0.n;
+  const tail = { ...tr0, n: tr0.n - nFit, x: tr0.x.subarray(nFit * length), labels: tr0.labels.subarray(nFit) };
+  const tr = cap({ ...tr0, n: nFit }, envInt('BENCH_TRAIN', nFit)), te = cap(validation ? tail : te0, envInt('BENCH_TEST', te0.n));
   const V = vocabulary.size, D = 64;
   const base = new Sequential({
     inputShape: [length], seed: 1,
@@ -129,16 +187,16 @@ function spam() {
   });
   const baseSec = train(base, tr.x, tr.labels, { batchSize: 50, bayes: false });
   const baseErr = testError(base, te.x, te.labels, 250);
-  const emb = new SparseVDEmbedding({ inputDim: V, outputDim: D, maskZero: true });
+  const emb = new SparseVDEmbedding({ inputDim: V, outputDim: D, maskZero: true, groups: 'words' });
   const svd = new Sequential({
     inputShape: [length], seed: 1,
-    layers: [emb, new SparseVDLSTM({ units: 128, masking: true }), new SparseVDDense({ units: 2 })],
+    layers: [emb, new SparseVDLSTM({ units: 128, masking: true, groups: true, weightNoise }), new SparseVDDense({ units: 2 })],
   });
-  const sec = train(svd, tr.x, tr.labels, { batchSize: 50, bayes: true, warmup: 0.25 });
+  const sec = trainSvd(svd, base, tr.x, tr.labels, 50, 0.25);
   report({
     bench: 'svd-rnn', case: 'spam', testError: testError(svd, te.x, te.labels, 250), compression: round(svd.compression(), 2),
-    baselineTestError: baseErr, epochs, secPerEpoch: round(sec, 2), baselineSecPerEpoch: round(baseSec, 2),
-    layers: layerReport(svd), vocabKept: emb.keptWords(), vocab: V, hiddenKept: recurrentUnitsKept(svd.layers[1], svd.layers[2]), hidden: 128,
+    baselineTestError: baseErr, evaluatedOn, epochs, svdEpochs, init, weightNoise, secPerEpoch: round(sec, 2), baselineSecPerEpoch: round(baseSec, 2),
+    layers: layerReport(svd), vocabKept: emb.keptWords(), vocab: V, hiddenKept: recurrentUnitsKept(svd.layers[1], svd.layers[2]), hidden: 128, groupsKept: groupsKept(svd),
     prunedTestError: prunedError(svd, te.x, te.labels), spamFractionTest: round(te.labels.reduce((a, b) => a + b, 0) / te.n, 3),
     train: tr.n, test: te.n, length, split: 'trainTestSplit(testSize 0.2, seed 0, stratified) over emails sorted by group, file order',
   });
