@@ -1,6 +1,6 @@
 // The inference-only wasm module (the `vardrop/infer` entry): the forward kernels that sparse,
-// dense and recurrent inference and Monte-Carlo prediction of pruned models run, re-exported from
-// their families; nothing of training (backward kernels, optimizers, samplers, the training
+// dense and recurrent inference run, re-exported from their families (Monte-Carlo prediction's
+// are added by infer-mc.ts, the module of `vardrop/infer-mc`); nothing of training (backward kernels, optimizers, samplers, the training
 // noise). Scalar twins stay in the full module (they are the tests' oracles). Every export here
 // is an export of index.ts with the same code (test/kernel-contract.node.test.ts checks the
 // subset and the bits).
@@ -13,12 +13,9 @@ export { max_pool2d_f32_nhwc, avg_pool2d_f32_nhwc } from './pool';
 export { relu_f32, leaky_relu_f32, elu_f32, sigmoid_f32, tanh_f32 } from './activation';
 export { softmax_rows_f32, argmax_rows_f32 } from './softmax';
 export { batchnorm_forward_infer_f32 } from './batchnorm';
-export { first_nonfinite_f32, square_f32 } from './elementwise';
+export { first_nonfinite_f32 } from './elementwise';
 export { nonzero_cols_f32, gather_cols_f32, gather_rows_f32 } from './gather';
-export { svd_prepare_f32, mc_weight_sample_f32, lrt_sample_f32 } from './bayes';
-export { exp_f32 } from './vmath';
-export { entropy_rows_f32 } from './loss';
-export { noise_gauss_at_f32 } from './noise';
+export { svd_prepare_f32 } from './bayes';
 export {
   lstm_forward_f32, gru_forward_f32, lstm_cell_f32, gru_cell_f32, rnn_transpose_f32, rnn_step_mask_f32, embedding_lookup_f32, csr_rows_gemm_f32,
 } from './rnn';

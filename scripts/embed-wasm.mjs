@@ -55,6 +55,7 @@ export function wasmString(bytes) {
 export const MODULES = [
   { wasm: 'build/vardrop.wasm', out: 'src/runtime/wasm-binary.ts' },
   { wasm: 'build/vardrop-infer.wasm', out: 'src/runtime/infer-wasm-binary.ts' },
+  { wasm: 'build/vardrop-infer-mc.wasm', out: 'src/runtime/infer-mc-wasm-binary.ts' },
 ];
 
 function main() {

@@ -2,8 +2,9 @@
  * `vardrop/infer`: the inference-only entry. It loads a model file, dense (`Sequential`
  * files, `VDRP`, written by `model.save()`) or pruned (`SparseModel` files, `VDSP`, written
  * by `prune(model).save()`), and predicts with the same bits as the full `vardrop` bundle gives
- * for that file (`predictMC` of a model pruned with `uncertainty: true` too). Its wasm module
- * holds the forward kernels only (assembly/infer.ts) and its
+ * for that file. `predictMC` (of a model pruned with `uncertainty: true`) needs the Monte-Carlo
+ * kernels, which this entry leaves out: `vardrop/infer-mc` is the same entry with them. Its wasm
+ * module holds the forward kernels only (assembly/infer.ts) and its
  * bundle no training code, so an edge function or a page that only predicts ships a fraction of
  * the full package.
  *

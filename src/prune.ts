@@ -19,6 +19,10 @@ import { SparseModel } from './inference/model.js';
 import { StepSpec } from './inference/steps.js';
 import { LinearProto, compactChannels, keepInputs, keepUnits, sparseIsFaster } from './compact.js';
 import { compactRecurrent, embeddingSpec, recurrentSpec } from './inference/recurrent.js';
+import { enableMc } from './inference/mc-install.js';
+
+// Models pruned with uncertainty predict by Monte Carlo (the full module has the kernels).
+enableMc();
 
 /** Options of {@link prune}. */
 export interface PruneOptions {

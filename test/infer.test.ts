@@ -7,6 +7,7 @@ type Full = typeof import('../src/index.js');
 type Infer = typeof import('../src/infer.js');
 const full: Full = await import(/* @vite-ignore */ `${base}index.js`);
 const infer: Infer = await import(/* @vite-ignore */ `${base}infer.js`);
+const inferMc: typeof import('../src/infer-mc.js') = await import(/* @vite-ignore */ `${base}infer-mc.js`);
 
 /** Inputs with the first quarter of the features zero in every sample (so a Dense layer packs its live columns). */
 function inputs(n: number, per: number, seed: number): Float32Array {
@@ -110,6 +111,30 @@ describe('vardrop/infer', () => {
     for (const name of ['conv2d_backward_filter_f32_nhwc', 'relu_backward_f32', 'adam_f32', 'threefry2x32_20', 'svd_kl_f32', 'lstm_backward_f32', 'noise_gauss_f32', 'sgld_f32']) {
       expect(k[name], name).toBeUndefined();
     }
+    // Monte-Carlo prediction's kernels are vardrop/infer-mc's.
+    const kmc = (await inferMc.init()).k as unknown as Record<string, unknown>;
+    for (const name of ['lrt_sample_f32', 'mc_weight_sample_f32', 'noise_gauss_at_f32', 'entropy_rows_f32']) {
+      expect(k[name], name).toBeUndefined();
+      expect(typeof kmc[name], name).toBe('function');
+    }
+  });
+
+  it('predictMC: vardrop/infer-mc gives the full bundle\'s bits in both modes; vardrop/infer predicts the same file and names the entry to use', () => {
+    const { file, x } = mlp(full);
+    const m = full.Sequential.load(file);
+    const sm = full.prune(m, { uncertainty: true }), bytes = sm.save();
+    const ref = full.SparseModel.load(bytes), got = inferMc.load(bytes), plain = infer.load(bytes);
+    for (const mode of ['weights', 'lrt'] as const) {
+      const a = ref.predictMC(x, { samples: 4, seed: 3, mode }), b = got.predictMC(x, { samples: 4, seed: 3, mode });
+      expect(bits(b.mean), mode).toEqual(bits(a.mean));
+      expect(bits(b.predictiveEntropy), mode).toEqual(bits(a.predictiveEntropy));
+      expect(bits(b.mutualInformation), mode).toEqual(bits(a.mutualInformation));
+    }
+    expect(bits(got.predict(x))).toEqual(bits(ref.predict(x)));
+    expect(bits(plain.predict(x))).toEqual(bits(ref.predict(x)));
+    expect(() => plain.predictMC(x, { samples: 2 })).toThrow(infer.ArgumentError);
+    expect(() => plain.predictMC(x, { samples: 2 })).toThrow(/vardrop\/infer-mc/);
+    for (const t of [ref, got, plain, sm, m]) t.dispose();
   });
 
   it('refuses bad files with its typed errors and stays usable', () => {

@@ -195,6 +195,14 @@ describe('inference-only module (assembly/infer.ts)', () => {
     expect(fs.statSync(path.join(ROOT, 'build/vardrop-infer.wasm')).size).toBeLessThan(fs.statSync(path.join(ROOT, 'build/vardrop.wasm')).size / 3);
   });
 
+  it('infer-mc (vardrop/infer-mc) is the inference module plus the Monte-Carlo kernels, a subset of the full one', () => {
+    const mc = new WebAssembly.Module(fs.readFileSync(path.join(ROOT, 'build/vardrop-infer-mc.wasm')));
+    const all = new Set(names(full)), plain = new Set(names(infer));
+    expect(names(mc).filter((n) => !all.has(n))).toEqual([]);
+    expect(names(infer).filter((n) => !names(mc).includes(n))).toEqual([]);
+    expect(names(mc).filter((n) => !plain.has(n)).sort()).toEqual(['entropy_rows_f32', 'exp_f32', 'lrt_sample_f32', 'mc_weight_sample_f32', 'noise_gauss_at_f32', 'square_f32']);
+  });
+
   it('gives the full module\'s bits on every step kind and every kernel it exports', async () => {
     const { Runtime } = await import('../src/runtime/runtime.js');
     const { Tensor } = await import('../src/tensor.js');

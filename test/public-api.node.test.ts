@@ -406,4 +406,11 @@ describe('public surface of vardrop/infer', () => {
     // Every name it shares with the full entry is the full entry's (same meaning in both).
     expect(INFER_VALUES.filter((n) => !VALUES.includes(n))).toEqual(['load']);
   });
+
+  it('vardrop/infer-mc (src/infer-mc.ts) exports the same values, and its declaration the same types plus SparseMcOptions', async () => {
+    expect(Object.keys(await import('../src/infer-mc.js')).sort()).toEqual(INFER_VALUES);
+    const d = fs.readFileSync(new URL('../dist/infer-mc.d.ts', import.meta.url), 'utf8');
+    expect(exported(d, false)).toEqual(INFER_VALUES);
+    expect(exported(d, true)).toEqual([...INFER_TYPES, 'SparseMcOptions'].sort());
+  });
 });

@@ -24,7 +24,8 @@ import { ContainerReader, PayloadWriter, applyLayerEntry, bad, checkShapeField, 
 import { StepSpec, checkSpec, readStep, stepShape, writeStep } from './steps.js';
 import { SequenceStep } from './recurrent.js';
 import { batchSizeOption, checkFiniteOutput, optionsObject, runtimeOption } from '../validate.js';
-import { McWeights, SparseMcOptions, mcCall, sparsePredictLrt, sparsePredictMC } from './mc.js';
+import type { McWeights, SparseMcOptions } from './mc.js';
+import { mcSupport } from './mc-support.js';
 import type { McOptions, McPrediction, McRegression, McRegressionOptions } from '../model.js';
 
 /** A recorded forward at one batch size: the plan, the buffers it writes (its own) and its input buffer. */
@@ -158,23 +159,25 @@ export class SparseModel {
       owned.push(x);
       return x;
     };
+    // Monte-Carlo weights only where the entry carries their kernels (see mc-support.ts).
+    const mc = mcSupport();
     try {
       switch (s.kind) {
         case 'sparse':
         case 'sparseConv':
           step.mat = SparseMatrix.fromCsr(s.csr, rt);
           if (s.bias) step.b = t(s.bias);
-          if (s.mc) step.mc = McWeights.create(s.mc, s.csr, null, [], s.csr.cols, s.csr.rows, rt);
+          if (s.mc && mc) step.mc = mc.weights(s.mc, s.csr, null, [], s.csr.cols, s.csr.rows, rt);
           break;
         case 'dense':
           step.w = t(s.weights, [s.inputs, s.units]);
           if (s.bias) step.b = t(s.bias);
-          if (s.mc) step.mc = McWeights.create(s.mc, null, s.weights, step.w.shape, s.inputs, s.units, rt);
+          if (s.mc && mc) step.mc = mc.weights(s.mc, null, s.weights, step.w.shape, s.inputs, s.units, rt);
           break;
         case 'conv':
           step.w = t(s.weights, [s.geometry.kernel[0], s.geometry.kernel[1], inShape[2], s.filters]);
           if (s.bias) step.b = t(s.bias);
-          if (s.mc) step.mc = McWeights.create(s.mc, null, s.weights, step.w.shape, s.weights.length / s.filters, s.filters, rt);
+          if (s.mc && mc) step.mc = mc.weights(s.mc, null, s.weights, step.w.shape, s.weights.length / s.filters, s.filters, rt);
           break;
         case 'batchNorm':
           step.extra = [t(s.gamma), t(s.beta), t(s.mean), t(s.variance)];
@@ -480,18 +483,23 @@ export class SparseModel {
    * deterministic layers, `layer` steps and embedding and recurrent steps (their weights are
    * not kept with variances) run as in {@link predict}. `seed` defaults to the
    * training model's. `mode: 'lrt'` draws the pre-activations instead (see {@link SparseMcOptions}).
-   * Throws {@link ArgumentError} for a model pruned without uncertainty.
+   * Throws {@link ArgumentError} for a model pruned without uncertainty, and in `vardrop/infer`,
+   * which leaves the Monte-Carlo kernels out (`vardrop/infer-mc` and the full package have them).
    */
   predictMC(x: Float32Array, opts: McRegressionOptions & SparseMcOptions): McRegression;
   predictMC(x: Float32Array, opts?: McOptions & SparseMcOptions & { loss?: 'softmaxCrossEntropy' }): McPrediction;
   predictMC(x: Float32Array, opts: McOptions & SparseMcOptions & { loss?: 'softmaxCrossEntropy' | 'mse' | 'gaussianNll'; noiseVariance?: number } = {}): McPrediction | McRegression {
     this.check();
     if (!this.uncertainty) throw new ArgumentError('model', 'a SparseModel pruned with { uncertainty: true } (it keeps the weight variances)', 'a model pruned without uncertainty');
+    const mc = mcSupport();
+    if (!mc || this.steps.some((st) => (st.spec as { mc?: unknown }).mc && !st.mc)) {
+      throw new ArgumentError('model', "a model loaded by an entry with the Monte-Carlo kernels: load it with 'vardrop/infer-mc' (or the full 'vardrop')", "one loaded by 'vardrop/infer'");
+    }
     const { mode, ...rest } = optionsObject('options', opts);
     if (mode !== undefined && mode !== 'weights' && mode !== 'lrt') throw new ArgumentError('mode', "'weights' or 'lrt'", describe(mode));
-    const call = mcCall(rest, this.uncertainty.seed, sizeOf(this.outputShape));
+    const call = mc.call(rest, this.uncertainty.seed, sizeOf(this.outputShape));
     const n = this.checkX(x);
-    if (mode === 'lrt') return sparsePredictLrt({ rt: this.rt, inputShape: this.inputShape, outputSize: sizeOf(this.outputShape), steps: this.steps, bufs: this.bufs }, x, n, call);
+    if (mode === 'lrt') return mc.predictLrt({ rt: this.rt, inputShape: this.inputShape, outputSize: sizeOf(this.outputShape), steps: this.steps, bufs: this.bufs }, x, n, call);
     const view = {
       rt: this.rt, inputShape: this.inputShape, outputSize: sizeOf(this.outputShape), steps: this.steps,
       forward: (t: Tensor, start: number) => {
@@ -503,7 +511,7 @@ export class SparseModel {
         }
       },
     };
-    return sparsePredictMC(view, x, n, call);
+    return mc.predict(view, x, n, call);
   }
 
   /**
