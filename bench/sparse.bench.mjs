@@ -9,7 +9,8 @@
 //   C: lenet300-b1, lenet300-b64, lenet5-b1, lenet5-b64 (us per image at batch 1, us per batch
 //      of 64; inputs copied in and outputs out every call), file-size (bytes), cold-start (ms,
 //      median of 10 fresh processes: import vardrop/infer, load the pruned file, first
-//      prediction, timed inside the child from before the import to after the prediction), bundle
+//      prediction, timed inside the child from before the import to after the prediction, by the
+//      child's performance.now(); Node's own start-up before the child's first line not counted), bundle
 //      (gzipped bytes of dist/infer.js, wasm included); P: ours-dense, ort-wasm-dense,
 //      tfjs-wasm-dense, dense-f32.
 //   ratio = peer / ours (above 1 we win).
