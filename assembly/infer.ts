@@ -7,7 +7,7 @@
 export { heap_base } from './memory';
 export { gemm_f32_nn, gemm_f32_nt, gemm_f32_tn } from './gemm';
 export { conv2d_col_bytes, conv2d_f32_nhwc } from './conv';
-export { spmm_f32_csr, conv2d_sparse_scratch_bytes, conv2d_sparse_f32_nhwc } from './sparse';
+export { spmm_f32_csr, spmv_f32_csc, conv2d_sparse_scratch_bytes, conv2d_sparse_f32_nhwc } from './sparse';
 export { transpose_f32 } from './transpose';
 export { max_pool2d_f32_nhwc, avg_pool2d_f32_nhwc } from './pool';
 export { relu_f32, leaky_relu_f32, elu_f32, sigmoid_f32, tanh_f32 } from './activation';

@@ -8,7 +8,7 @@
 // as many as the kernel takes. Opcodes are positions in PLAN_KERNELS of src/ops/plan.ts.
 import { gemm_f32_nn } from './gemm';
 import { conv2d_f32_nhwc } from './conv';
-import { spmm_f32_csr, conv2d_sparse_f32_nhwc } from './sparse';
+import { spmm_f32_csr, conv2d_sparse_f32_nhwc, spmv_f32_csc } from './sparse';
 import { transpose_f32 } from './transpose';
 import { max_pool2d_f32_nhwc, avg_pool2d_f32_nhwc } from './pool';
 import { relu_f32, leaky_relu_f32, elu_f32, sigmoid_f32, tanh_f32 } from './activation';
@@ -72,6 +72,7 @@ export function plan_run(ops: usize, words: i32, status: usize): i32 {
         n = 2;
         break;
       }
+      case 15: spmv_f32_csc(u(a, 0), u(a, 1), z(a, 2), z(a, 3), u(a, 4), z(a, 5), z(a, 6), z(a, 7), z(a, 8)); n = 9; break;
       default: assert(false, 'plan_run: unknown opcode');
     }
     p = a + (<usize>n << 2);

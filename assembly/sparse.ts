@@ -122,6 +122,90 @@ export function spmm_f32_csr_scalar(m: i32, k: i32, n: i32, rowPtr: usize, colId
 }
 
 // ---------------------------------------------------------------------------------------------
+// One sample through the columns: y[m] = A[m, k]·x[k] + bias with A stored by columns (CSC:
+// colPtr k + 1 u32, rowIdx nnz u16/u32, val nnz f32; the CSR of the layer's W [in, out] by rows).
+// At batch 1 the CSR kernel's cost is every kept weight, though an input of zero (a ReLU's
+// output, an image's background) makes its whole column contribute nothing; walked by columns,
+// a zero input skips its column, so the cost is the kept weights of the live inputs. y[i]
+// accumulates in ascending column order from +0 and the bias is added last: for rows whose CSR
+// column indices ascend (as prune and csrFromWeights write them), the bits of spmm_f32_csr,
+// since a skipped term w·0 = ±0 never changes a sum that started at +0 (the sum cannot be −0).
+
+function cscColumn<T>(c: i32, xc: f32, colPtr: usize, rowIdx: usize, val: usize, y: usize): void {
+  const p0 = <i32>load<u32>(colPtr + (<usize>c << 2));
+  const p1 = <i32>load<u32>(colPtr + (<usize>(c + 1) << 2));
+  for (let p = p0; p < p1; p++) {
+    const yp = y + (<usize>colAt<T>(rowIdx, p) << 2);
+    store<f32>(yp, load<f32>(yp) + load<f32>(val + (<usize>p << 2)) * xc);
+  }
+}
+
+// @ts-ignore: decorator
+@inline function cscColumns<T>(k: i32, colPtr: usize, rowIdx: usize, val: usize, x: usize, y: usize): void {
+  const k4 = k & ~3;
+  const zero = f32x4.splat(0);
+  let c = 0;
+  // Four inputs tested at once: runs of zeros (an image's border) cost one compare per four.
+  for (; c < k4; c += 4) {
+    const x4 = v128.load(x + (<usize>c << 2));
+    if (!v128.any_true(f32x4.ne(x4, zero))) continue;
+    const x0 = f32x4.extract_lane(x4, 0), x1 = f32x4.extract_lane(x4, 1);
+    const x2 = f32x4.extract_lane(x4, 2), x3 = f32x4.extract_lane(x4, 3);
+    if (x0 != 0) cscColumn<T>(c, x0, colPtr, rowIdx, val, y);
+    if (x1 != 0) cscColumn<T>(c + 1, x1, colPtr, rowIdx, val, y);
+    if (x2 != 0) cscColumn<T>(c + 2, x2, colPtr, rowIdx, val, y);
+    if (x3 != 0) cscColumn<T>(c + 3, x3, colPtr, rowIdx, val, y);
+  }
+  for (; c < k; c++) {
+    const xc = load<f32>(x + (<usize>c << 2));
+    if (xc != 0) cscColumn<T>(c, xc, colPtr, rowIdx, val, y);
+  }
+}
+
+function checkSpmv(m: i32, k: i32, colPtr: usize): void {
+  assert(m >= 0 && k >= 0, 'spmv: m, k must be >= 0');
+  assert(load<u32>(colPtr) == 0, 'spmv: colPtr[0] must be 0');
+}
+
+/**
+ * y[m] = A[m, k]·x[k] + bias[m] (0 = none) for one sample, A in CSC (see above; wide = 0: u16
+ * row indices, 1: u32), x and y contiguous f32. Inputs equal to zero are skipped with their
+ * columns. y must not overlap x or bias. SIMD in the zero test and the bias pass.
+ */
+export function spmv_f32_csc(m: i32, k: i32, colPtr: usize, rowIdx: usize, wide: i32, val: usize, x: usize, bias: usize, y: usize): void {
+  checkSpmv(m, k, colPtr);
+  memory.fill(y, 0, <usize>m << 2);
+  if (wide) cscColumns<u32>(k, colPtr, rowIdx, val, x, y);
+  else cscColumns<u16>(k, colPtr, rowIdx, val, x, y);
+  if (!bias) return;
+  const m4 = m & ~3;
+  let i = 0;
+  for (; i < m4; i += 4) {
+    const yp = y + (<usize>i << 2);
+    v128.store(yp, f32x4.add(v128.load(yp), v128.load(bias + (<usize>i << 2))));
+  }
+  for (; i < m; i++) store<f32>(y + (<usize>i << 2), load<f32>(y + (<usize>i << 2)) + load<f32>(bias + (<usize>i << 2)));
+}
+
+/** Scalar twin of {@link spmv_f32_csc} (plain loops, same summation order): the test oracle. */
+export function spmv_f32_csc_scalar(m: i32, k: i32, colPtr: usize, rowIdx: usize, wide: i32, val: usize, x: usize, bias: usize, y: usize): void {
+  checkSpmv(m, k, colPtr);
+  for (let i = 0; i < m; i++) store<f32>(y + (<usize>i << 2), 0);
+  for (let c = 0; c < k; c++) {
+    const xc = load<f32>(x + (<usize>c << 2));
+    if (xc == 0) continue;
+    const p0 = <i32>load<u32>(colPtr + (<usize>c << 2));
+    const p1 = <i32>load<u32>(colPtr + (<usize>(c + 1) << 2));
+    for (let p = p0; p < p1; p++) {
+      const r = wide ? colAt<u32>(rowIdx, p) : colAt<u16>(rowIdx, p);
+      const yp = y + (<usize>r << 2);
+      store<f32>(yp, load<f32>(yp) + load<f32>(val + (<usize>p << 2)) * xc);
+    }
+  }
+  if (bias) for (let i = 0; i < m; i++) store<f32>(y + (<usize>i << 2), load<f32>(y + (<usize>i << 2)) + load<f32>(bias + (<usize>i << 2)));
+}
+
+// ---------------------------------------------------------------------------------------------
 // Sparse convolution, NHWC: y = conv2d(x, W) + bias with W [KH, KW, C, F] stored as A [F, K]
 // CSR (K = KH·KW·C). Per chunk of output pixels: a feature-major im2col colT [K, chunk], one
 // spmm giving yT [F, chunk], and a transpose into y's NHWC rows.

@@ -250,6 +250,7 @@ describe('inference-only module (assembly/infer.ts)', () => {
       put(matmul(at, b, { transA: true }).view());
       const mat = SparseMatrix.fromCsr(csrFromWeights(rnd(300 * 7, 0.7), 300, 7), rt);
       put(spmm(mat, transpose(a)).view());
+      put(spmm(mat, t(rnd(300, 0.5), [300, 1])).view()); // one sample: spmv_f32_csc
       put(transpose(b).view());
       const th = t(rnd(999), [999]), ls = t(rnd(999).map((v) => v * 6 - 3), [999]), eff = t(new Float32Array(999), [999]), la = t(new Float32Array(999), [999]);
       out.push(svdPrepare(th, ls, eff, null, la, 0.5, { lo: -8, hi: 8 }));

@@ -129,6 +129,84 @@ describe('spmm_f32_csr: SIMD vs scalar twin vs f64 reference', () => {
   });
 });
 
+describe('spmv_f32_csc (batch 1 by columns, zero inputs skipped): SIMD vs scalar twin vs the CSR kernels vs f64', () => {
+  const rnd = lcg(19);
+  /** x [k, 1] with about half its entries 0 (some −0) when `zeros`, runs of zeros included. */
+  const input = (k: number, zeros: boolean): Float32Array => {
+    const x = randomArray(k, rnd);
+    if (zeros) for (let i = 0; i < k; i++) if (rnd() < 0.5 || (i >> 3) % 3 === 0) x[i] = rnd() < 0.2 ? -0 : 0;
+    return x;
+  };
+  const bitsOf = (t: Tensor) => Array.from(new Uint32Array(t.toArray().buffer));
+  /** The CSC kernels' outputs (SIMD via spmm at n = 1, the scalar twin directly) and the CSR twin's. */
+  const run = (a: SparseMatrix, xs: Float32Array, bias: Tensor | undefined) => {
+    const x = Tensor.from(xs, [a.cols, 1], rt);
+    const y = spmm(a, x, { bias }), yr = spmm(a, x, { bias, scalar: true });
+    const c = a.byColumns();
+    const ys = Tensor.zeros([a.rows, 1], rt);
+    if (c) rt.k.spmv_f32_csc_scalar(a.rows, a.cols, c.colPtr, c.rowIdx, c.wide ? 1 : 0, c.values, x.ptr, bias ? bias.ptr : 0, ys.ptr);
+    const r = { y: bitsOf(y), ys: bitsOf(ys), csr: bitsOf(yr), f: Array.from(y.view()), byColumns: c !== null };
+    for (const t of [x, y, yr, ys]) t.dispose();
+    return r;
+  };
+  const cases: [number, number, number, boolean][] = [];
+  for (const [k, m] of [[1, 1], [3, 4], [4, 3], [7, 5], [8, 8], [33, 17], [300, 100], [784, 6]]) {
+    for (const d of [0, 0.05, 0.5, 1]) for (const zeros of [false, true]) cases.push([k, m, d, zeros]);
+  }
+  it.each(cases)('k=%i m=%i density=%f zero inputs=%s', (k, m, d, zeros) => {
+    const w = sparseWeights(k, m, d, rnd);
+    const a = SparseMatrix.fromWeights(w, k, m, rt);
+    const xs = input(k, zeros);
+    for (const bias of [Tensor.from(randomArray(m, rnd), [m], rt), undefined]) {
+      const r = run(a, xs, bias);
+      expect(r.byColumns).toBe(true);
+      expect(r.y).toEqual(r.ys); // SIMD = scalar twin
+      expect(r.y).toEqual(r.csr); // = the CSR kernel's bits (its rows ascend)
+      expectClose(r.f, refSpmm(w, k, m, xs, 1, bias ? bias.view() : null), 1e-5);
+      bias?.dispose();
+    }
+    a.dispose();
+  });
+
+  it('u32 row indices (more than 65536 rows), u32 column indices, and unsorted rows (the CSR kernel then runs)', () => {
+    const m = 70000, k = 5;
+    const wide: Csr = { rows: m, cols: k, rowPtr: new Uint32Array(m + 1), colIdx: new Uint16Array(3), values: new Float32Array([0.5, -1, 2]) };
+    wide.rowPtr.fill(1, 3).fill(2, 65538).fill(3, 69999);
+    wide.colIdx.set([4, 0, 2]);
+    const a = SparseMatrix.fromCsr(wide, rt);
+    const r = run(a, new Float32Array([1, 0, 3, 0, 5]), undefined);
+    expect(a.byColumns()!.wide).toBe(true);
+    expect(r.y).toEqual(r.ys);
+    expect(r.y).toEqual(r.csr);
+    expect([r.f[2], r.f[65537], r.f[69998], r.f[69999]]).toEqual([2.5, -1, 6, 0]);
+    a.dispose();
+    const cols: Csr = { rows: 3, cols: 70000, rowPtr: new Uint32Array([0, 2, 2, 4]), colIdx: new Uint32Array([3, 69999, 0, 65536]), values: new Float32Array([0.5, -1, 2, 3]) };
+    const b = SparseMatrix.fromCsr(cols, rt);
+    const xb = input(70000, true);
+    xb[3] = 1;
+    const rb = run(b, xb, undefined);
+    expect(b.byColumns()!.wide).toBe(false);
+    expect(rb.y).toEqual(rb.ys);
+    expect(rb.y).toEqual(rb.csr);
+    b.dispose();
+    const unsorted = SparseMatrix.fromCsr({ ...cols, colIdx: new Uint32Array([69999, 3, 0, 65536]) }, rt);
+    const ru = run(unsorted, xb, undefined);
+    expect(ru.byColumns).toBe(false);
+    expect(ru.y).toEqual(ru.csr);
+    unsorted.dispose();
+  });
+
+  it('zero rows or columns, and a disposed matrix', () => {
+    const e = SparseMatrix.fromCsr({ rows: 0, cols: 4, rowPtr: new Uint32Array([0]), colIdx: new Uint16Array(0), values: new Float32Array(0) }, rt);
+    expect(spmm(e, Tensor.from([1, 2, 3, 4], [4, 1], rt)).shape).toEqual([0, 1]);
+    const z = SparseMatrix.fromCsr({ rows: 3, cols: 0, rowPtr: new Uint32Array([0, 0, 0, 0]), colIdx: new Uint16Array(0), values: new Float32Array(0) }, rt);
+    expect(Array.from(spmm(z, Tensor.zeros([0, 1], rt), { bias: Tensor.from([1, -2, 3], [3], rt) }).view())).toEqual([1, -2, 3]);
+    z.dispose();
+    e.dispose();
+    expect(() => e.byColumns()).toThrow(ArgumentError);
+  });
+});
+
 describe('transpose_f32', () => {
   it.each([[1, 1], [3, 5], [4, 4], [7, 9], [17, 3], [8, 100]])('%i x %i: SIMD = scalar = reference', (r, c) => {
     const x = Tensor.from(randomArray(r * c, lcg(r * 31 + c)), [r, c], rt);
