@@ -72,7 +72,7 @@ export function plan_run(ops: usize, words: i32, status: usize): i32 {
         n = 2;
         break;
       }
-      case 15: spmv_f32_csc(u(a, 0), u(a, 1), z(a, 2), z(a, 3), u(a, 4), z(a, 5), z(a, 6), z(a, 7), z(a, 8)); n = 9; break;
+      case 15: spmv_f32_csc(u(a, 0), u(a, 1), z(a, 2), z(a, 3), z(a, 4), z(a, 5), z(a, 6), z(a, 7)); n = 8; break;
       default: assert(false, 'plan_run: unknown opcode');
     }
     p = a + (<usize>n << 2);

@@ -123,7 +123,7 @@ export function spmm_f32_csr_scalar(m: i32, k: i32, n: i32, rowPtr: usize, colId
 
 // ---------------------------------------------------------------------------------------------
 // One sample through the columns: y[m] = A[m, k]·x[k] + bias with A stored by columns (CSC:
-// colPtr k + 1 u32, rowIdx nnz u16/u32, val nnz f32; the CSR of the layer's W [in, out] by rows).
+// colPtr k + 1 u32, rowIdx nnz u16, val nnz f32; the CSR of the layer's W [in, out] by rows).
 // At batch 1 the CSR kernel's cost is every kept weight, though an input of zero (a ReLU's
 // output, an image's background) makes its whole column contribute nothing; walked by columns,
 // a zero input skips its column, so the cost is the kept weights of the live inputs. y[i]
@@ -131,64 +131,46 @@ export function spmm_f32_csr_scalar(m: i32, k: i32, n: i32, rowPtr: usize, colId
 // column indices ascend (as prune and csrFromWeights write them), the bits of spmm_f32_csr,
 // since a skipped term w·0 = ±0 never changes a sum that started at +0 (the sum cannot be −0).
 
-function cscColumn<T>(c: i32, xc: f32, colPtr: usize, rowIdx: usize, val: usize, y: usize): void {
-  const p0 = <i32>load<u32>(colPtr + (<usize>c << 2));
-  const p1 = <i32>load<u32>(colPtr + (<usize>(c + 1) << 2));
-  for (let p = p0; p < p1; p++) {
-    const yp = y + (<usize>colAt<T>(rowIdx, p) << 2);
-    store<f32>(yp, load<f32>(yp) + load<f32>(val + (<usize>p << 2)) * xc);
-  }
-}
-
 // @ts-ignore: decorator
-@inline function cscColumns<T>(k: i32, colPtr: usize, rowIdx: usize, val: usize, x: usize, y: usize): void {
-  const k4 = k & ~3;
+@inline function cscColumns(k: i32, colPtr: usize, rowIdx: usize, val: usize, x: usize, y: usize): void {
   const zero = f32x4.splat(0);
-  let c = 0;
-  // Four inputs tested at once: runs of zeros (an image's border) cost one compare per four.
-  for (; c < k4; c += 4) {
-    const x4 = v128.load(x + (<usize>c << 2));
-    if (!v128.any_true(f32x4.ne(x4, zero))) continue;
-    const x0 = f32x4.extract_lane(x4, 0), x1 = f32x4.extract_lane(x4, 1);
-    const x2 = f32x4.extract_lane(x4, 2), x3 = f32x4.extract_lane(x4, 3);
-    if (x0 != 0) cscColumn<T>(c, x0, colPtr, rowIdx, val, y);
-    if (x1 != 0) cscColumn<T>(c + 1, x1, colPtr, rowIdx, val, y);
-    if (x2 != 0) cscColumn<T>(c + 2, x2, colPtr, rowIdx, val, y);
-    if (x3 != 0) cscColumn<T>(c + 3, x3, colPtr, rowIdx, val, y);
-  }
-  for (; c < k; c++) {
+  for (let c = 0; c < k; c++) {
+    // At each multiple of 4, four inputs tested at once: a run of zeros (an image's border) costs
+    // one compare per four.
+    if ((c & 3) == 0 && c + 4 <= k && !v128.any_true(f32x4.ne(v128.load(x + (<usize>c << 2)), zero))) {
+      c += 3;
+      continue;
+    }
     const xc = load<f32>(x + (<usize>c << 2));
-    if (xc != 0) cscColumn<T>(c, xc, colPtr, rowIdx, val, y);
+    if (xc == 0) continue;
+    const p0 = <i32>load<u32>(colPtr + (<usize>c << 2));
+    const p1 = <i32>load<u32>(colPtr + (<usize>(c + 1) << 2));
+    for (let p = p0; p < p1; p++) {
+      const yp = y + (<usize>colAt<u16>(rowIdx, p) << 2);
+      store<f32>(yp, load<f32>(yp) + load<f32>(val + (<usize>p << 2)) * xc);
+    }
   }
 }
 
 function checkSpmv(m: i32, k: i32, colPtr: usize): void {
-  assert(m >= 0 && k >= 0, 'spmv: m, k must be >= 0');
-  assert(load<u32>(colPtr) == 0, 'spmv: colPtr[0] must be 0');
+  assert(m >= 0 && m <= 65536 && k >= 0, 'spmv: bad m, k');
+  assert(load<u32>(colPtr) == 0, 'spmv: colPtr[0]');
 }
 
 /**
- * y[m] = A[m, k]·x[k] + bias[m] (0 = none) for one sample, A in CSC (see above; wide = 0: u16
- * row indices, 1: u32), x and y contiguous f32. Inputs equal to zero are skipped with their
- * columns. y must not overlap x or bias. SIMD in the zero test and the bias pass.
+ * y[m] = A[m, k]·x[k] + bias[m] (0 = none) for one sample, A in CSC (see above; u16 row
+ * indices, so m ≤ 65536), x and y contiguous f32. Inputs equal to zero are skipped with their
+ * columns. y must not overlap x or bias. SIMD in the zero test.
  */
-export function spmv_f32_csc(m: i32, k: i32, colPtr: usize, rowIdx: usize, wide: i32, val: usize, x: usize, bias: usize, y: usize): void {
+export function spmv_f32_csc(m: i32, k: i32, colPtr: usize, rowIdx: usize, val: usize, x: usize, bias: usize, y: usize): void {
   checkSpmv(m, k, colPtr);
   memory.fill(y, 0, <usize>m << 2);
-  if (wide) cscColumns<u32>(k, colPtr, rowIdx, val, x, y);
-  else cscColumns<u16>(k, colPtr, rowIdx, val, x, y);
-  if (!bias) return;
-  const m4 = m & ~3;
-  let i = 0;
-  for (; i < m4; i += 4) {
-    const yp = y + (<usize>i << 2);
-    v128.store(yp, f32x4.add(v128.load(yp), v128.load(bias + (<usize>i << 2))));
-  }
-  for (; i < m; i++) store<f32>(y + (<usize>i << 2), load<f32>(y + (<usize>i << 2)) + load<f32>(bias + (<usize>i << 2)));
+  cscColumns(k, colPtr, rowIdx, val, x, y);
+  if (bias) for (let i = 0; i < m; i++) store<f32>(y + (<usize>i << 2), load<f32>(y + (<usize>i << 2)) + load<f32>(bias + (<usize>i << 2)));
 }
 
 /** Scalar twin of {@link spmv_f32_csc} (plain loops, same summation order): the test oracle. */
-export function spmv_f32_csc_scalar(m: i32, k: i32, colPtr: usize, rowIdx: usize, wide: i32, val: usize, x: usize, bias: usize, y: usize): void {
+export function spmv_f32_csc_scalar(m: i32, k: i32, colPtr: usize, rowIdx: usize, val: usize, x: usize, bias: usize, y: usize): void {
   checkSpmv(m, k, colPtr);
   for (let i = 0; i < m; i++) store<f32>(y + (<usize>i << 2), 0);
   for (let c = 0; c < k; c++) {
@@ -197,7 +179,7 @@ export function spmv_f32_csc_scalar(m: i32, k: i32, colPtr: usize, rowIdx: usize
     const p0 = <i32>load<u32>(colPtr + (<usize>c << 2));
     const p1 = <i32>load<u32>(colPtr + (<usize>(c + 1) << 2));
     for (let p = p0; p < p1; p++) {
-      const r = wide ? colAt<u32>(rowIdx, p) : colAt<u16>(rowIdx, p);
+      const r = colAt<u16>(rowIdx, p);
       const yp = y + (<usize>r << 2);
       store<f32>(yp, load<f32>(yp) + load<f32>(val + (<usize>p << 2)) * xc);
     }
@@ -222,9 +204,80 @@ function convChunk(k: i32, f: i32, m: i32): i32 {
  * transpose [K, chunk] and an output chunk [F, chunk].
  */
 export function conv2d_sparse_scratch_bytes(n: i32, h: i32, w: i32, c: i32, f: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32): i32 {
-  const m = n * outDim(h, kh, sh, ph) * outDim(w, kw, sw, pw);
+  const oh = outDim(h, kh, sh, ph), ow = outDim(w, kw, sw, pw);
+  const m = n * oh * ow;
   const k = kh * kw * c;
+  if (directConv(n, oh, ow, sw, k)) return (c * (h + 2 * ph) * (w + 2 * pw) + k + f * m) * 4;
   return convChunk(k, f, m) * (2 * k + f) * 4;
+}
+
+/**
+ * Whether {@link conv2d_sparse_f32_nhwc} convolves directly: one image, column stride 1 and
+ * an output of at least 4 × 4 pixels. There the im2col chunk and its transpose cost more than the
+ * product itself (LeNet-5's conv2 at batch 1: 64 pixels × 500 taps copied twice for 2.6 k kept
+ * weights), while in planar layout a filter tap's inputs for 4 adjacent outputs are 4 adjacent
+ * floats, so the product reads the image in place. (K ≤ 65536: u16 column indices, which
+ * SparseMatrix uses exactly then; a wider one takes the im2col path.)
+ */
+// @ts-ignore: decorator
+@inline function directConv(n: i32, oh: i32, ow: i32, sw: i32, k: i32): bool {
+  return n == 1 && sw == 1 && oh >= 4 && ow >= 4 && k <= 65536;
+}
+
+/**
+ * The direct path of {@link conv2d_sparse_f32_nhwc} (one image, see {@link directConv}). Scratch:
+ * the image planar and zero-padded, xP [C, H + 2PH, W + 2PW]; the offset in xP of each tap kk
+ * (i32, K); the output planar, yT [F, OH·OW], transposed into y at the end. Each output sums its
+ * filter's nonzeros in CSR order from 0 and adds the bias last, 4 rows × 4 columns of outputs at
+ * a time (a padded tap adds w·0, as in the im2col path), so the bits are the im2col path's.
+ */
+function convDirect(h: i32, w: i32, c: i32, f: i32, kh: i32, kw: i32, sh: i32, ph: i32, pw: i32, oh: i32, ow: i32,
+  rowPtr: usize, colIdx: usize, val: usize, x: usize, bias: usize, y: usize, scratch: usize): void {
+  const hp = h + 2 * ph, wp = w + 2 * pw, plane = hp * wp, k = kh * kw * c, m = oh * ow;
+  const xP = scratch;
+  const tap = xP + ((<usize>c * <usize>plane) << 2);
+  const yT = tap + (<usize>k << 2);
+  if (ph | pw) memory.fill(xP, 0, (<usize>c * <usize>plane) << 2);
+  // Row iy of the image [W, C] → channel rows of xP, at (PH + iy, PW).
+  for (let iy = 0; iy < h; iy++) {
+    transpose_f32(w, c, x + ((<usize>iy * <usize>w * <usize>c) << 2), c, xP + (<usize>((ph + iy) * wp + pw) << 2), plane);
+  }
+  for (let ky = 0, kk = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) for (let ci = 0; ci < c; ci++, kk++) {
+    store<i32>(tap + (<usize>kk << 2), ((ci * hp + ky) * wp + kx) << 2);
+  }
+  const rowStep = <usize>(sh * wp) << 2;
+  const ow4 = ow - 4, oh4 = oh - 4;
+  for (let fo = 0; fo < f; fo++) {
+    const p0 = <i32>load<u32>(rowPtr + (<usize>fo << 2));
+    const p1 = <i32>load<u32>(rowPtr + (<usize>(fo + 1) << 2));
+    const b4 = f32x4.splat(bias ? load<f32>(bias + (<usize>fo << 2)) : 0);
+    const yF = yT + ((<usize>fo * <usize>m) << 2);
+    // Tiles of 4 × 4 outputs; the last tile of a row (of a column) ends at its end, recomputing
+    // to the same bits the outputs it shares with the one before.
+    for (let oy = 0; ; oy = min(oy + 4, oh4)) {
+      for (let ox = 0; ; ox = min(ox + 4, ow4)) {
+        let acc0 = f32x4.splat(0), acc1 = f32x4.splat(0), acc2 = f32x4.splat(0), acc3 = f32x4.splat(0);
+        const base = xP + <usize>oy * rowStep + (<usize>ox << 2);
+        for (let p = p0; p < p1; p++) {
+          const wv = f32x4.splat(load<f32>(val + (<usize>p << 2)));
+          const q = base + <usize>load<i32>(tap + (<usize>colAt<u16>(colIdx, p) << 2));
+          acc0 = f32x4.add(acc0, f32x4.mul(wv, v128.load(q)));
+          acc1 = f32x4.add(acc1, f32x4.mul(wv, v128.load(q + rowStep)));
+          acc2 = f32x4.add(acc2, f32x4.mul(wv, v128.load(q + 2 * rowStep)));
+          acc3 = f32x4.add(acc3, f32x4.mul(wv, v128.load(q + 3 * rowStep)));
+        }
+        const yp = yF + (<usize>(oy * ow + ox) << 2);
+        const yStep = <usize>ow << 2;
+        v128.store(yp, f32x4.add(acc0, b4));
+        v128.store(yp + yStep, f32x4.add(acc1, b4));
+        v128.store(yp + 2 * yStep, f32x4.add(acc2, b4));
+        v128.store(yp + 3 * yStep, f32x4.add(acc3, b4));
+        if (ox == ow4) break;
+      }
+      if (oy == oh4) break;
+    }
+  }
+  transpose_f32(f, m, yT, m, y, f);
 }
 
 /**
@@ -239,6 +292,11 @@ export function conv2d_sparse_f32_nhwc(n: i32, h: i32, w: i32, c: i32, f: i32, k
   assert(scratch != 0, 'conv2d_sparse: scratch required');
   const oh = outDim(h, kh, sh, ph), ow = outDim(w, kw, sw, pw);
   const m = n * oh * ow, k = kh * kw * c;
+  if (directConv(n, oh, ow, sw, k)) {
+    assert(!wide, 'conv2d_sparse: wide');
+    convDirect(h, w, c, f, kh, kw, sh, ph, pw, oh, ow, rowPtr, colIdx, val, x, bias, y, scratch);
+    return;
+  }
   const chunk = convChunk(k, f, m);
   const colT = scratch;
   const yT = scratch + ((<usize>chunk * <usize>k) << 2);

@@ -144,7 +144,7 @@ describe('spmv_f32_csc (batch 1 by columns, zero inputs skipped): SIMD vs scalar
     const y = spmm(a, x, { bias }), yr = spmm(a, x, { bias, scalar: true });
     const c = a.byColumns();
     const ys = Tensor.zeros([a.rows, 1], rt);
-    if (c) rt.k.spmv_f32_csc_scalar(a.rows, a.cols, c.colPtr, c.rowIdx, c.wide ? 1 : 0, c.values, x.ptr, bias ? bias.ptr : 0, ys.ptr);
+    if (c) rt.k.spmv_f32_csc_scalar(a.rows, a.cols, c.colPtr, c.rowIdx, c.values, x.ptr, bias ? bias.ptr : 0, ys.ptr);
     const r = { y: bitsOf(y), ys: bitsOf(ys), csr: bitsOf(yr), f: Array.from(y.view()), byColumns: c !== null };
     for (const t of [x, y, yr, ys]) t.dispose();
     return r;
@@ -168,15 +168,14 @@ describe('spmv_f32_csc (batch 1 by columns, zero inputs skipped): SIMD vs scalar
     a.dispose();
   });
 
-  it('u32 row indices (more than 65536 rows), u32 column indices, and unsorted rows (the CSR kernel then runs)', () => {
+  it('u32 column indices; more than 65536 rows or unsorted rows (the CSR kernel then runs)', () => {
     const m = 70000, k = 5;
     const wide: Csr = { rows: m, cols: k, rowPtr: new Uint32Array(m + 1), colIdx: new Uint16Array(3), values: new Float32Array([0.5, -1, 2]) };
     wide.rowPtr.fill(1, 3).fill(2, 65538).fill(3, 69999);
     wide.colIdx.set([4, 0, 2]);
     const a = SparseMatrix.fromCsr(wide, rt);
     const r = run(a, new Float32Array([1, 0, 3, 0, 5]), undefined);
-    expect(a.byColumns()!.wide).toBe(true);
-    expect(r.y).toEqual(r.ys);
+    expect(r.byColumns).toBe(false);
     expect(r.y).toEqual(r.csr);
     expect([r.f[2], r.f[65537], r.f[69998], r.f[69999]]).toEqual([2.5, -1, 6, 0]);
     a.dispose();
@@ -185,7 +184,7 @@ describe('spmv_f32_csc (batch 1 by columns, zero inputs skipped): SIMD vs scalar
     const xb = input(70000, true);
     xb[3] = 1;
     const rb = run(b, xb, undefined);
-    expect(b.byColumns()!.wide).toBe(false);
+    expect(rb.byColumns).toBe(true);
     expect(rb.y).toEqual(rb.ys);
     expect(rb.y).toEqual(rb.csr);
     b.dispose();
@@ -227,6 +226,13 @@ describe('conv2d_sparse_f32_nhwc: SIMD vs scalar twin vs dense conv2d', () => {
     ['rect 2x3 stride (1, 2)', [2, 6, 9, 2], 3, [2, 3], [1, 2], [1, 0], 1],
     ['all zero weights', [1, 5, 5, 2], 2, [3, 3], [1, 1], [1, 1], 0],
     ['single nonzero', [17, 4, 4, 1], 1, [2, 2], [1, 1], [0, 0], 0.26],
+    // One image, column stride 1, rows of ≥ 4 outputs: the direct path (odd row and column counts, padding, row stride).
+    ['batch 1 direct: LeNet-5 conv2 shape', [1, 12, 12, 20], 35, [5, 5], [1, 1], [0, 0], 0.15],
+    ['batch 1 direct: 3x3 pad 1, 7 rows of 9', [1, 7, 9, 3], 5, [3, 3], [1, 1], [1, 1], 0.5],
+    ['batch 1 direct: row stride 2, pad (2, 1)', [1, 9, 6, 2], 4, [3, 2], [2, 1], [2, 1], 0.4],
+    ['batch 1 direct: 4 rows of exactly 4', [1, 4, 6, 1], 3, [1, 3], [1, 1], [0, 0], 1],
+    ['batch 1, u32 column indices (65537 taps: the im2col path)', [1, 1, 5, 65537], 2, [1, 1], [1, 1], [0, 0], 0.001],
+    ['batch 1, rows of 3 (im2col path)', [1, 5, 5, 2], 2, [3, 3], [1, 1], [0, 0], 0.5],
   ];
   it.each(geoms)('%s', (_name, xs, f, kernel, stride, pad, density) => {
     const rnd = lcg(xs[1] * 131 + f);

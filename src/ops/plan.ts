@@ -27,7 +27,7 @@ export const PLAN_KERNELS: readonly (readonly [string, string])[] = [
   ['softmax_rows_f32', 'iiii'],
   ['batchnorm_forward_infer_f32', 'iiiiiiiifi'],
   ['first_nonfinite_f32', 'ii'],
-  ['spmv_f32_csc', 'iiiiiiiii'],
+  ['spmv_f32_csc', 'iiiiiiii'],
 ];
 const OPCODE = new Map(PLAN_KERNELS.map(([name, sig], i) => [name, { op: i, sig }]));
 /** Kernels that only size scratch from their arguments: called while recording, not recorded. */

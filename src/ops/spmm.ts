@@ -105,12 +105,13 @@ function csrStrided(w: Float32Array, rows: number, cols: number, rowStride: numb
 }
 
 /**
- * The columns of a CSR matrix (its CSC: colPtr, rowIdx, values, in the same index widths), for
- * the batch-1 kernel `spmv_f32_csc`; null when a row's column indices are not non-decreasing
- * (that kernel sums each row in column order, which is then not the CSR order).
+ * The columns of a CSR matrix (its CSC: colPtr, u16 rowIdx, values), for the batch-1 kernel
+ * `spmv_f32_csc`; null when it has more than 65536 rows or a row's column indices are not
+ * non-decreasing (that kernel sums each row in column order, which is then not the CSR order).
  */
-function cscOf(c: Csr): { colPtr: Uint32Array; rowIdx: Uint16Array | Uint32Array; values: Float32Array } | null {
+function cscOf(c: Csr): { colPtr: Uint32Array; rowIdx: Uint16Array; values: Float32Array } | null {
   const { rows, cols, rowPtr, colIdx, values } = c;
+  if (rows > 65536) return null;
   const colPtr = new Uint32Array(cols + 1);
   for (let r = 0; r < rows; r++) {
     for (let p = rowPtr[r]; p < rowPtr[r + 1]; p++) {
@@ -120,7 +121,7 @@ function cscOf(c: Csr): { colPtr: Uint32Array; rowIdx: Uint16Array | Uint32Array
   }
   for (let j = 0; j < cols; j++) colPtr[j + 1] += colPtr[j];
   const next = colPtr.slice(0, cols);
-  const rowIdx = rows <= 65536 ? new Uint16Array(values.length) : new Uint32Array(values.length);
+  const rowIdx = new Uint16Array(values.length);
   const v = new Float32Array(values.length);
   // Rows in order: each column lists its rows ascending.
   for (let r = 0; r < rows; r++) {
@@ -150,7 +151,7 @@ export class SparseMatrix {
   readonly valuesPtr: number;
   private disposed = false;
   /** The columns (CSC) in wasm memory, built at the first batch-1 product; null: not usable (see cscOf). */
-  private csc: { colPtr: number; rowIdx: number; values: number; wide: boolean } | null | undefined;
+  private csc: { colPtr: number; rowIdx: number; values: number } | null | undefined;
 
   private constructor(rt: Runtime, c: Csr) {
     this.rt = rt;
@@ -204,26 +205,25 @@ export class SparseMatrix {
   }
 
   /**
-   * @internal The matrix by columns in wasm memory (pointers of colPtr u32, rowIdx u16/u32, values
-   * f32; `wide`: u32 row indices), built on first use and kept until dispose (as many bytes
-   * again as the CSR); null when the rows' column indices do not ascend.
+   * @internal The matrix by columns in wasm memory (pointers of colPtr u32, rowIdx u16, values
+   * f32), built on first use and kept until dispose (about as many bytes again as the CSR); null
+   * when it has more than 65536 rows or the rows' column indices do not ascend.
    */
-  byColumns(): { colPtr: number; rowIdx: number; values: number; wide: boolean } | null {
+  byColumns(): { colPtr: number; rowIdx: number; values: number } | null {
     this.check();
-    if (this.csc !== undefined) return this.csc;
-    const c = cscOf(this.toCsr());
-    if (!c) return (this.csc = null);
-    const heap = this.rt.heap;
-    const ptrs: number[] = [];
-    try {
-      for (const a of [c.colPtr, c.rowIdx, c.values]) ptrs.push(heap.alloc(Math.max(4, a.byteLength), 'csc'));
-    } catch (e) {
-      for (const q of ptrs) heap.free(q);
-      throw e;
+    if (this.csc === undefined) {
+      const c = cscOf(this.toCsr());
+      if (!c) return (this.csc = null);
+      // One block: colPtr, rowIdx (padded to 4 bytes), values.
+      const r = 4 * (this.cols + 1), v = r + ((2 * this.nnz + 3) & ~3);
+      const p = this.rt.heap.alloc(v + 4 * this.nnz, 'csc');
+      const u8 = this.rt.u8;
+      u8.set(new Uint8Array(c.colPtr.buffer), p);
+      u8.set(new Uint8Array(c.rowIdx.buffer), p + r);
+      this.rt.f32.set(c.values, (p + v) >>> 2);
+      this.csc = { colPtr: p, rowIdx: p + r, values: p + v };
     }
-    const u8 = this.rt.u8;
-    [c.colPtr, c.rowIdx, c.values].forEach((a, i) => u8.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), ptrs[i]));
-    return (this.csc = { colPtr: ptrs[0], rowIdx: ptrs[1], values: ptrs[2], wide: c.rowIdx instanceof Uint32Array });
+    return this.csc;
   }
 
   /** Bytes of the three arrays. */
@@ -242,7 +242,7 @@ export class SparseMatrix {
     this.rt.free(this.rowPtrPtr);
     this.rt.free(this.colIdxPtr);
     this.rt.free(this.valuesPtr);
-    if (this.csc) for (const q of [this.csc.colPtr, this.csc.rowIdx, this.csc.values]) this.rt.free(q);
+    if (this.csc) this.rt.free(this.csc.colPtr);
   }
 
   /** Throw a typed error unless the CSR arrays are well formed (row pointers, column indices, finite values). */
@@ -286,7 +286,8 @@ function checkBias(opts: SparseOpOptions, n: number, rt: Runtime): Tensor | unde
  * Sparse × dense product Y[m, n] = A[m, k]·X[k, n] + bias[m] (bias per row). `x`: [k, n]
  * feature-major (n samples contiguous per feature); returns [m, n]. At n = 1 the product runs
  * by columns and skips zero inputs (the matrix keeps a column copy from then on), with the bits
- * of the row kernel when the rows' column indices ascend (else the row kernel runs).
+ * of the row kernel, when the rows' column indices ascend and there are at most 65536 rows (else
+ * the row kernel runs).
  */
 export function spmm(a: SparseMatrix, x: Tensor, opts: SparseOpOptions = {}): Tensor {
   if (!(a instanceof SparseMatrix)) throw new ArgumentError('a', 'a SparseMatrix', describe(a));
@@ -300,7 +301,7 @@ export function spmm(a: SparseMatrix, x: Tensor, opts: SparseOpOptions = {}): Te
   // One sample: by columns, skipping the inputs that are zero (same bits, see assembly/sparse.ts).
   const cols = n === 1 && !opts.scalar ? a.byColumns() : null;
   if (cols) {
-    rt.k.spmv_f32_csc(a.rows, a.cols, cols.colPtr, cols.rowIdx, cols.wide ? 1 : 0, cols.values, x.ptr, bias ? bias.ptr : 0, y.ptr);
+    rt.k.spmv_f32_csc(a.rows, a.cols, cols.colPtr, cols.rowIdx, cols.values, x.ptr, bias ? bias.ptr : 0, y.ptr);
     return y;
   }
   const f = opts.scalar ? rt.k.spmm_f32_csr_scalar : rt.k.spmm_f32_csr;

@@ -1718,26 +1718,24 @@ export interface Kernels {
    * @param k `i32`
    * @param colPtr `usize`
    * @param rowIdx `usize`
-   * @param wide `i32`
    * @param val `usize`
    * @param x `usize`
    * @param bias `usize`
    * @param y `usize`
    */
-  spmv_f32_csc(m: number, k: number, colPtr: number, rowIdx: number, wide: number, val: number, x: number, bias: number, y: number): void;
+  spmv_f32_csc(m: number, k: number, colPtr: number, rowIdx: number, val: number, x: number, bias: number, y: number): void;
   /**
    * `spmv_f32_csc_scalar` of assembly/sparse.ts
    * @param m `i32`
    * @param k `i32`
    * @param colPtr `usize`
    * @param rowIdx `usize`
-   * @param wide `i32`
    * @param val `usize`
    * @param x `usize`
    * @param bias `usize`
    * @param y `usize`
    */
-  spmv_f32_csc_scalar(m: number, k: number, colPtr: number, rowIdx: number, wide: number, val: number, x: number, bias: number, y: number): void;
+  spmv_f32_csc_scalar(m: number, k: number, colPtr: number, rowIdx: number, val: number, x: number, bias: number, y: number): void;
   /**
    * `conv2d_sparse_scratch_bytes` of assembly/sparse.ts
    * @param n `i32`
