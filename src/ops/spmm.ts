@@ -105,33 +105,22 @@ function csrStrided(w: Float32Array, rows: number, cols: number, rowStride: numb
 }
 
 /**
- * The columns of a CSR matrix (its CSC: colPtr, u16 rowIdx, values), for the batch-1 kernel
- * `spmv_f32_csc`; null when it has more than 65536 rows or a row's column indices are not
- * non-decreasing (that kernel sums each row in column order, which is then not the CSR order).
+ * The columns of a CSR matrix (its CSC: the CSR by rows of Aᵀ, u16 row indices), for the batch-1
+ * kernel `spmv_f32_csc`; null when it has more than 65536 rows or 2^24 entries (the dense Aᵀ
+ * built on the way) or a row's column indices do not ascend (that kernel sums each row in column
+ * order, which is then not the CSR order).
  */
-function cscOf(c: Csr): { colPtr: Uint32Array; rowIdx: Uint16Array; values: Float32Array } | null {
+function cscOf(c: Csr): Csr | null {
   const { rows, cols, rowPtr, colIdx, values } = c;
-  if (rows > 65536) return null;
-  const colPtr = new Uint32Array(cols + 1);
+  if (rows > 65536 || rows * cols > 1 << 24) return null;
+  const at = new Float32Array(rows * cols);
   for (let r = 0; r < rows; r++) {
     for (let p = rowPtr[r]; p < rowPtr[r + 1]; p++) {
-      if (p > rowPtr[r] && colIdx[p] < colIdx[p - 1]) return null;
-      colPtr[colIdx[p] + 1]++;
+      if (p > rowPtr[r] && colIdx[p] <= colIdx[p - 1]) return null;
+      at[colIdx[p] * rows + r] = values[p];
     }
   }
-  for (let j = 0; j < cols; j++) colPtr[j + 1] += colPtr[j];
-  const next = colPtr.slice(0, cols);
-  const rowIdx = new Uint16Array(values.length);
-  const v = new Float32Array(values.length);
-  // Rows in order: each column lists its rows ascending.
-  for (let r = 0; r < rows; r++) {
-    for (let p = rowPtr[r]; p < rowPtr[r + 1]; p++) {
-      const q = next[colIdx[p]]++;
-      rowIdx[q] = r;
-      v[q] = values[p];
-    }
-  }
-  return { colPtr, rowIdx, values: v };
+  return csrByRows(at, cols, rows);
 }
 
 /**
@@ -218,8 +207,8 @@ export class SparseMatrix {
       const r = 4 * (this.cols + 1), v = r + ((2 * this.nnz + 3) & ~3);
       const p = this.rt.heap.alloc(v + 4 * this.nnz, 'csc');
       const u8 = this.rt.u8;
-      u8.set(new Uint8Array(c.colPtr.buffer), p);
-      u8.set(new Uint8Array(c.rowIdx.buffer), p + r);
+      u8.set(new Uint8Array(c.rowPtr.buffer), p);
+      u8.set(new Uint8Array(c.colIdx.buffer), p + r);
       this.rt.f32.set(c.values, (p + v) >>> 2);
       this.csc = { colPtr: p, rowIdx: p + r, values: p + v };
     }
