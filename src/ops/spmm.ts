@@ -105,22 +105,33 @@ function csrStrided(w: Float32Array, rows: number, cols: number, rowStride: numb
 }
 
 /**
- * The columns of a CSR matrix (its CSC: the CSR by rows of Aᵀ, u16 row indices), for the batch-1
- * kernel `spmv_f32_csc`; null when it has more than 65536 rows or 2^24 entries (the dense Aᵀ
- * built on the way) or a row's column indices do not ascend (that kernel sums each row in column
- * order, which is then not the CSR order).
+ * The columns of a CSR matrix (its CSC: the CSR by rows of Aᵀ, u16 row indices, exact zeros
+ * dropped), for the batch-1 kernel `spmv_f32_csc`; null when it has more than 65536 rows or a
+ * row's column indices do not ascend (that kernel sums each row in column order, which is then
+ * not the CSR order). A counting transpose: O(rows + cols + nnz), no dense Aᵀ.
  */
 function cscOf(c: Csr): Csr | null {
   const { rows, cols, rowPtr, colIdx, values } = c;
-  if (rows > 65536 || rows * cols > 1 << 24) return null;
-  const at = new Float32Array(rows * cols);
+  if (rows > 65536) return null;
+  const colPtr = new Uint32Array(cols + 1);
   for (let r = 0; r < rows; r++) {
     for (let p = rowPtr[r]; p < rowPtr[r + 1]; p++) {
       if (p > rowPtr[r] && colIdx[p] <= colIdx[p - 1]) return null;
-      at[colIdx[p] * rows + r] = values[p];
+      if (values[p] !== 0) colPtr[colIdx[p] + 1]++;
     }
   }
-  return csrByRows(at, cols, rows);
+  for (let j = 0; j < cols; j++) colPtr[j + 1] += colPtr[j];
+  const nnz = colPtr[cols], next = colPtr.slice(0, cols);
+  const rowIdx = new Uint16Array(nnz), vals = new Float32Array(nnz);
+  for (let r = 0; r < rows; r++) {
+    for (let p = rowPtr[r]; p < rowPtr[r + 1]; p++) {
+      if (values[p] === 0) continue;
+      const q = next[colIdx[p]]++;
+      rowIdx[q] = r;
+      vals[q] = values[p];
+    }
+  }
+  return { rows: cols, cols: rows, rowPtr: colPtr, colIdx: rowIdx, values: vals };
 }
 
 /**
