@@ -106,6 +106,19 @@ describe('compiled inference passes', () => {
     m.dispose();
   });
 
+  it('replay with the same bits after wasm memory grew (the kept input and output views are made again)', () => {
+    const rt = Runtime.createSync();
+    const m = SparseModel.fromSteps([8, 8, 2], specs(), { runtime: rt });
+    const x = rnd(128);
+    const want = bits(m.predict(x));
+    const bytes = rt.memory.buffer.byteLength;
+    const big = Tensor.zeros([bytes / 4 + 1], rt); // more than the whole memory: it must grow
+    expect(rt.memory.buffer.byteLength).toBeGreaterThan(bytes);
+    expect(kernelCalls(rt, () => expect(bits(m.predict(x))).toEqual(want))).toEqual(['plan_run']);
+    big.dispose();
+    m.dispose();
+  });
+
   it('report input and step overflows as the step-by-step pass does, and stay usable', () => {
     const rt = Runtime.createSync();
     const s: StepSpec[] = [

@@ -28,11 +28,40 @@ import type { McWeights, SparseMcOptions } from './mc.js';
 import { mcSupport } from './mc-support.js';
 import type { McOptions, McPrediction, McRegression, McRegressionOptions } from '../model.js';
 
-/** A recorded forward at one batch size: the plan, the buffers it writes (its own) and its input buffer. */
+/**
+ * A recorded forward at one batch size: the plan, the buffers it writes (its own), its input
+ * buffer, and views over the input and the output kept from call to call (a `subarray` costs
+ * more than a batch-1 copy); see {@link liveViews}.
+ */
 interface CompiledPass {
   plan: Plan<Tensor>;
   bufs: Map<string, Tensor>;
   input: Tensor;
+  xv: Float32Array;
+  yv: Float32Array;
+}
+
+/**
+ * `p` with its views current. Growing wasm memory detaches the buffer they view, and a view of a
+ * detached buffer has length 0 (never the length of a live tensor), so they are made again only then.
+ */
+function liveViews(p: CompiledPass): CompiledPass {
+  if (p.xv.length === 0 || p.yv.length === 0) {
+    p.xv = p.input.view();
+    p.yv = p.plan.value.view();
+  }
+  return p;
+}
+
+/**
+ * Steps whose output is finite whenever their input is (the input of every step is checked or
+ * comes from a checked step), so their outputs need no finiteness pass: max pooling, flatten,
+ * softmax (exp of x − max ≤ 1 over a sum ≥ 1) and the activations but a leaky ReLU of |α| > 1
+ * (ELU's α(eˣ − 1) lies within |α|).
+ */
+function keepsFinite(s: StepSpec): boolean {
+  if (s.kind === 'activation') return s.activation !== 'leakyRelu' || Math.abs(s.alpha ?? 0) <= 1;
+  return s.kind === 'maxPool' || s.kind === 'flatten' || s.kind === 'softmax';
 }
 
 /** Batch sizes whose compiled pass a model keeps (the oldest is dropped beyond). */
@@ -119,6 +148,11 @@ export class SparseModel {
    */
   readonly uncertainty: { seed: number } | null;
   private readonly steps: Step[] = [];
+  /** Values of one input sample and of one output sample. */
+  private readonly inSize: number;
+  private readonly outSize: number;
+  /** Whether predict compiles its passes (not with `layer` steps: their layers own their buffers). */
+  private readonly plannable: boolean;
   /** The step-by-step pass's buffers (a plan's recording swaps in its own). */
   private bufs = new Map<string, Tensor>();
   /** Compiled passes by batch size (null: the pass cannot be replayed), most recent last. */
@@ -142,6 +176,9 @@ export class SparseModel {
       return [inS, shape] as const;
     });
     this.outputShape = shape;
+    this.inSize = sizeOf(this.inputShape);
+    this.outSize = sizeOf(shape);
+    this.plannable = !specs.some((s) => s.kind === 'layer');
     try {
       specs.forEach((s, i) => this.steps.push(this.materialize(s, shapes[i][0], shapes[i][1], i)));
     } catch (e) {
@@ -351,7 +388,7 @@ export class SparseModel {
       }
       // One SIMD pass over each output: the first step that overflows is named (h is
       // feature-major [features, B] between sparse steps).
-      if (s.kind !== 'flatten') checkFiniteOutput(`steps[${i}] (${s.kind}) output`, h, (j) => this.batchStart + (cols ? j % B : Math.floor(j / (h.size / B))));
+      if (!keepsFinite(s)) checkFiniteOutput(`steps[${i}] (${s.kind}) output`, h, (j) => this.batchStart + (cols ? j % B : Math.floor(j / (h.size / B))));
     });
     return toRows(this.steps.length, this.outputShape).reshape([B, ...this.outputShape]);
   }
@@ -360,7 +397,7 @@ export class SparseModel {
   private samples(x: unknown): number {
     this.check();
     if (!(x instanceof Float32Array)) throw new ArgumentError('x', 'a Float32Array of samples', describe(x));
-    const per = sizeOf(this.inputShape);
+    const per = this.inSize;
     if (x.length === 0 || x.length % per !== 0) throw new ShapeError('x', `a multiple of ${per} values (samples of ${fmtShape(this.inputShape)})`, `${x.length} values`);
     return x.length / per;
   }
@@ -380,9 +417,8 @@ export class SparseModel {
    * output, is reported as the step-by-step pass reports it.
    */
   private forwardRows(x: Float32Array, s: number, c: number): Tensor {
-    const per = sizeOf(this.inputShape), rows = x.subarray(s * per, (s + c) * per);
-    const plannable = !this.steps.some((st) => st.layer);
-    let p = plannable ? this.plans.get(c) : null;
+    const per = this.inSize, rows = c * per === x.length ? x : x.subarray(s * per, (s + c) * per);
+    let p = this.plannable ? this.plans.get(c) : null;
     if (p === undefined) {
       const own = new Map<string, Tensor>(), bufs = this.bufs;
       this.bufs = own;
@@ -407,13 +443,14 @@ export class SparseModel {
         this.bufs = own;
         return rec.value;
       }
-      p = { plan: rec.plan, bufs: own, input: own.get('x')! };
+      const input = own.get('x')!;
+      p = { plan: rec.plan, bufs: own, input, xv: input.view(), yv: rec.plan.value.view() };
       if (this.plans.size >= MAX_PLANS) this.dropPlan(this.plans.keys().next().value!);
       this.plans.set(c, p);
       return p.plan.value;
     }
     if (p) {
-      p.input.view().set(rows);
+      liveViews(p).xv.set(rows);
       const check = p.plan.run();
       if (check < 0) return p.plan.value;
       if (check === 0) assertFinite('x', x);
@@ -433,9 +470,15 @@ export class SparseModel {
     for (const t of p.bufs.values()) t.dispose();
   }
 
-  private run(x: Float32Array, opts: SparsePredictOptions, each: (y: Tensor, start: number) => void): number {
+  /** The values of y, a batch's output: through its compiled pass's kept view when it is that pass's. */
+  private values(y: Tensor): Float32Array {
+    const p = this.plans.get(y.shape[0]);
+    return p && p.plan.value === y ? liveViews(p).yv : y.view();
+  }
+
+  /** Forward the n samples of x (see {@link samples}) batch by batch, handing each batch's output to `each`. */
+  private run(x: Float32Array, n: number, opts: SparsePredictOptions, each: (y: Tensor, start: number) => void): void {
     const bs = batchSizeOption(optionsObject('options', opts).batchSize, 256);
-    const n = this.samples(x);
     for (let s = 0; s < n; s += bs) {
       const c = Math.min(bs, n - s);
       this.batchStart = s;
@@ -445,21 +488,21 @@ export class SparseModel {
         this.batchStart = 0;
       }
     }
-    return n;
   }
 
   /** Raw outputs (logits of a classifier), [n, outputSize] flat. */
   predict(x: Float32Array, opts: SparsePredictOptions = {}): Float32Array {
-    const out = new Float32Array(this.samples(x) * sizeOf(this.outputShape));
-    this.run(x, opts, (y, s) => out.set(y.view(), s * y.size / y.shape[0]));
+    const n = this.samples(x), C = this.outSize;
+    const out = new Float32Array(n * C);
+    this.run(x, n, opts, (y, s) => out.set(this.values(y), s * C));
     return out;
   }
 
   /** Class probabilities (softmax of the outputs), [n, classes] flat. */
   predictProba(x: Float32Array, opts: SparsePredictOptions = {}): Float32Array {
-    const C = sizeOf(this.outputShape);
-    const out = new Float32Array(this.samples(x) * C);
-    this.run(x, opts, (y, s) => {
+    const n = this.samples(x), C = this.outSize;
+    const out = new Float32Array(n * C);
+    this.run(x, n, opts, (y, s) => {
       const y2 = y.reshape([y.shape[0], C]);
       out.set(softmax(y2, { out: this.buffer('proba', y2.shape) }).view(), s * C);
     });
@@ -468,9 +511,9 @@ export class SparseModel {
 
   /** Predicted class of each sample (argmax of the outputs). */
   predictClasses(x: Float32Array, opts: SparsePredictOptions = {}): Int32Array {
-    const out = new Int32Array(this.samples(x));
-    const C = sizeOf(this.outputShape);
-    this.run(x, opts, (y, s) => out.set(argmaxRows(y.reshape([y.shape[0], C])), s));
+    const n = this.samples(x), C = this.outSize;
+    const out = new Int32Array(n);
+    this.run(x, n, opts, (y, s) => out.set(argmaxRows(y.reshape([y.shape[0], C])), s));
     return out;
   }
 
