@@ -15,7 +15,7 @@ export { softmax_rows_f32, argmax_rows_f32 } from './softmax';
 export { batchnorm_forward_infer_f32 } from './batchnorm';
 export { first_nonfinite_f32 } from './elementwise';
 export { nonzero_cols_f32, gather_cols_f32, gather_rows_f32 } from './gather';
-export { svd_prepare_f32 } from './bayes';
+export { svd_log_alpha_f32 } from './bayes';
 export {
   lstm_forward_f32, gru_forward_f32, lstm_cell_f32, gru_cell_f32, rnn_transpose_f32, rnn_step_mask_f32, embedding_lookup_f32, csr_rows_gemm_f32,
 } from './rnn';

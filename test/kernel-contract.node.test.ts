@@ -209,7 +209,7 @@ describe('inference-only module (assembly/infer.ts)', () => {
     const { SparseModel } = await import('../src/inference/model.js');
     const { csrFromWeights, SparseMatrix, spmm, transpose } = await import('../src/ops/spmm.js');
     const { matmul } = await import('../src/ops/gemm.js');
-    const { svdPrepare } = await import('../src/ops/bayes.js');
+    const { svdLogAlpha, svdPrepare } = await import('../src/ops/bayes.js');
     const { argmaxRows } = await import('../src/ops/softmax.js');
     const { firstNonFinite } = await import('../src/ops/elementwise.js');
     type StepSpec = import('../src/inference/steps.js').StepSpec;
@@ -252,10 +252,8 @@ describe('inference-only module (assembly/infer.ts)', () => {
       put(spmm(mat, transpose(a)).view());
       put(spmm(mat, t(rnd(300, 0.5), [300, 1])).view()); // one sample: spmv_f32_csc
       put(transpose(b).view());
-      const th = t(rnd(999), [999]), ls = t(rnd(999).map((v) => v * 6 - 3), [999]), eff = t(new Float32Array(999), [999]), la = t(new Float32Array(999), [999]);
-      out.push(svdPrepare(th, ls, eff, null, la, 0.5, { lo: -8, hi: 8 }));
-      put(eff.view());
-      put(la.view());
+      const th = t(rnd(999), [999]), ls = t(rnd(999).map((v) => v * 6 - 3), [999]), la = t(new Float32Array(999), [999]);
+      put(svdLogAlpha(th, ls, la, { lo: -8, hi: 8 }).view());
       put(argmaxRows(a));
       const nf = t(rnd(77), [77]);
       nf.view()[61] = Infinity;
@@ -264,7 +262,18 @@ describe('inference-only module (assembly/infer.ts)', () => {
       return out;
     };
     const got = run(Runtime.fromModule(infer)), want = run(Runtime.fromModule(full));
-    expect(got.length).toBeGreaterThan(4000);
+    expect(got.length).toBeGreaterThan(3000);
     expect(got).toEqual(want);
+    // Dense Sparse VD files in this module (inference/dense-file.ts): log α, then θ where
+    // log α < threshold (f32) else +0, which is svd_prepare_f32's mask in the full module.
+    const rt = Runtime.fromModule(full);
+    const th = Tensor.from(rnd(999), [999], rt), ls = Tensor.from(rnd(999).map((v) => v * 6 - 3), [999], rt);
+    const eff = Tensor.zeros([999], rt), la = Tensor.zeros([999], rt);
+    const kept = svdPrepare(th, ls, eff, null, la, 0.3, { lo: -8, hi: 8 });
+    const la2 = svdLogAlpha(th, ls, Tensor.zeros([999], rt), { lo: -8, hi: 8 }).toArray(), thr = Math.fround(0.3), theta = th.toArray();
+    const mask = theta.map((v, i) => (la2[i] < thr ? v : 0));
+    expect(kept).toBeGreaterThan(100);
+    expect(kept).toBeLessThan(900);
+    expect(Array.from(new Uint32Array(mask.buffer))).toEqual(Array.from(new Uint32Array(eff.toArray().buffer)));
   });
 });

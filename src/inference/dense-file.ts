@@ -17,7 +17,7 @@ import type { ActivationKind } from '../ops/activation.js';
 import type { ConvGeometry } from '../ops/conv.js';
 import { windowOutputSize } from '../ops/geometry.js';
 import { pairOption } from '../ops/check.js';
-import { svdPrepare } from '../ops/bayes.js';
+import { svdLogAlpha } from '../ops/bayes.js';
 import { convGeometry } from '../layers/linear.js';
 import { ContainerReader, NamedValues, bad, checkShapeField, isObject, openModelFile, readTensors, show } from '../container.js';
 import type { StepSpec } from './steps.js';
@@ -224,13 +224,19 @@ function finish(p: NonNullable<Pending['weight']>, rt: Runtime): void {
     p.step.weights = w;
     return;
   }
-  const t = [p.theta, p.logSigma2!, p.theta, p.theta].map((a) => Tensor.from(a, [a.length], rt));
+  // log α by the layers' own kernel (the module of this entry has no svd_prepare_f32, whose KL
+  // gradients inference never needs); the mask θ where log α < threshold (f32, as that kernel
+  // compares) else +0: the weights svd_prepare_f32 gives the full bundle, bit for bit.
+  const t = [p.theta, p.logSigma2!, p.theta].map((a) => Tensor.from(a, [a.length], rt));
+  let la: Float32Array;
   try {
-    svdPrepare(t[0], t[1], t[2], null, t[3], m.threshold, { lo: m.lo, hi: m.hi });
-    p.step.weights = t[2].toArray();
+    la = svdLogAlpha(t[0], t[1], t[2], { lo: m.lo, hi: m.hi }).toArray();
   } finally {
     for (const x of t) x.dispose();
   }
+  const thr = Math.fround(m.threshold), w = new Float32Array(p.theta.length);
+  for (let i = 0; i < w.length; i++) if (la[i] < thr) w[i] = p.theta[i];
+  p.step.weights = w;
 }
 
 /**
