@@ -18,6 +18,9 @@
 // buffer (gemmPackA(): strip s holds rows 4s..4s+3, element (row 4s+q, col p) at float
 // s·4·kc + 4p + q, rows past mc zero) and then call gemmPackB + gemmMacro, skipping one copy.
 //
+// A B used by many products in a row (a recurrent weight, once per time step) can be packed
+// once by gemmPackWholeB, as a single k-block of up to MACRO_KC_MAX, and reused by gemmPackedB.
+//
 // The packing buffers are static (memory.data, below __heap_base), which makes these kernels
 // non-reentrant; wasm here is single-threaded, so that is fine.
 
@@ -75,6 +78,35 @@ export function gemmPackB(b: usize, ldb: i32, kc: i32, nc: i32): void {
  */
 export function gemmMacro(mc: i32, nc: i32, kc: i32, c: usize, ldc: i32, loadC: bool, bias: usize): void {
   macroKernel(mc, nc, kc, c, ldc, loadC, bias);
+}
+
+/**
+ * Pack all of B (k × n; nn: element (p, j) at b[p*ldb + j], transB: at b[j*ldb + p]) as one
+ * k-block for {@link gemmPackedB}, when it fits (k ≤ MACRO_KC_MAX, packedBFloats(k, n) ≤
+ * PACK_B_FLOATS); returns false, packing nothing, otherwise. For a B used by many products in a
+ * row with no other GEMM between them (a recurrent weight, once per step): packed once, not per call.
+ */
+export function gemmPackWholeB(transB: bool, b: usize, ldb: i32, k: i32, n: i32): bool {
+  if (k < 1 || n < 1 || k > MACRO_KC_MAX || packedBFloats(k, n) > PACK_B_FLOATS) return false;
+  packBBlock(transB, b, ldb, k, n);
+  return true;
+}
+
+/**
+ * C[m×n] (=|+=) A[m×k] · B (+ bias) with B packed whole by {@link gemmPackWholeB} (same k, n;
+ * no other product since). One k-block: each output sums its k terms in plain p order, as the
+ * scalar twins do, then adds them to the prior (C and/or bias).
+ */
+export function gemmPackedB(m: i32, n: i32, k: i32, a: usize, lda: i32, c: usize, ldc: i32, bias: usize, acc: i32): void {
+  // A's packed block holds PACK_A_FLOATS: k up to MACRO_KC_MAX leaves room for 64 rows.
+  const mcMax = min(MC, (PACK_A_FLOATS / k) & ~(MR - 1));
+  for (let ic = 0; ic < m; ic += mcMax) {
+    const mc = min(mcMax, m - ic);
+    for (let ir = 0; ir < mc; ir += MR) {
+      packColsMajorP(packA + (<usize>(ir * k) << 2), a + (<usize>((ic + ir) * lda) << 2), lda, k, min(MR, mc - ir), MR);
+    }
+    macroKernel(mc, n, k, c + (<usize>(ic * ldc) << 2), ldc, acc != 0, bias);
+  }
 }
 
 /** Loop nest of the blocked product; transA / transB select the packing routines. */

@@ -11,6 +11,7 @@
 // two agree bit for bit.
 
 import { gemm_f32_nn, gemm_f32_nn_scalar, gemm_f32_nt, gemm_f32_nt_scalar } from './gemm';
+import { gemmPackWholeB, gemmPackedB } from './gemm_engine';
 import { s_sigmoid, s_tanh, v_sigmoid, v_tanh } from './vmath';
 
 @inline function at(p: usize, i: i32): usize {
@@ -126,15 +127,27 @@ import { s_sigmoid, s_tanh, v_sigmoid, v_tanh } from './vmath';
 
 // ---- products of one step ------------------------------------------------------------------
 
+/**
+ * Wᵀ of a backward through time (W [n, k], the recurrent weight), packed once for the SIMD
+ * products dG_t·Wᵀ of every step when it fits the GEMM engine's packed block: one k-block, so
+ * each output sums its n terms in plain order as the scalar twin does. Nothing for the twin.
+ * (The forward keeps per-step products: its k = H is one k-block anyway, and the inference
+ * module, which carries the forward, stays as small as it is.)
+ */
+@inline function packRecurrentT(simd: bool, w: usize, k: i32, n: i32): bool {
+  return simd && gemmPackWholeB(true, w, k, k, n);
+}
+
 /** C[B, n] (=|+=) A[B, k]·W[k, n] (+ bias), SIMD GEMM or its twin. */
 @inline function stepNN(simd: bool, B: i32, n: i32, k: i32, a: usize, w: usize, c: usize, bias: usize, acc: i32): void {
   if (simd) gemm_f32_nn(B, n, k, a, k, w, n, c, n, bias, acc);
   else gemm_f32_nn_scalar(B, n, k, a, k, w, n, c, n, bias, acc);
 }
 
-/** C[B, k] (=|+=) D[B, n]·W[k, n]ᵀ, SIMD GEMM or its twin. */
-@inline function stepNT(simd: bool, B: i32, n: i32, k: i32, d: usize, w: usize, c: usize, acc: i32): void {
-  if (simd) gemm_f32_nt(B, k, n, d, n, w, n, c, k, 0, acc);
+/** C[B, k] (=|+=) D[B, n]·W[k, n]ᵀ: the packed Wᵀ, the SIMD GEMM or its twin. */
+@inline function stepNT(simd: bool, packed: bool, B: i32, n: i32, k: i32, d: usize, w: usize, c: usize, acc: i32): void {
+  if (packed) gemmPackedB(B, k, n, d, n, c, k, 0, acc);
+  else if (simd) gemm_f32_nt(B, k, n, d, n, w, n, c, k, 0, acc);
   else gemm_f32_nt_scalar(B, k, n, d, n, w, n, c, k, 0, acc);
 }
 
@@ -169,12 +182,12 @@ import { s_sigmoid, s_tanh, v_sigmoid, v_tanh } from './vmath';
 }
 
 /** dhc (+)= (dG_t·Wᵀ) ⊙ hdrop through scratch tmp[B, H], or dG_t·Wᵀ straight into dhc. */
-@inline function recurrentBack(simd: bool, B: i32, n: i32, H: i32, dGt: usize, w: usize, dhc: usize, hdrop: usize, tmp: usize): void {
+@inline function recurrentBack(simd: bool, packed: bool, B: i32, n: i32, H: i32, dGt: usize, w: usize, dhc: usize, hdrop: usize, tmp: usize): void {
   if (!hdrop) {
-    stepNT(simd, B, n, H, dGt, w, dhc, 1);
+    stepNT(simd, packed, B, n, H, dGt, w, dhc, 1);
     return;
   }
-  stepNT(simd, B, n, H, dGt, w, tmp, 0);
+  stepNT(simd, packed, B, n, H, dGt, w, tmp, 0);
   mulInto(simd, B * H, tmp, hdrop, dhc, true);
 }
 
@@ -215,11 +228,12 @@ export function lstm_forward_f32_scalar(T: i32, B: i32, H: i32, g: usize, wh: us
   const G = 4 * H, BH = B * H;
   memory.fill(dhc, 0, <usize>BH << 2);
   memory.fill(dc, 0, <usize>BH << 2);
+  const packed = packRecurrentT(simd, wh, G, H);
   for (let t = T - 1; t >= 0; t--) {
     const dyt: usize = dy == 0 ? 0 : lastOnly ? (t == T - 1 ? dy : <usize>0) : at(dy, t * BH);
     const dGt = at(dG, t * B * G);
     lstmCellBack(simd, B, H, at(g, t * B * G), at(c, t * BH), at(c, (t + 1) * BH), dyt, lastOnly != 0, dhc, dc, dGt, mask ? at(mask, t * B) : 0);
-    recurrentBack(simd, B, G, H, dGt, wh, dhc, hdrop, tmp);
+    recurrentBack(simd, packed, B, G, H, dGt, wh, dhc, hdrop, tmp);
   }
 }
 
@@ -355,11 +369,12 @@ export function gru_forward_f32_scalar(T: i32, B: i32, H: i32, gx: usize, wh: us
   checkRnn(T, B, H);
   const G = 3 * H, BH = B * H;
   memory.fill(dhc, 0, <usize>BH << 2);
+  const packed = packRecurrentT(simd, wh, G, H);
   for (let t = T - 1; t >= 0; t--) {
     const dyt: usize = dy == 0 ? 0 : lastOnly ? (t == T - 1 ? dy : <usize>0) : at(dy, t * BH);
     const dGht = at(dGh, t * B * G);
     gruCellBack(simd, B, H, at(gx, t * B * G), at(gh, t * B * G), at(h, t * BH), dyt, lastOnly != 0, dhc, at(dGx, t * B * G), dGht, mask ? at(mask, t * B) : 0);
-    recurrentBack(simd, B, G, H, dGht, wh, dhc, hdrop, tmp);
+    recurrentBack(simd, packed, B, G, H, dGht, wh, dhc, hdrop, tmp);
   }
 }
 

@@ -22,6 +22,9 @@ const CASES: Case[] = [
   { T: 4, B: 3, H: 5, masked: true, drop: true, last: false },
   { T: 5, B: 2, H: 8, masked: true, drop: false, last: true },
   { T: 3, B: 5, H: 13, masked: true, drop: true, last: true },
+  // G·H past the GEMM's k-block (256) and B past the rows one packed A block holds at that k:
+  // the backward's packed Wᵀ (one k-block of G·H) over two row blocks.
+  { T: 2, B: 115, H: 72, masked: true, drop: true, last: false },
 ];
 
 function setup(c: Case, G: number, seed: number) {
