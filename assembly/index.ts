@@ -27,3 +27,4 @@ export * from './sampler';
 export * from './rnn';
 export * from './plan';
 export * from './checksum';
+export * from './csr';

@@ -21,3 +21,4 @@ export {
 } from './rnn';
 export { plan_run } from './plan';
 export { crc32_u8 } from './checksum';
+export { csr_columns_f32 } from './csr';

@@ -105,36 +105,6 @@ function csrStrided(w: Float32Array, rows: number, cols: number, rowStride: numb
 }
 
 /**
- * The columns of a CSR matrix (its CSC: the CSR by rows of Aᵀ, u16 row indices, exact zeros
- * dropped), for the batch-1 kernel `spmv_f32_csc`; null when it has more than 65536 rows or a
- * row's column indices do not ascend (that kernel sums each row in column order, which is then
- * not the CSR order). A counting transpose: O(rows + cols + nnz), no dense Aᵀ.
- */
-function cscOf(c: Csr): Csr | null {
-  const { rows, cols, rowPtr, colIdx, values } = c;
-  if (rows > 65536) return null;
-  const colPtr = new Uint32Array(cols + 1);
-  for (let r = 0; r < rows; r++) {
-    for (let p = rowPtr[r]; p < rowPtr[r + 1]; p++) {
-      if (p > rowPtr[r] && colIdx[p] <= colIdx[p - 1]) return null;
-      if (values[p] !== 0) colPtr[colIdx[p] + 1]++;
-    }
-  }
-  for (let j = 0; j < cols; j++) colPtr[j + 1] += colPtr[j];
-  const nnz = colPtr[cols], next = colPtr.slice(0, cols);
-  const rowIdx = new Uint16Array(nnz), vals = new Float32Array(nnz);
-  for (let r = 0; r < rows; r++) {
-    for (let p = rowPtr[r]; p < rowPtr[r + 1]; p++) {
-      if (values[p] === 0) continue;
-      const q = next[colIdx[p]]++;
-      rowIdx[q] = r;
-      vals[q] = values[p];
-    }
-  }
-  return { rows: cols, cols: rows, rowPtr: colPtr, colIdx: rowIdx, values: vals };
-}
-
-/**
  * A CSR matrix living in wasm memory, the operand of {@link spmm} and {@link sparseConv2d}.
  * Its structure is validated once, at creation, so the kernels need not check it per call.
  */
@@ -150,7 +120,7 @@ export class SparseMatrix {
   readonly colIdxPtr: number;
   readonly valuesPtr: number;
   private disposed = false;
-  /** The columns (CSC) in wasm memory, built at the first batch-1 product; null: not usable (see cscOf). */
+  /** The columns (CSC) in wasm memory, built at the first batch-1 product; null: not usable (see byColumns). */
   private csc: { colPtr: number; rowIdx: number; values: number } | null | undefined;
 
   private constructor(rt: Runtime, c: Csr) {
@@ -212,15 +182,15 @@ export class SparseMatrix {
   byColumns(): { colPtr: number; rowIdx: number; values: number } | null {
     this.check();
     if (this.csc === undefined) {
-      const c = cscOf(this.toCsr());
-      if (!c) return (this.csc = null);
-      // One block: colPtr, rowIdx (padded to 4 bytes), values.
+      if (this.rows > 65536) return (this.csc = null);
+      // One block: colPtr, rowIdx (padded to 4 bytes), values; a counting transpose in wasm
+      // (assembly/csr.ts: exact zeros dropped, rows ascending in each column).
       const r = 4 * (this.cols + 1), v = r + ((2 * this.nnz + 3) & ~3);
       const p = this.rt.heap.alloc(v + 4 * this.nnz, 'csc');
-      const u8 = this.rt.u8;
-      u8.set(new Uint8Array(c.rowPtr.buffer), p);
-      u8.set(new Uint8Array(c.colIdx.buffer), p + r);
-      this.rt.f32.set(c.values, (p + v) >>> 2);
+      if (this.rt.k.csr_columns_f32(this.rows, this.cols, this.rowPtrPtr, this.colIdxPtr, this.wide ? 1 : 0, this.valuesPtr, p, p + r, p + v) < 0) {
+        this.rt.heap.free(p);
+        return (this.csc = null);
+      }
       this.csc = { colPtr: p, rowIdx: p + r, values: p + v };
     }
     return this.csc;

@@ -2635,4 +2635,18 @@ export interface Kernels {
    * @returns `u32`
    */
   crc32_u8(bytes: number, n: number, crc: number): number;
+  /**
+   * `csr_columns_f32` of assembly/csr.ts
+   * @param rows `i32`
+   * @param cols `i32`
+   * @param rowPtr `usize`
+   * @param colIdx `usize`
+   * @param wide `i32`
+   * @param values `usize`
+   * @param colPtr `usize`
+   * @param rowIdx `usize`
+   * @param cscValues `usize`
+   * @returns `i32`
+   */
+  csr_columns_f32(rows: number, cols: number, rowPtr: number, colIdx: number, wide: number, values: number, colPtr: number, rowIdx: number, cscValues: number): number;
 }
