@@ -21,7 +21,8 @@
 // BENCH_NOISE=sequence|batch picks the Sparse VD weight noise (default sequence, the layers').
 // BENCH_LR_DECAY=1: with BENCH_INIT=dense, both models' second phase (the Sparse VD training and
 // the baseline's further epochs) decays the lr linearly from 1e-3 to 0 over its second half, as
-// the Sparse VD authors' recipe does; `lrDecay`.
+// the Sparse VD authors' recipe does; `lrDecay`. BENCH_LR_DECAY_FROM (default 0.5) moves the
+// start of the decay to that fraction of the phase (pruning slows as the lr falls); `lrDecayFrom`.
 // BENCH_KL_MAX (default 1): the final KL weight β of the ramp (below 1 a tempered posterior: on
 // spam the KL of ~420k weights against ~5k emails otherwise prunes past the accuracy); `klMax`.
 // BENCH_VALIDATION=1: for choosing a recipe without the test set: seq-mnist evaluates on
@@ -83,16 +84,18 @@ const verbose = process.env.BENCH_VERBOSE === '1';
 const klMax = Number(process.env.BENCH_KL_MAX ?? 1);
 if (!(klMax > 0 && klMax <= 1)) throw new Error(`BENCH_KL_MAX must be in (0, 1], got '${process.env.BENCH_KL_MAX}'`);
 const lrDecay = process.env.BENCH_LR_DECAY === '1';
+const lrDecayFrom = Number(process.env.BENCH_LR_DECAY_FROM ?? 0.5);
+if (!(lrDecayFrom >= 0 && lrDecayFrom < 1)) throw new Error(`BENCH_LR_DECAY_FROM must be in [0, 1), got '${process.env.BENCH_LR_DECAY_FROM}'`);
 const validation = process.env.BENCH_VALIDATION === '1';
 const evaluatedOn = validation ? 'validation' : 'test';
 const reportTest = validation && process.env.BENCH_REPORT_TEST === '1';
 
-/** Train `model` for `e` epochs (`decay`: lr linear from 1e-3 to 0 over the second half); returns seconds per epoch (median over epochs). */
+/** Train `model` for `e` epochs (`decay`: lr linear from 1e-3 to 0 from lrDecayFrom·e on); returns seconds per epoch (median over epochs). */
 function train(model, x, y, { batchSize, bayes, warmup = 0, e = epochs, decay = false }) {
   const n = y.length;
   const h = fit(model, x, y, {
     epochs: e, batchSize, optimizer: new Adam({ lr: 1e-3 }), clipNorm: 5, datasetSize: n, progress: false, seed: 1,
-    ...(decay ? { lr: schedules.linearDecay(1e-3, { start: e / 2, end: e }) } : {}),
+    ...(decay ? { lr: schedules.linearDecay(1e-3, { start: lrDecayFrom * e, end: e }) } : {}),
     klWeight: bayes ? schedules.linear({ start: warmup * e, end: Math.max(1, (warmup + 0.5) * e), to: klMax }) : 0,
     ...(verbose ? { onEpochEnd: (log) => console.error(JSON.stringify({ epoch: log.epoch, dataLoss: round(log.dataLoss, 4), kl: round(log.kl, 1), accuracy: log.accuracy, seconds: round(log.seconds, 1), compression: bayes ? round(model.compression(), 1) : undefined })) } : {}),
   });
@@ -176,7 +179,7 @@ async function seqMnist() {
   for (const [set, on] of reportTest ? [[te, evaluatedOn], [test, 'test']] : [[te, evaluatedOn]]) {
     report({
       bench: 'svd-rnn', case: 'seq-mnist', testError: testError(svd, set.x, set.labels, 500), compression: round(svd.compression(), 2),
-      baselineTestError: testError(base, set.x, set.labels, 500), evaluatedOn: on, epochs, svdEpochs, baselineEpochs, klMax, lrDecay, init, weightNoise, secPerEpoch: round(sec, 2), baselineSecPerEpoch: round(baseSec, 2),
+      baselineTestError: testError(base, set.x, set.labels, 500), evaluatedOn: on, epochs, svdEpochs, baselineEpochs, klMax, lrDecay, ...(lrDecay ? { lrDecayFrom } : {}), init, weightNoise, secPerEpoch: round(sec, 2), baselineSecPerEpoch: round(baseSec, 2),
       layers: layerReport(svd), hiddenKept: recurrentUnitsKept(svd.layers[0], svd.layers[1]), hidden: 128, groupsKept: groupsKept(svd), train: tr.n, test: set.n,
       prunedTestError: prunedError(svd, set.x, set.labels),
     });
@@ -219,7 +222,7 @@ function spam() {
   const baseErr = testError(base, te.x, te.labels, 250);
   report({
     bench: 'svd-rnn', case: 'spam', testError: testError(svd, te.x, te.labels, 250), compression: round(svd.compression(), 2),
-    baselineTestError: baseErr, evaluatedOn, epochs, svdEpochs, baselineEpochs, klMax, lrDecay, init, weightNoise, secPerEpoch: round(sec, 2), baselineSecPerEpoch: round(baseSec, 2),
+    baselineTestError: baseErr, evaluatedOn, epochs, svdEpochs, baselineEpochs, klMax, lrDecay, ...(lrDecay ? { lrDecayFrom } : {}), init, weightNoise, secPerEpoch: round(sec, 2), baselineSecPerEpoch: round(baseSec, 2),
     layers: layerReport(svd), vocabKept: emb.keptWords(), vocab: V, hiddenKept: recurrentUnitsKept(svd.layers[1], svd.layers[2]), hidden: 128, groupsKept: groupsKept(svd),
     prunedTestError: prunedError(svd, te.x, te.labels), spamFractionTest: round(te.labels.reduce((a, b) => a + b, 0) / te.n, 3),
     train: tr.n, test: te.n, length, split: 'trainTestSplit(testSize 0.2, seed 0, stratified) over emails sorted by group, file order',
