@@ -522,3 +522,28 @@ function initOnly(m: i32, n: i32, c: usize, ldc: i32, bias: usize, acc: i32): vo
     }
   }
 }
+
+/** Inputs per chunk of the batch-1 kernels that skip zero inputs (gemv_f32_skip_zeros, conv2d's by-inputs path). */
+export const LIVE_MAX = 1024;
+/** The indices of a chunk's nonzero inputs (4 KiB), written by {@link liveIndices}. */
+export const gemmLive: usize = memory.data(LIVE_MAX * 4, 16);
+
+/**
+ * Indices (from 0) of the nonzero values of x[0:k] (k ≤ LIVE_MAX) into gemmLive; returns their
+ * count. Branch-free per input (a mispredicted branch per input costs more than the
+ * compaction), a group of four zeros skipped by one test.
+ */
+export function liveIndices(x: usize, k: i32): i32 {
+  const zero = f32x4.splat(0);
+  let n = 0;
+  for (let p = 0; p < k; p++) {
+    if ((p & 3) == 0 && p + 4 <= k && !v128.any_true(f32x4.ne(v128.load(x + (<usize>p << 2)), zero))) {
+      p += 3;
+      continue;
+    }
+    store<i32>(gemmLive + (<usize>n << 2), p);
+    n += i32(load<f32>(x + (<usize>p << 2)) != 0);
+  }
+  return n;
+}
+

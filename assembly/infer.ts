@@ -5,7 +5,7 @@
 // is an export of index.ts with the same code (test/kernel-contract.node.test.ts checks the
 // subset and the bits).
 export { heap_base } from './memory';
-export { gemm_f32_nn, gemm_f32_nt, gemm_f32_tn } from './gemm';
+export { gemm_f32_nn, gemm_f32_nt, gemm_f32_tn, gemv_f32_skip_zeros } from './gemm';
 export { conv2d_col_bytes, conv2d_f32_nhwc } from './conv';
 export { spmm_f32_csr, spmv_f32_csc, conv2d_sparse_scratch_bytes, conv2d_sparse_f32_nhwc } from './sparse';
 export { transpose_f32 } from './transpose';

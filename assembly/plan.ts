@@ -6,7 +6,7 @@
 //
 // Record: i32 opcode, then the kernel's arguments as 32-bit words (f32 arguments by their bits),
 // as many as the kernel takes. Opcodes are positions in PLAN_KERNELS of src/ops/plan.ts.
-import { gemm_f32_nn } from './gemm';
+import { gemm_f32_nn, gemv_f32_skip_zeros } from './gemm';
 import { conv2d_f32_nhwc } from './conv';
 import { spmm_f32_csr, conv2d_sparse_f32_nhwc, spmv_f32_csc } from './sparse';
 import { transpose_f32 } from './transpose';
@@ -73,6 +73,7 @@ export function plan_run(ops: usize, words: i32, status: usize): i32 {
         break;
       }
       case 15: spmv_f32_csc(u(a, 0), u(a, 1), z(a, 2), z(a, 3), z(a, 4), z(a, 5), z(a, 6), z(a, 7)); n = 8; break;
+      case 16: gemv_f32_skip_zeros(u(a, 0), u(a, 1), z(a, 2), z(a, 3), u(a, 4), z(a, 5), z(a, 6)); n = 7; break;
       default: assert(false, 'plan_run: unknown opcode');
     }
     p = a + (<usize>n << 2);

@@ -299,3 +299,48 @@ describe('matmul op', () => {
     expect(Array.from(c.toArray())).toEqual(Array.from(refProduct(a.toArray(), b.toArray(), 4, 3, 5, false, false)));
   });
 });
+
+describe('gemv_f32_skip_zeros (one sample, rows of zero inputs skipped): SIMD = scalar twin = gemm_f32_nn bits, close to f64', () => {
+  const rt = Runtime.createSync();
+  const K = rt.k as unknown as Record<string, (...a: number[]) => void>;
+  // n: below, at and past a SIMD vector and the 8-wide pass, LeNet's 68 / 50 / 10, past a
+  // 1024-column chunk; k: below and past a 4-row pass, past a 1024-row chunk of live indices.
+  const cases: [number, number, number][] = [];
+  for (const [n, k] of [[1, 1], [3, 5], [4, 4], [7, 3], [8, 9], [9, 33], [17, 8], [68, 784], [50, 68], [10, 50], [1030, 6], [5, 2100]]) {
+    for (const zeros of [0, 0.5, 1]) cases.push([n, k, zeros]);
+  }
+  it.each(cases)('n=%i k=%i zeros=%f', (n, k, zeros) => {
+    const rnd = lcg(n * 7919 + k * 31 + zeros * 10);
+    const ldb = n + 3; // padded rows: the padding holds NaN, which must never be read
+    const x = floatValues(k, rnd);
+    for (let p = 0; p < k; p++) if (rnd() < zeros || (p >> 2) % 5 === 1) x[p] = rnd() < 0.3 ? -0 : 0;
+    const b = floatValues(k * ldb, rnd);
+    for (let p = 0; p < k; p++) b.fill(NaN, p * ldb + n, (p + 1) * ldb);
+    const bias = floatValues(n, rnd);
+    const tx = Tensor.from(x, [1, k], rt), tb = Tensor.zeros([k, ldb], rt), tbias = Tensor.from(bias, [n], rt);
+    rt.f32.set(b, tb.ptr >>> 2);
+    for (const withBias of [true, false]) {
+      const out = (f: string) => {
+        const y = Tensor.from(new Float32Array(n).fill(SENTINEL), [1, n], rt);
+        K[f](...(f === 'gemm_f32_nn' ? [1, n, k, tx.ptr, k, tb.ptr, ldb, y.ptr, n, withBias ? tbias.ptr : 0, 0] : [n, k, tx.ptr, tb.ptr, ldb, withBias ? tbias.ptr : 0, y.ptr]));
+        const v = y.toArray();
+        y.dispose();
+        return v;
+      };
+      const simd = out('gemv_f32_skip_zeros');
+      expect(Array.from(new Uint32Array(simd.buffer))).toEqual(Array.from(new Uint32Array(out('gemv_f32_skip_zeros_scalar').buffer)));
+      // gemm_f32_nn reads every row, NaN padding excluded: the same bits (b finite).
+      expect(Array.from(new Uint32Array(simd.buffer))).toEqual(Array.from(new Uint32Array(out('gemm_f32_nn').buffer)));
+      for (let j = 0; j < n; j++) {
+        let s = withBias ? bias[j] : 0;
+        for (let p = 0; p < k; p++) s += x[p] * b[p * ldb + j];
+        expect(Math.abs(simd[j] - s), `y[${j}]`).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(s)) * Math.sqrt(k));
+      }
+    }
+    // matmul's skipZeros option runs it (contiguous b).
+    const wc = Tensor.from(Float32Array.from({ length: k * n }, (_, i) => b[Math.floor(i / n) * ldb + (i % n)]), [k, n], rt);
+    const y1 = matmul(tx, wc, { bias: tbias, skipZeros: true }), y0 = matmul(tx, wc, { bias: tbias });
+    expect(Array.from(new Uint32Array(y1.toArray().buffer))).toEqual(Array.from(new Uint32Array(y0.toArray().buffer)));
+    for (const t of [tx, tb, tbias, wc, y1, y0]) t.dispose();
+  });
+});

@@ -56,6 +56,17 @@ function stepwise(m: SparseModel, x: Float32Array, batch: number): number[] {
   return out;
 }
 
+/** The step-by-step forward of x [n, per] one sample at a time (any input shape [per]). */
+function stepwiseDense(m: SparseModel, x: Float32Array, per: number): number[] {
+  const out: number[] = [];
+  for (let s = 0; s < x.length / per; s++) {
+    const t = Tensor.from(x.subarray(s * per, (s + 1) * per), [1, per], m.rt);
+    out.push(...bits(m.forward(t).view()));
+    t.dispose();
+  }
+  return out;
+}
+
 /** Kernel calls `fn` makes on `rt` (counted through a wrapper of its exports). */
 function kernelCalls(rt: Runtime, fn: () => void): string[] {
   const real = rt.k as unknown as Record<string, unknown>;
@@ -143,14 +154,18 @@ describe('compiled inference passes', () => {
     m.dispose();
   });
 
-  it('fall back to the step-by-step pass where shapes depend on the data (live columns), with the same bits', () => {
+  it('fall back to the step-by-step pass where shapes depend on the data (live columns), with the same bits; batch 1 skips zero inputs in its kernel and replays', () => {
     const rt = Runtime.createSync();
     const w = rnd(400 * 6);
     const m = SparseModel.fromSteps([400], [{ kind: 'dense', inputs: 400, units: 6, weights: w, bias: null, liveColumns: true }, { kind: 'activation', activation: 'relu' }], { runtime: rt });
     const x = rnd(3 * 400).map((v, i) => (i % 400 < 100 ? 0 : v));
-    const a = m.predict(x, { batchSize: 1 });
-    expect(kernelCalls(rt, () => m.predict(x, { batchSize: 1 }))).not.toContain('plan_run');
-    expect(bits(m.predict(x, { batchSize: 1 }))).toEqual(bits(a));
+    const a = m.predict(x, { batchSize: 3 });
+    expect(kernelCalls(rt, () => m.predict(x, { batchSize: 3 }))).not.toContain('plan_run');
+    expect(bits(m.predict(x, { batchSize: 3 }))).toEqual(bits(a));
+    const a1 = m.predict(x, { batchSize: 1 });
+    expect(kernelCalls(rt, () => m.predict(x, { batchSize: 1 }))).toEqual(['plan_run', 'plan_run', 'plan_run']);
+    expect(bits(m.predict(x, { batchSize: 1 }))).toEqual(bits(a1));
+    expect(bits(a1)).toEqual(stepwiseDense(m, x, 400));
     m.dispose();
     expect(rt.heap.liveBlocks).toBe(0);
   });

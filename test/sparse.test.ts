@@ -12,6 +12,7 @@ import { Flatten } from '../src/layers/reshape.js';
 import { BatchNorm } from '../src/layers/normalization.js';
 import { conv2d } from '../src/ops/conv.js';
 import { Csr, SparseMatrix, SparseModel, csrFromWeights, prune, sparseConv2d, spmm, transpose } from '../src/sparse.js';
+import { BATCH1_DENSE_FROM } from '../src/ops/spmm.js';
 import { writeContainer } from '../src/io.js';
 import { saveModel } from '../src/model.js';
 import { lcg, randomArray } from './util/gradcheck.js';
@@ -449,5 +450,31 @@ describe('csrFromWeights', () => {
     expect(Array.from(c.rowPtr)).toEqual([0, 2, 3]);
     expect(Array.from(c.colIdx)).toEqual([0, 2, 1]);
     expect(Array.from(c.values)).toEqual([1, 3, 2]);
+  });
+});
+
+describe('spmm at n = 1: dense Aᵀ from BATCH1_DENSE_FROM kept, by columns below, the same bits', () => {
+  it.each([[0.02, 'spmv_f32_csc'], [0.3, 'gemv_f32_skip_zeros']])('density %f runs %s', (d, kernel) => {
+    const rnd = lcg(23);
+    const k = 200, m = 40;
+    const w = sparseWeights(k, m, d, rnd);
+    const a = SparseMatrix.fromWeights(w, k, m, rt);
+    expect(a.nnz >= BATCH1_DENSE_FROM * k * m).toBe(kernel === 'gemv_f32_skip_zeros');
+    const xs = randomArray(k, rnd).map((v, i) => (i % 3 === 0 ? 0 : v));
+    const x = Tensor.from(xs, [k, 1], rt), bias = Tensor.from(randomArray(m, rnd), [m], rt);
+    const real = rt.k as unknown as Record<string, unknown>, calls: string[] = [];
+    const owner = rt as unknown as { k: unknown };
+    owner.k = Object.fromEntries(Object.entries(real).map(([n, f]) => [n, typeof f === 'function' ? (...v: number[]) => (calls.push(n), (f as (...u: number[]) => unknown)(...v)) : f]));
+    let y: Tensor;
+    try {
+      y = spmm(a, x, { bias });
+    } finally {
+      owner.k = real;
+    }
+    expect(calls.filter((c) => c !== 'csr_columns_f32')).toEqual([kernel]); // the column copy is set up on first use
+    const yr = spmm(a, x, { bias, scalar: true });
+    expect(Array.from(new Uint32Array(y.toArray().buffer))).toEqual(Array.from(new Uint32Array(yr.toArray().buffer)));
+    for (const t of [x, bias, y, yr]) t.dispose();
+    a.dispose();
   });
 });

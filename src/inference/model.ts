@@ -53,17 +53,6 @@ function liveViews(p: CompiledPass): CompiledPass {
   return p;
 }
 
-/**
- * Steps whose output is finite whenever their input is (the input of every step is checked or
- * comes from a checked step), so their outputs need no finiteness pass: max pooling, flatten,
- * softmax (exp of x − max ≤ 1 over a sum ≥ 1) and the activations but a leaky ReLU of |α| > 1
- * (ELU's α(eˣ − 1) lies within |α|).
- */
-function keepsFinite(s: StepSpec): boolean {
-  if (s.kind === 'activation') return s.activation !== 'leakyRelu' || Math.abs(s.alpha ?? 0) <= 1;
-  return s.kind === 'maxPool' || s.kind === 'flatten' || s.kind === 'softmax';
-}
-
 /** Batch sizes whose compiled pass a model keeps (the oldest is dropped beyond). */
 const MAX_PLANS = 3;
 
@@ -346,12 +335,13 @@ export class SparseModel {
           break;
         case 'dense': {
           const xd = toRows(i, st.inShape).reshape([B, s.inputs]), out = this.buffer(`${i}`, [B, s.units]);
-          const xc = s.liveColumns ? packLiveColumns(xd, this.buffer(`${i}:idx`, [s.inputs]), this.buffer(`${i}:live`, xd.shape)) : null;
+          // At B = 1 the kernel skips zero inputs itself (the live columns' bits, no data-dependent shape).
+          const xc = s.liveColumns && B > 1 ? packLiveColumns(xd, this.buffer(`${i}:idx`, [s.inputs]), this.buffer(`${i}:live`, xd.shape)) : null;
           if (xc) {
             const k = xc.shape[1], idx = this.buffer(`${i}:idx`, [s.inputs]);
             h = matmul(xc, gatherRows(st.w!, idx, k, this.buffer(`${i}:w`, [s.inputs, s.units]).prefix([k, s.units])), { bias: st.b, out });
           } else {
-            h = matmul(xd, st.w!, { bias: st.b, out });
+            h = matmul(xd, st.w!, { bias: st.b, out, skipZeros: true });
           }
           break;
         }
@@ -388,7 +378,7 @@ export class SparseModel {
       }
       // One SIMD pass over each output: the first step that overflows is named (h is
       // feature-major [features, B] between sparse steps).
-      if (!keepsFinite(s)) checkFiniteOutput(`steps[${i}] (${s.kind}) output`, h, (j) => this.batchStart + (cols ? j % B : Math.floor(j / (h.size / B))));
+      if (s.kind !== 'flatten') checkFiniteOutput(`steps[${i}] (${s.kind}) output`, h, (j) => this.batchStart + (cols ? j % B : Math.floor(j / (h.size / B))));
     });
     return toRows(this.steps.length, this.outputShape).reshape([B, ...this.outputShape]);
   }

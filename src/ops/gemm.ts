@@ -14,6 +14,11 @@ export interface MatmulOptions {
   accumulate?: boolean;
   /** Destination [m, n], distinct from `a`, `b` and `bias`; allocated when absent. */
   out?: Tensor;
+  /**
+   * One row (m = 1, neither operand transposed, not accumulating): skip the rows of `b` whose
+   * entry of `a` is 0 (`gemv_f32_skip_zeros`), the same bits for a finite `b`. Else ignored.
+   */
+  skipZeros?: boolean;
 }
 
 const SAME_RUNTIME_AS_A = ['a tensor of the same runtime as a', 'another runtime'] as const;
@@ -56,6 +61,10 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   }
   const kern = rt.k;
   const lda = a.shape[1], ldb = b.shape[1];
+  if (opts.skipZeros && m === 1 && !transA && !transB && !accumulate) {
+    kern.gemv_f32_skip_zeros(n, k, a.ptr, b.ptr, ldb, bias ? bias.ptr : 0, out.ptr);
+    return out;
+  }
   const f = transA ? kern.gemm_f32_tn : transB ? kern.gemm_f32_nt : kern.gemm_f32_nn;
   f(m, n, k, a.ptr, lda, b.ptr, ldb, out.ptr, n, bias ? bias.ptr : 0, accumulate ? 1 : 0);
   return out;

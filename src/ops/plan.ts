@@ -28,6 +28,7 @@ export const PLAN_KERNELS: readonly (readonly [string, string])[] = [
   ['batchnorm_forward_infer_f32', 'iiiiiiiifi'],
   ['first_nonfinite_f32', 'ii'],
   ['spmv_f32_csc', 'iiiiiiii'],
+  ['gemv_f32_skip_zeros', 'iiiiiii'],
 ];
 const OPCODE = new Map(PLAN_KERNELS.map(([name, sig], i) => [name, { op: i, sig }]));
 /**

@@ -145,6 +145,28 @@ export interface Kernels {
    */
   gemm_f32_tn(m: number, n: number, k: number, a: number, lda: number, b: number, ldb: number, c: number, ldc: number, bias: number, acc: number): void;
   /**
+   * `gemv_f32_skip_zeros` of assembly/gemm.ts
+   * @param n `i32`
+   * @param k `i32`
+   * @param x `usize`
+   * @param b `usize`
+   * @param ldb `i32`
+   * @param bias `usize`
+   * @param y `usize`
+   */
+  gemv_f32_skip_zeros(n: number, k: number, x: number, b: number, ldb: number, bias: number, y: number): void;
+  /**
+   * `gemv_f32_skip_zeros_scalar` of assembly/gemm.ts
+   * @param n `i32`
+   * @param k `i32`
+   * @param x `usize`
+   * @param b `usize`
+   * @param ldb `i32`
+   * @param bias `usize`
+   * @param y `usize`
+   */
+  gemv_f32_skip_zeros_scalar(n: number, k: number, x: number, b: number, ldb: number, bias: number, y: number): void;
+  /**
    * `simd_peak_f32` of assembly/gemm.ts
    * @param iters `i32`
    * @returns `f32`
