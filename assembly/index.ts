@@ -28,3 +28,4 @@ export * from './rnn';
 export * from './plan';
 export * from './checksum';
 export * from './csr';
+export * from './lrt';

@@ -200,7 +200,7 @@ describe('inference-only module (assembly/infer.ts)', () => {
     const all = new Set(names(full)), plain = new Set(names(infer));
     expect(names(mc).filter((n) => !all.has(n))).toEqual([]);
     expect(names(infer).filter((n) => !names(mc).includes(n))).toEqual([]);
-    expect(names(mc).filter((n) => !plain.has(n)).sort()).toEqual(['entropy_rows_f32', 'exp_f32', 'lrt_sample_f32', 'mc_weight_sample_f32', 'noise_gauss_at_f32', 'square_f32']);
+    expect(names(mc).filter((n) => !plain.has(n)).sort()).toEqual(['entropy_rows_f32', 'exp_f32', 'lrt_draw_f32', 'lrt_sample_f32', 'lrt_spmm_f32_csr', 'mc_weight_sample_f32', 'noise_gauss_at_f32', 'square_f32']);
   });
 
   it('gives the full module\'s bits on every step kind and every kernel it exports', async () => {

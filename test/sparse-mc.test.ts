@@ -14,6 +14,7 @@ import { Positions, gaussian, gaussianAt } from '../src/ops/noise.js';
 import { mcWeightSample } from '../src/ops/bayes.js';
 import { ArgumentError, NonFiniteError, ShapeError } from '../src/errors.js';
 import { bits, lcg, randomArray } from './util/kernel.js';
+import { randomize } from './util/bayes-models.js';
 
 const rt = Runtime.createSync();
 
@@ -30,29 +31,6 @@ function expectStatsClose(a: Stats, b: Stats, tol: number): void {
   }
 }
 const statBits = (a: Stats) => Object.keys(a).sort().map((k) => bits(a[k]));
-
-/**
- * Bayesian parameters with a good share of dropped weights and noticeable noise: Sparse VD
- * log σ² = log θ² + 4 (dropped) or − 2.5 (kept, α ≈ 0.08); variational dropout log α per weight
- * in its range; group sparsity: some units at log α = 5 (removed whole).
- */
-function randomize(m: Sequential, seed: number): void {
-  const r = lcg(seed);
-  for (const l of m.layers) {
-    const ps = l.params();
-    for (const p of ps) {
-      const key = p.name.slice(p.name.lastIndexOf('/') + 1);
-      const n = p.value.size;
-      if (key === 'bias') p.value.set(randomArray(n, r, -0.3, 0.3));
-      else if (key === 'theta' || key === 'kernel') p.value.set(randomArray(n, r, -1, 1));
-    }
-    const th = ps.find((p) => p.name.endsWith('/theta'))?.value.toArray();
-    const ls = ps.find((p) => p.name.endsWith('/logSigma2'));
-    if (th && ls) ls.value.set(th.map((t) => Math.log(t * t + 1e-8) + (r() < 0.6 ? 4 : -2.5)));
-    const la = ps.find((p) => p.name.endsWith('/logAlpha'));
-    if (la) la.value.set(la.value.toArray().map(() => (l instanceof GroupSparseVDDense ? (r() < 0.3 ? 5 : -3) : -6 + 6 * r())));
-  }
-}
 
 const mlp = (outputs = 4) => {
   const m = new Sequential({

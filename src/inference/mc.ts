@@ -22,7 +22,8 @@ import { batchNorm } from '../ops/batchnorm.js';
 import { square } from '../ops/elementwise.js';
 import { Positions, gaussianAt } from '../ops/noise.js';
 import { lrtSample, mcWeightSample } from '../ops/bayes.js';
-import { Csr, SparseMatrix, sparseConv2d, spmm, transpose } from '../ops/spmm.js';
+import { Csr, SparseMatrix, csrFromWeights, sparseConv2d, spmm, transpose } from '../ops/spmm.js';
+import { lrtDraw, lrtSpmm } from '../ops/lrt.js';
 import { ForwardContext, Layer, reusedBuffer } from '../layers/layer.js';
 import { ContainerReader, PayloadWriter, bad, isInt, isObject, show } from '../container.js';
 import { batchSizeOption, checkFiniteOutput, lossOption, optionsObject, seedOption } from '../validate.js';
@@ -289,8 +290,9 @@ export class McWeights {
   readonly sampled: SparseMatrix | Tensor;
   private readonly owned: { dispose(): void }[] = [];
   private lrtOps?: { variance: SparseMatrix | Tensor };
+  private csrOps?: { theta: SparseMatrix; sigma2: SparseMatrix };
 
-  private constructor(private readonly m: McSpec, private readonly csr: Csr | null, weights: Float32Array | null, private readonly shape: Shape,
+  private constructor(private readonly m: McSpec, private readonly csr: Csr | null, private readonly weights: Float32Array | null, private readonly shape: Shape,
     inputs: number, units: number, private readonly rt: Runtime) {
     this.stream = m.stream;
     const own = <T extends { dispose(): void }>(t: T): T => {
@@ -335,10 +337,32 @@ export class McWeights {
     return (this.lrtOps = { variance });
   }
 
+  /**
+   * The operands of {@link LrtProgram.products} (made on first use): θ and σ² of the kept
+   * weights as two CSR matrices of one structure, [units, inputs]; a dense-stored step's
+   * weights [inputs, units] with θ = 0 (dropped: σ² 0 too) left out.
+   */
+  lrtCsr(): { theta: SparseMatrix; sigma2: SparseMatrix } {
+    if (this.csrOps) return this.csrOps;
+    let csr = this.csr, sigma2: Float32Array = this.m.variance;
+    if (!csr) {
+      const [inputs, units] = this.shape, v = this.m.variance;
+      csr = csrFromWeights(this.weights!, inputs, units);
+      sigma2 = new Float32Array(csr.values.length);
+      for (let u = 0; u < units; u++) for (let p = csr.rowPtr[u]; p < csr.rowPtr[u + 1]; p++) sigma2[p] = v[csr.colIdx[p] * units + u];
+    }
+    const theta = SparseMatrix.fromCsr(csr, this.rt);
+    this.owned.push(theta);
+    const s2 = SparseMatrix.fromCsr({ ...csr, values: sigma2 }, this.rt);
+    this.owned.push(s2);
+    return (this.csrOps = { theta, sigma2: s2 });
+  }
+
   dispose(): void {
     for (const t of this.owned) t.dispose();
     this.owned.length = 0;
     this.lrtOps = undefined;
+    this.csrOps = undefined;
   }
 }
 
@@ -475,16 +499,32 @@ export function sparsePredictLrt(model: LrtModelView, x: Float32Array, n: number
   try {
     for (let start = 0; start < n; start += c0) {
       const c = Math.min(c0, n - start);
+      const bt: LrtBatch = { S, c, start, seed: call.seed };
       const xb = buf('x', [c, ...inputShape]);
       xb.view().set(x.subarray(start * per, (start + c) * per));
-      let h = xb, R = c;
-      model.steps.forEach((st, i) => {
-        const r = lrtStep(st, i, h, R, { S, c, start, seed: call.seed }, buf);
-        h = r.h;
-        R = r.R;
-      });
+      // h is row-major [R, ...] or, after sparse and Bayesian dense steps, feature-major [features, R] (fm).
+      let h = xb, R = c, fm = false;
+      const rows = (key: string) => {
+        if (!fm) return h;
+        fm = false;
+        return R === 1 ? h.reshape([1, h.size]) : transpose(h, { out: buf(key, [R, h.shape[0]]) });
+      };
+      const steps = model.steps;
+      for (let i = 0; i < steps.length; i++) {
+        const st = steps[i], s = st.spec;
+        if (s.kind === 'sparse' || (s.kind === 'dense' && st.mc)) {
+          const xT = fm ? h : R === 1 ? h.reshape([s.inputs, 1]) : transpose(h.reshape([R, s.inputs]), { out: buf(`${i}:xT`, [s.inputs, R]) });
+          ({ h, R } = lrtLinear(st, i, xT, R, bt, buf));
+          fm = true;
+        } else if (s.kind === 'activation') {
+          h = activation(s.activation, h, { alpha: s.alpha, out: buf(`${i}`, h.shape) });
+        } else if (!(s.kind === 'flatten' && fm)) {
+          ({ h, R } = lrtStep(st, i, rows(`${i}:rows`), R, bt, buf));
+        }
+      }
+      h = rows('rows');
       checkFiniteOutput('output', h, (j) => start + (Math.floor(j / (h.size / R)) % c));
-      if (R === c) for (let s = 0; s < S; s++) stats.add(h, start, s);
+      if (R === c) for (let q = 0; q < S; q++) stats.add(h, start, q);
       else stats.add(h, start, 0, S);
     }
     return stats.result();
@@ -509,26 +549,8 @@ function lrtStep(st: LrtStepView, i: number, h: Tensor, R: number, bt: LrtBatch,
   const s = st.spec;
   const out = (shape: Shape, key = `${i}`) => buf(key, [R, ...shape]);
   switch (s.kind) {
-    case 'sparse': {
-      // Feature-major products [units, R]; at R = 1 both layouts are the same memory.
-      const cols = (t: Tensor, key: string) => (R === 1 ? t.reshape([s.inputs, 1]) : transpose(t.reshape([R, s.inputs]), { out: buf(key, [s.inputs, R]) }));
-      const rows = (t: Tensor, key: string) => (R === 1 ? t.reshape([1, s.units]) : transpose(t, { out: buf(key, [R, s.units]) }));
-      const xT = cols(h, `${i}:xT`);
-      if (!st.mc) return { h: rows(spmm(st.mat!, xT, { bias: st.b, out: buf(`${i}:yT`, [s.units, R]) }), `${i}`), R };
-      const lrt = st.mc.lrt();
-      const x2T = square(xT, { out: buf(`${i}:x2T`, [s.inputs, R]) });
-      const mu = rows(spmm(st.mat!, xT, { out: buf(`${i}:muT`, [s.units, R]) }), `${i}:mu`);
-      const v = rows(spmm(lrt.variance as SparseMatrix, x2T, { out: buf(`${i}:vT`, [s.units, R]) }), `${i}:v`);
-      return lrtSampleStep(st, i, mu, v, R, bt, buf);
-    }
-    case 'dense': {
-      const x2 = h.reshape([R, s.inputs]);
-      if (!st.mc) return { h: matmul(x2, st.w!, { bias: st.b, out: out(st.outShape) }), R };
-      const lrt = st.mc.lrt();
-      const mu = matmul(x2, st.w!, { out: out(st.outShape, `${i}:mu`) });
-      const v = matmul(square(x2, { out: buf(`${i}:x2`, x2.shape) }), lrt.variance as Tensor, { out: out(st.outShape, `${i}:v`) });
-      return lrtSampleStep(st, i, mu, v, R, bt, buf);
-    }
+    case 'dense': // deterministic (sparse and Bayesian dense steps run feature-major: lrtLinear)
+      return { h: matmul(h.reshape([R, s.inputs]), st.w!, { bias: st.b, out: out(st.outShape) }), R };
     case 'conv':
     case 'sparseConv': {
       const prod = (x: Tensor, key: string, w: Tensor | SparseMatrix, bias?: Tensor) => (w instanceof SparseMatrix
@@ -560,6 +582,33 @@ function lrtStep(st: LrtStepView, i: number, h: Tensor, R: number, bt: LrtBatch,
     case 'recurrent':
       return { h: st.seq!.forward(h), R };
   }
+  return { h, R };
+}
+
+/**
+ * A sparse step, or a Bayesian dense one (as the CSR of its kept weights), feature-major: x
+ * [inputs, R] → [units, R'] (R' = S·c after the first Bayesian step, pass-major columns). The
+ * two products in one sweep (lrtSpmm; for one column, or more than 65536 inputs, two spmm: at
+ * one column its batch-1 kernel skips zero inputs; the same bits), ε keyed as
+ * {@link sparsePredictLrt} says; the first Bayesian step's products are shared by all passes.
+ */
+function lrtLinear(st: LrtStepView, i: number, xT: Tensor, R: number, bt: LrtBatch, buf: (key: string, shape: Shape) => Tensor): { h: Tensor; R: number } {
+  const { inputs, units } = st.spec as { inputs: number; units: number };
+  if (!st.mc) return { h: spmm(st.mat!, xT, { bias: st.b, out: buf(`${i}:yT`, [units, R]) }), R };
+  const { theta, sigma2 } = st.mc.lrtCsr();
+  const mu = buf(`${i}:muT`, [units, R]), v = buf(`${i}:vT`, [units, R]);
+  if (R === 1 || theta.wide) {
+    spmm(theta, xT, { out: mu });
+    spmm(sigma2, square(xT, { out: buf(`${i}:x2T`, [inputs, 1]) }), { out: v });
+  } else {
+    lrtSpmm(theta, sigma2, xT, mu, v);
+  }
+  const Rn = R === bt.c ? bt.S * bt.c : R;
+  const eps = buf(`${i}:eps`, [Rn, units]);
+  // Row q·c + r is sample start + r of pass q: its counter is the pass, its positions the
+  // sample's outputs, contiguous from (start + r)·units.
+  gaussianAt(eps, units, mcPassSeed(bt.seed, 0), { stream: st.mc.stream, rowBase: bt.start * units, rowStride: units, passRows: bt.c });
+  return { h: lrtDraw(mu, v, eps, buf(`${i}:yT`, [units, Rn]), { bias: st.b }), R: Rn };
 }
 
 /**

@@ -2671,4 +2671,62 @@ export interface Kernels {
    * @returns `i32`
    */
   csr_columns_f32(rows: number, cols: number, rowPtr: number, colIdx: number, wide: number, values: number, colPtr: number, rowIdx: number, cscValues: number): number;
+  /**
+   * `lrt_spmm_f32_csr` of assembly/lrt.ts
+   * @param m `i32`
+   * @param k `i32`
+   * @param n `i32`
+   * @param rowPtr `usize`
+   * @param colIdx `usize`
+   * @param theta `usize`
+   * @param sigma2 `usize`
+   * @param x `usize`
+   * @param ldx `i32`
+   * @param mu `usize`
+   * @param v `usize`
+   * @param ldy `i32`
+   */
+  lrt_spmm_f32_csr(m: number, k: number, n: number, rowPtr: number, colIdx: number, theta: number, sigma2: number, x: number, ldx: number, mu: number, v: number, ldy: number): void;
+  /**
+   * `lrt_spmm_f32_csr_scalar` of assembly/lrt.ts
+   * @param m `i32`
+   * @param k `i32`
+   * @param n `i32`
+   * @param rowPtr `usize`
+   * @param colIdx `usize`
+   * @param theta `usize`
+   * @param sigma2 `usize`
+   * @param x `usize`
+   * @param ldx `i32`
+   * @param mu `usize`
+   * @param v `usize`
+   * @param ldy `i32`
+   */
+  lrt_spmm_f32_csr_scalar(m: number, k: number, n: number, rowPtr: number, colIdx: number, theta: number, sigma2: number, x: number, ldx: number, mu: number, v: number, ldy: number): void;
+  /**
+   * `lrt_draw_f32` of assembly/lrt.ts
+   * @param m `i32`
+   * @param n `i32`
+   * @param c `i32`
+   * @param mu `usize`
+   * @param v `usize`
+   * @param eps `usize`
+   * @param bias `usize`
+   * @param relu `i32`
+   * @param out `usize`
+   */
+  lrt_draw_f32(m: number, n: number, c: number, mu: number, v: number, eps: number, bias: number, relu: number, out: number): void;
+  /**
+   * `lrt_draw_f32_scalar` of assembly/lrt.ts
+   * @param m `i32`
+   * @param n `i32`
+   * @param c `i32`
+   * @param mu `usize`
+   * @param v `usize`
+   * @param eps `usize`
+   * @param bias `usize`
+   * @param relu `i32`
+   * @param out `usize`
+   */
+  lrt_draw_f32_scalar(m: number, n: number, c: number, mu: number, v: number, eps: number, bias: number, relu: number, out: number): void;
 }
