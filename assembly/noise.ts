@@ -17,7 +17,8 @@
 // uniform over the 2^24 points of its lattice.
 //
 // SIMD kernels run 4 Threefry blocks per step on i32x4 lanes (8 elements); a head element
-// (odd start position) and the tail use the scalar path, which gives the same bits.
+// (odd start position) uses the scalar path and the tail a last group of which only the needed
+// lanes are stored; both give the scalar path's bits.
 
 import { v_log_normal, s_log, v_sin_kernel, s_sin_kernel, v_cos_kernel, s_cos_kernel } from './vmath';
 
@@ -223,19 +224,34 @@ let gauss4_odd: v128 = i32x4.splat(0);
   }
 }
 
+/**
+ * The values of four blocks (words w0, w1 per lane) in `mode`: returns those of the even
+ * positions 2b (lane = block) and leaves those of the odd ones 2b+1 in group_odd.
+ */
+// @ts-ignore: decorator
+@inline function group_values(mode: i32, w0: v128, w1: v128, prob: f32, scale: f32): v128 {
+  if (mode == MODE_BITS) {
+    group_odd = w1;
+    return w0;
+  }
+  if (mode == MODE_UNIFORM) {
+    group_odd = v_unit(w1);
+    return v_unit(w0);
+  }
+  if (mode == MODE_BERNOULLI) {
+    group_odd = v_bernoulli(w1, prob, scale);
+    return v_bernoulli(w0, prob, scale);
+  }
+  const even = v_gauss_pair(w0, w1);
+  group_odd = gauss4_odd;
+  return even;
+}
+let group_odd: v128 = i32x4.splat(0);
+
 /** The 8 values of four blocks (words w0, w1 per lane) stored in position order at dst. */
 // @ts-ignore: decorator
 @inline function store_group(mode: i32, dst: usize, w0: v128, w1: v128, prob: f32, scale: f32): void {
-  let even: v128, odd: v128; // values of positions 2b (even) and 2b+1 (odd), lane = block
-  if (mode == MODE_BITS) {
-    even = w0; odd = w1;
-  } else if (mode == MODE_UNIFORM) {
-    even = v_unit(w0); odd = v_unit(w1);
-  } else if (mode == MODE_BERNOULLI) {
-    even = v_bernoulli(w0, prob, scale); odd = v_bernoulli(w1, prob, scale);
-  } else {
-    even = v_gauss_pair(w0, w1); odd = gauss4_odd;
-  }
+  const even = group_values(mode, w0, w1, prob, scale), odd = group_odd;
   // Interleave so that memory holds positions 2b, 2b+1, 2b+2, ... in order.
   v128.store(dst, i32x4.shuffle(even, odd, 0, 4, 1, 5));
   v128.store(dst, i32x4.shuffle(even, odd, 2, 6, 3, 7), 16);
@@ -261,11 +277,30 @@ let gauss4_odd: v128 = i32x4.splat(0);
     store_group(mode, dst, a0, a1, prob, scale);
     store_group(mode, dst + 32, b0, b1, prob, scale);
   }
-  for (; i + 8 <= n; i += 8, blk += 4) {
+  // Then four blocks a step; the last 1..7 values take the first lanes of a last group (what
+  // the scalar path computes, at a quarter of its cost per value).
+  for (; i < n; i += 8, blk += 4) {
     const w0 = threefry4(i32x4.add(i32x4.splat(blk), lane), x1, k0, k1);
-    store_group(mode, out + (<usize>i << 2), w0, tf4_w1, prob, scale);
+    const even = group_values(mode, w0, tf4_w1, prob, scale), odd = group_odd;
+    const dst = out + (<usize>i << 2);
+    let v = i32x4.shuffle(even, odd, 0, 4, 1, 5);
+    if (i + 8 <= n) {
+      v128.store(dst, v);
+      v128.store(dst, i32x4.shuffle(even, odd, 2, 6, 3, 7), 16);
+      continue;
+    }
+    let count = n - i, d = dst;
+    if (count >= 4) {
+      v128.store(d, v);
+      v = i32x4.shuffle(even, odd, 2, 6, 3, 7);
+      d += 16;
+      count -= 4;
+    }
+    // Lanes moved as integers: the values' bits unchanged.
+    if (count > 0) store<i32>(d, i32x4.extract_lane(v, 0));
+    if (count > 1) store<i32>(d, i32x4.extract_lane(v, 1), 4);
+    if (count > 2) store<i32>(d, i32x4.extract_lane(v, 2), 8);
   }
-  fill_scalar(mode, out, i, n, prob, scale, k0, k1, stream, offset);
 }
 
 /** Raw Threefry words: out[i] (u32) = word of position offset + i (see the layout above). */
