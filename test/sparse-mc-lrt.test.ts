@@ -156,6 +156,19 @@ describe("SparseModel.predictMC mode 'lrt', fused products and draws", () => {
     m.dispose();
   });
 
+  it('a layer of more than 65536 inputs (two spmm in place of the fused product): several samples per batch = one at a time', () => {
+    const K = 65537;
+    const m = new Sequential({ inputShape: [K], seed: 2, runtime: rt, layers: [new SparseVDDense({ units: 2 }), new ReLU(), new SparseVDDense({ units: 3 })] });
+    randomize(m, 4);
+    const sm = prune(m, { uncertainty: true, dropUnits: false });
+    const x = randomArray(3 * K, lcg(8), -1, 1);
+    const ref = sm.predictMC(x, { samples: 4, seed: 5, mode: 'lrt', batchSize: 1 }) as unknown as Stats;
+    expect(ref.mean.every(Number.isFinite)).toBe(true);
+    expect(statBits(sm.predictMC(x, { samples: 4, seed: 5, mode: 'lrt' }) as unknown as Stats)).toEqual(statBits(ref));
+    sm.dispose();
+    m.dispose();
+  });
+
   it('regression through the fused kernels: the same bits for any batch size; an overflow is a NonFiniteError naming the output', () => {
     const m = eligible(3);
     const sm = prune(m, { uncertainty: true });

@@ -599,7 +599,7 @@ function lrtLinear(st: LrtStepView, i: number, xT: Tensor, R: number, bt: LrtBat
   const mu = buf(`${i}:muT`, [units, R]), v = buf(`${i}:vT`, [units, R]);
   if (R === 1 || theta.wide) {
     spmm(theta, xT, { out: mu });
-    spmm(sigma2, square(xT, { out: buf(`${i}:x2T`, [inputs, 1]) }), { out: v });
+    spmm(sigma2, square(xT, { out: buf(`${i}:x2T`, [inputs, R]) }), { out: v });
   } else {
     lrtSpmm(theta, sigma2, xT, mu, v);
   }
