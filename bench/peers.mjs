@@ -6,9 +6,13 @@ export function report(obj) {
   console.log(JSON.stringify(obj));
 }
 
-/** Median seconds of `fn` over `reps` runs after `warm` warm-up runs (or until `minSec` spent). */
-export function timeIt(fn, { warm = 2, reps = 7, minSec = 0.3 } = {}) {
-  for (let i = 0; i < warm; i++) fn();
+/**
+ * Median seconds of `fn` over `reps` runs (or until `minSec` spent) after `warm` warm-up runs
+ * and at least `warmSec` seconds of them (so V8 has tiered the JS and wasm up under load).
+ */
+export function timeIt(fn, { warm = 2, reps = 7, minSec = 0.3, warmSec = 0 } = {}) {
+  const w0 = performance.now();
+  for (let i = 0; i < warm || (performance.now() - w0) / 1000 < warmSec; i++) fn();
   const ts = [];
   const start = performance.now();
   while (ts.length < reps || (performance.now() - start) / 1000 < minSec) {

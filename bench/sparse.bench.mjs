@@ -61,8 +61,9 @@ function modelPath(bench) {
 }
 
 /** Median seconds of an async `fn`. */
-async function timeAsync(fn, { warm = 3, reps = 9, minSec = 0.5 } = {}) {
-  for (let i = 0; i < warm; i++) await fn();
+async function timeAsync(fn, { warm = 3, reps = 9, minSec = 0.5, warmSec = 0 } = {}) {
+  const w0 = performance.now();
+  for (let i = 0; i < warm || (performance.now() - w0) / 1000 < warmSec; i++) await fn();
   const ts = [];
   const start = performance.now();
   while (ts.length < reps || (performance.now() - start) / 1000 < minSec) {
@@ -159,10 +160,13 @@ for (const [arch, bench] of [['lenet300', 'svd-lenet300'], ['lenet5', 'svd-lenet
     const x = test.images.subarray(0, images * per);
     const calls = images / batch;
     const unit = (sec) => (batch === 1 ? (sec / images) * 1e6 : (sec / calls) * 1e6);
+    // Every side warms for 0.3 s first: its steady state, after V8 has tiered the JS and wasm
+    // up (on a loaded machine the first few thousand batch-1 calls ran about 2x slower).
+    const warmSec = 0.3;
     const run = (f) => () => {
       for (let s = 0; s < images; s += batch) f(x.subarray(s * per, (s + batch) * per));
     };
-    const ours = unit(timeIt(run((xb) => edge.predict(xb, { batchSize: batch })), { warm: 2, reps: 9, minSec: 0.5 }));
+    const ours = unit(timeIt(run((xb) => edge.predict(xb, { batchSize: batch })), { warm: 2, reps: 9, minSec: 0.5, warmSec }));
     const peers = [['ours-dense', unit(timeIt(run((xb) => model.predict(xb, { batchSize: batch })), { warm: 1, reps: 5, minSec: 0.5 }))]];
     const shape = [batch, ...model.inputShape];
     const ortRun = async () => {
@@ -171,8 +175,8 @@ for (const [arch, bench] of [['lenet300', 'svd-lenet300'], ['lenet5', 'svd-lenet
         out.output.data;
       }
     };
-    peers.push(['ort-wasm-dense', unit(await timeAsync(ortRun))]);
-    if (tfPredict) peers.push(['tfjs-wasm-dense', unit(timeIt(run((xb) => tfPredict(xb, batch)), { warm: 2, reps: 9, minSec: 0.5 }))]);
+    peers.push(['ort-wasm-dense', unit(await timeAsync(ortRun, { warmSec }))]);
+    if (tfPredict) peers.push(['tfjs-wasm-dense', unit(timeIt(run((xb) => tfPredict(xb, batch)), { warm: 2, reps: 9, minSec: 0.5, warmSec }))]);
     for (const [peer, v] of peers) {
       report({ bench: 'sparse', case: `${arch}-b${batch}`, unit: 'us', ours: round(ours), peer, peerValue: round(v), ratio: round(v / ours), ...common });
     }
@@ -193,12 +197,12 @@ for (const [arch, bench] of [['lenet300', 'svd-lenet300'], ['lenet5', 'svd-lenet
       for (let i = 0; i < count; i++) f(xs.subarray(i * per, (i + 1) * per));
     };
     const us = (sec, count) => (sec / count) * 1e6;
-    const lrt = us(timeIt(perImage(images, (x1) => mcModel.predictMC(x1, { samples: S, seed: 1, mode: 'lrt' })), { warm: 2, reps: 9, minSec: 0.5 }), images);
+    const lrt = us(timeIt(perImage(images, (x1) => mcModel.predictMC(x1, { samples: S, seed: 1, mode: 'lrt' })), { warm: 2, reps: 9, minSec: 0.5, warmSec: 0.3 }), images);
     const exact = us(timeIt(perImage(8, (x1) => mcModel.predictMC(x1, { samples: S, seed: 1 })), { warm: 1, reps: 5, minSec: 0.3 }), 8);
     const dense = us(timeIt(perImage(2, (x1) => model.predictMC(x1, { samples: S, seed: 1 })), { warm: 1, reps: 3, minSec: 0.2 }), 2);
     const ortOne = us(await timeAsync(async () => {
       for (let i = 0; i < images; i++) (await session.run({ input: new ort.Tensor('float32', xs.slice(i * per, (i + 1) * per), [1, per]) })).output.data;
-    }), images);
+    }, { warmSec: 0.3 }), images);
     const mcCommon = { samples: S, batch: 1, mode: 'lrt', weightsModeUs: round(exact), ...common };
     report({ bench: 'sparse', case: 'lenet300-mc', unit: 'us', ours: round(lrt), peer: 'ours-dense', peerValue: round(dense), ratio: round(dense / lrt), ...mcCommon });
     report({ bench: 'sparse', case: 'lenet300-mc', unit: 'us', ours: round(lrt), peer: 'ort-wasm-dense', peerValue: round(ortOne), ratio: round(ortOne / lrt), peerSamples: 1, ...mcCommon });
