@@ -196,6 +196,27 @@ describe('spmv_f32_csc (batch 1 by columns, zero inputs skipped): SIMD vs scalar
     unsorted.dispose();
   });
 
+  it('the dense Aᵀ of batch 1 (from 1/16 kept): scattered in wasm memory; none, and its block freed, when a row\'s columns do not ascend', () => {
+    const csr: Csr = { rows: 3, cols: 4, rowPtr: new Uint32Array([0, 2, 3, 5]), colIdx: new Uint16Array([1, 3, 0, 0, 2]), values: new Float32Array([0.5, -1, 2, 3, -0.25]) };
+    const a = SparseMatrix.fromCsr(csr, rt);
+    const d = a.byDenseColumns()!;
+    expect(d).not.toBeNull();
+    // Aᵀ [4, 3]: entry (c, r) = A[r, c], zeros elsewhere.
+    expect(Array.from(rt.f32.subarray(d >>> 2, (d >>> 2) + 12))).toEqual([0, 2, 3, 0.5, 0, 0, 0, 0, -0.25, -1, 0, 0]);
+    const xs = new Float32Array([1, 0, -2, 4]);
+    const r = run(a, xs, undefined);
+    expect(r.y).toEqual(r.csr);
+    a.dispose();
+    const blocks = rt.heap.liveBlocks;
+    const b = SparseMatrix.fromCsr({ ...csr, colIdx: new Uint16Array([3, 1, 0, 0, 2]) }, rt);
+    expect(b.byDenseColumns()).toBeNull();
+    expect(rt.heap.liveBlocks).toBe(blocks + 3); // its three CSR arrays only
+    const rb = run(b, xs, undefined);
+    expect(rb.y).toEqual(rb.csr);
+    b.dispose();
+    expect(rt.heap.liveBlocks).toBe(blocks);
+  });
+
   it('zero rows or columns, and a disposed matrix', () => {
     const e = SparseMatrix.fromCsr({ rows: 0, cols: 4, rowPtr: new Uint32Array([0]), colIdx: new Uint16Array(0), values: new Float32Array(0) }, rt);
     expect(spmm(e, Tensor.from([1, 2, 3, 4], [4, 1], rt)).shape).toEqual([0, 1]);
