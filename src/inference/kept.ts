@@ -54,8 +54,19 @@ export function encodeGaps(pos: ArrayLike<number>, n: number): Uint8Array {
  */
 export function decodeGaps(f: string, bytes: Uint8Array, nnz: number, total: number): Float64Array {
   const pos = new Float64Array(nnz);
+  decodeInto(f, bytes, nnz, total, total, null, pos);
+  return pos;
+}
+
+/**
+ * Decode the positions of `bytes` (as {@link decodeGaps} checks them) in one pass as a row-major
+ * matrix of `cols` columns: each position's column into `col`, and, with `rowPtr` (rows + 1,
+ * zeroed), each row's first entry (a matrix of one row, cols = total, needs none: `col` gets
+ * the positions).
+ */
+function decodeInto(f: string, bytes: Uint8Array, nnz: number, total: number, cols: number, rowPtr: Uint32Array | null, col: Uint16Array | Uint32Array | Float64Array): void {
   const n = bytes.length;
-  let o = 0, p = -1;
+  let o = 0, p = -1, row = 0, rowStart = 0;
   for (let k = 0; k < nnz; k++) {
     if (o >= n) bad(f, `${nnz} positions`, `bytes for ${k}`);
     let g = bytes[o++];
@@ -71,10 +82,14 @@ export function decodeGaps(f: string, bytes: Uint8Array, nnz: number, total: num
     }
     p += g + 1;
     if (p >= total) bad(f, `positions below ${total}`, `${p} at entry ${k}`);
-    pos[k] = p;
+    while (p - rowStart >= cols) {
+      rowPtr![++row] = k;
+      rowStart += cols;
+    }
+    col[k] = p - rowStart;
   }
   if (o !== n) bad(f, `${n} index bytes for ${nnz} positions`, `${n - o} bytes left over`);
-  return pos;
+  rowPtr?.fill(nnz, row + 1);
 }
 
 /** Read a compact index segment: u8 bytes, at least one per entry. */
@@ -109,19 +124,9 @@ export function readCsrCompact(r: ContainerReader, c: Record<string, unknown>, f
   const nnz = keptCount(`${f}.nnz`, c.nnz, rows * cols, r);
   const bytes = readIndex(r, `${f}.index`, c.index, nnz);
   const values = r.read(`${f}.values`, c.values, 'f32', nnz);
-  const pos = decodeGaps(`${f}.index`, bytes, nnz, rows * cols);
   const rowPtr = new Uint32Array(rows + 1);
   const colIdx = cols <= 65536 ? new Uint16Array(nnz) : new Uint32Array(nnz);
-  let row = 0, rowEnd = cols;
-  for (let k = 0; k < nnz; k++) {
-    const p = pos[k];
-    while (p >= rowEnd) {
-      rowPtr[++row] = k;
-      rowEnd += cols;
-    }
-    colIdx[k] = p - (rowEnd - cols);
-  }
-  rowPtr.fill(nnz, row + 1);
+  decodeInto(`${f}.index`, bytes, nnz, rows * cols, cols, rowPtr, colIdx);
   return { rows, cols, rowPtr, colIdx, values };
 }
 

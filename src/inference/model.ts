@@ -169,14 +169,16 @@ export class SparseModel {
     this.outSize = sizeOf(shape);
     this.plannable = !specs.some((s) => s.kind === 'layer');
     try {
-      specs.forEach((s, i) => this.steps.push(this.materialize(s, shapes[i][0], shapes[i][1], i)));
+      // A file's steps (ModelFormatError) were checked as they were read (readStep): their CSRs are not checked again.
+      const read = Err === ModelFormatError;
+      specs.forEach((s, i) => this.steps.push(this.materialize(s, shapes[i][0], shapes[i][1], i, read)));
     } catch (e) {
       this.dispose();
       throw e;
     }
   }
 
-  private materialize(s: StepSpec, inShape: Shape, outShape: Shape, i: number): Step {
+  private materialize(s: StepSpec, inShape: Shape, outShape: Shape, i: number, read: boolean): Step {
     const rt = this.rt;
     const step: Step = { spec: s, inShape, outShape, kept: -1 };
     const owned: Tensor[] = [];
@@ -191,7 +193,7 @@ export class SparseModel {
       switch (s.kind) {
         case 'sparse':
         case 'sparseConv':
-          step.mat = SparseMatrix.fromCsr(s.csr, rt);
+          step.mat = read ? SparseMatrix.fromCheckedCsr(s.csr, rt) : SparseMatrix.fromCsr(s.csr, rt);
           if (s.bias) step.b = t(s.bias);
           if (s.mc && mc) step.mc = mc.weights(s.mc, s.csr, null, [], s.csr.cols, s.csr.rows, rt);
           break;

@@ -167,6 +167,15 @@ export class SparseMatrix {
     return new SparseMatrix(rt, c);
   }
 
+  /**
+   * @internal Copy a CSR that {@link checkCsr} already passed into wasm memory unchecked: a file's
+   * steps (inference/steps.ts's readStep checks them, or builds them valid), which a cold load
+   * need not check twice.
+   */
+  static fromCheckedCsr(c: Csr, rt: Runtime): SparseMatrix {
+    return new SparseMatrix(rt, c);
+  }
+
   /** The CSR of Wᵀ for a row-major W [k, m]: zeros dropped. */
   static fromWeights(w: Float32Array, k: number, m: number, rt: Runtime = runtime()): SparseMatrix {
     if (!(w instanceof Float32Array) || w.length !== k * m) throw new ShapeError('w', `a Float32Array of ${k}×${m}`, describe(w));
