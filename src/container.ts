@@ -315,19 +315,31 @@ export const MODEL_MAGIC = 'VDRP';
 export const MODEL_VERSION = 1;
 
 /**
- * Open a {@link Sequential} file and check its header's fields (format, input shape, seed, a
- * layer list of at most 10000 entries); the layers are the reader's to check (checksums by `rt`'s
- * kernel when given, see {@link ContainerReader.open}). Throws
- * {@link ModelFormatError}. 
+ * Open a file of `magic` (one of `versions`) and check the header fields that both file kinds
+ * share: `format`, a non-empty `inputShape` and a list `header[list]` of 1 to 10000 entries
+ * (Sequential files' `layers`, pruned models' `steps`), which are the caller's to check
+ * (checksums by `rt`'s kernel when given, see {@link ContainerReader.open}). Throws
+ * {@link ModelFormatError}.
  */
-export function openModelFile(bytes: Uint8Array, rt?: Runtime): ContainerReader {
-  const r = ContainerReader.open(bytes, MODEL_MAGIC, [MODEL_VERSION], rt);
+export function openFile(bytes: Uint8Array, magic: string, versions: readonly number[], format: string, list: 'layers' | 'steps', rt?: Runtime): ContainerReader {
+  const r = ContainerReader.open(bytes, magic, versions, rt);
   const h = r.header;
-  if (h.format !== 'vardrop-model') bad('header.format', '"vardrop-model"', show(h.format));
+  if (h.format !== format) bad('header.format', JSON.stringify(format), show(h.format));
   const inputSize = checkShapeField('header.inputShape', h.inputShape, MAX_ELEMENTS, 1);
   if ((h.inputShape as number[]).length === 0 || inputSize === 0) bad('header.inputShape', 'a non-empty shape', show(h.inputShape));
-  if (!isInt(h.seed) || h.seed > 0xffffffff) bad('header.seed', 'an integer in [0, 2^32 − 1]', show(h.seed));
-  if (!Array.isArray(h.layers) || h.layers.length === 0 || h.layers.length > 10000) bad('header.layers', 'a non-empty array of at most 10000 layers', show(h.layers));
+  const a = h[list];
+  if (!Array.isArray(a) || a.length === 0 || a.length > 10000) bad(`header.${list}`, `a non-empty array of at most 10000 ${list}`, show(a));
+  return r;
+}
+
+/**
+ * Open a {@link Sequential} file and check its header's fields (those of {@link openFile}, and
+ * the seed); the layers are the reader's to check. Throws {@link ModelFormatError}.
+ */
+export function openModelFile(bytes: Uint8Array, rt?: Runtime): ContainerReader {
+  const r = openFile(bytes, MODEL_MAGIC, [MODEL_VERSION], 'vardrop-model', 'layers', rt);
+  const seed = r.header.seed;
+  if (!isInt(seed) || seed > 0xffffffff) bad('header.seed', 'an integer in [0, 2^32 − 1]', show(seed));
   return r;
 }
 

@@ -20,7 +20,7 @@ import { Plan } from '../ops/plan.js';
 import { packLiveColumns } from '../layers/linear.js';
 import { SparseMatrix, sparseConv2d, spmm, transpose } from '../ops/spmm.js';
 import { ForwardContext, Layer, reusedBuffer } from '../layers/layer.js';
-import { ContainerReader, PayloadWriter, applyLayerEntry, bad, checkShapeField, isInt, isObject, show, writeContainer } from '../container.js';
+import { PayloadWriter, applyLayerEntry, bad, isInt, isObject, openFile, show, writeContainer } from '../container.js';
 import { StepSpec, checkSpec, readStep, stepShape, writeStep } from './steps.js';
 import { SequenceStep } from './recurrent.js';
 import { batchSizeOption, checkFiniteOutput, optionsObject, runtimeOption } from '../validate.js';
@@ -585,13 +585,9 @@ export class SparseModel {
    */
   static load(bytes: Uint8Array, opts: { runtime?: Runtime } = {}): SparseModel {
     const rt = runtimeOption(optionsObject('options', opts).runtime);
-    const r = ContainerReader.open(bytes, SPARSE_MAGIC, [1, 2, 3, SPARSE_VERSION], rt);
+    const r = openFile(bytes, SPARSE_MAGIC, [1, 2, 3, SPARSE_VERSION], 'vardrop-sparse', 'steps', rt);
     const h = r.header;
-    if (h.format !== 'vardrop-sparse') bad('header.format', '"vardrop-sparse"', show(h.format));
-    const inSize = checkShapeField('header.inputShape', h.inputShape, MAX_ELEMENTS, 1);
-    if ((h.inputShape as number[]).length === 0 || inSize === 0) bad('header.inputShape', 'a non-empty shape', show(h.inputShape));
     if (!isInt(h.originalWeights)) bad('header.originalWeights', 'a non-negative integer', show(h.originalWeights));
-    if (!Array.isArray(h.steps) || h.steps.length === 0 || h.steps.length > 10000) bad('header.steps', 'a non-empty array of at most 10000 steps', show(h.steps));
     let shape: Shape = h.inputShape as number[];
     const specs = (h.steps as unknown[]).map((e, i) => {
       const spec = readStep(r, e, `header.steps[${i}]`, shape);
