@@ -11,18 +11,24 @@
 // chosen per split on an inner 80/20 split of the training part only (its last 20% validate),
 // never on the test split, then the chosen setting is retrained on the whole training part.
 // The grid is small and the same for every data set:
-//   sgld-ensemble  τ (likelihood precision) ∈ the data set's tau_values.txt (3 values), by
-//                  validation LL; one Adam warm start shared by the three chains.
+//   sgld-ensemble  psgld-het: none (fixed settings); sgld: τ (likelihood precision) ∈ the data
+//                  set's tau_values.txt (3 values), by validation LL, one Adam warm start shared
+//                  by the three chains.
 //   mc-dropout     p ∈ {0.005, 0.05} (trained with the middle τ), then τ ∈ tau_values.txt for the
 //                  chosen net, by validation LL (τ also sets the weight decay of the retrained net).
 //   deep-ensemble, sparse-vd  the number of epochs (≤ E), by early stopping on validation
 //                  Gaussian NLL (patience 40 epochs) of one net.
 //   student        none (it follows the sgld-ensemble's choice).
 // Methods (all through the public API):
-//   sgld-ensemble  SGLD with a Gaussian likelihood of fixed noise precision τ: ∇U = N·τ·∇(mean
-//                  ½(y − f)²) + λθ, i.e. datasetSize = N·τ (τ in standardised units), prior
-//                  precision 1; warm start by E/2 epochs of Adam, then E/2 epochs of sampling
-//                  (SGD-equivalent step 0.01), a quarter burn-in, ~40 snapshots.
+//   sgld-ensemble  BENCH_SAMPLER=psgld-het (default): 5 pSGLD chains on the heteroscedastic
+//                  posterior (mean and log-variance outputs, Gaussian NLL, prior precision 1),
+//                  each warm-started by its own E/2 epochs of Adam on the MSE, then 100 epochs of
+//                  sampling, a quarter burn-in, 8 snapshots a chain (see hetChains).
+//                  BENCH_SAMPLER=sgld: SGLD with a Gaussian likelihood of fixed noise precision τ:
+//                  ∇U = N·τ·∇(mean ½(y − f)²) + λθ, i.e. datasetSize = N·τ (τ in standardised
+//                  units), prior precision 1; warm start by E/2 epochs of Adam, then E/2 epochs of
+//                  sampling (SGD-equivalent step 0.01), a quarter burn-in, ~40 snapshots.
+//                  The line's `sampler` field names the variant.
 //   student        a 50-unit net with a mean and a log-variance output distilled offline from the
 //                  sgld-ensemble (KL from the mixture's moment-matched Gaussian), E/2 epochs.
 //   sparse-vd      SparseVDDense(50) → ReLU → Dense(2) (mean, log-variance), Gaussian NLL + KL,
@@ -41,7 +47,10 @@
 // {"bench":"uci","case":"summary","wins":W,"of":D,"wallSeconds":..}: W counts data sets where one
 // of our methods matches or beats the published MC dropout RMSE and LL at their printed precision.
 // Environment: BENCH_DATASETS=a,b (default all seven), BENCH_SPLITS=K (first K splits, default
-// 20), BENCH_EPOCHS=E (default 400), BENCH_METHODS=a,b, BENCH_WORKERS=W, BENCH_MAX_STEPS=S.
+// 20), BENCH_EPOCHS=E (default 400), BENCH_METHODS=a,b, BENCH_WORKERS=W, BENCH_MAX_STEPS=S,
+// BENCH_SAMPLER=psgld-het|sgld, BENCH_DEV=1 (development runs: the test split is never read, the
+// last 20% of each training part stand in for it; lines carry "dev":true).
+// Every figure is for the data set's test split unless BENCH_DEV=1.
 // Progress goes to stderr.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -51,7 +60,7 @@ import * as vd from '../dist/index.js';
 import { report } from './peers.mjs';
 
 const {
-  Sequential, Dense, ReLU, Dropout, SparseVDDense, Adam, SGLD, fit, sample, distill, Ensemble,
+  Sequential, Dense, ReLU, Dropout, SparseVDDense, Adam, SGLD, PSGLD, fit, sample, distill, Ensemble,
   fitStandardizer, standardize,
 } = vd;
 
@@ -64,6 +73,9 @@ const PUBLISHED = {
 };
 const ALL = Object.keys(PUBLISHED);
 const METHODS = ['sgld-ensemble', 'student', 'sparse-vd', 'mc-dropout', 'deep-ensemble'];
+// The sgld-ensemble's sampler: 'psgld-het' (heteroscedastic chains, default) or 'sgld' (fixed noise, τ grid).
+const SAMPLERS = { 'psgld-het': 'pSGLD, heteroscedastic, 5 chains', sgld: 'SGLD, fixed noise precision' };
+const SAMPLER = process.env.BENCH_SAMPLER ?? 'psgld-het';
 const list = (v, dflt) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : dflt);
 const EPOCHS = process.env.BENCH_EPOCHS ? Number(process.env.BENCH_EPOCHS) : 400;
 const HIDDEN = 50, LR = 3e-3, PATIENCE = 40;
@@ -71,6 +83,7 @@ const HIDDEN = 50, LR = 3e-3, PATIENCE = 40;
 const MAX_STEPS = process.env.BENCH_MAX_STEPS ? Number(process.env.BENCH_MAX_STEPS) : 64;
 // A net sees at most E·ROWS rows: E epochs of a ROWS-row set, fewer epochs of a larger one.
 const ROWS = 2000;
+const DEV = process.env.BENCH_DEV === '1';
 
 const readNums = (f) => fs.readFileSync(f, 'utf8').split(/\s+/).filter(Boolean).map(Number);
 
@@ -145,6 +158,56 @@ function sgldChain(d, w, tau, seed) {
   return r.ensemble;
 }
 
+/**
+ * Heteroscedastic SG-MCMC ensemble: CHAINS chains (distinct seeds), each warm-started by its own
+ * Adam run on the MSE (E/2 epochs, a mean-only net), its weights carried over into a net with mean
+ * and log-variance outputs (hetFromMse), then pSGLD on the Gaussian-NLL posterior (T = 1,
+ * datasetSize N, prior precision λ = 1) for SAMPLE_EPOCHS epochs: a quarter burn-in, 8
+ * snapshots a chain. The mean is fit by the MSE warm start because Gaussian-NLL training from
+ * scratch underfits it where the predicted variance explains residuals away.
+ */
+const CHAINS = 5;
+const SAMPLE_EPOCHS = process.env.BENCH_SAMPLE_EPOCHS ? Number(process.env.BENCH_SAMPLE_EPOCHS) : 100;
+// pSGLD step η = 2·LR_PSGLD/N: RMSProp-like steps of ~LR_PSGLD on the per-sample-mean loss.
+const LR_PSGLD = 1e-3;
+function hetChains(d, seed) {
+  const parts = [];
+  for (let c = 0; c < CHAINS; c++) {
+    const s = seed * 10 + c;
+    const m = net(d.F, s, 2);
+    m.setWeights(hetFromMse(d, warmStart(d, s)));
+    const steps = SAMPLE_EPOCHS * Math.ceil(d.N / d.batch);
+    const burnIn = Math.floor(steps / 4);
+    const r = sample(m, d.xtr, d.ytr, {
+      sampler: new PSGLD({ stepSize: (2 * LR_PSGLD) / d.N, datasetSize: d.N, priorPrecision: 1, seed: s }),
+      epochs: SAMPLE_EPOCHS, batchSize: d.batch, burnIn, thin: Math.max(1, Math.floor((steps - burnIn) / 8)), loss: 'gaussianNll', seed: s, progress: false,
+      ensemble: { task: 'regression', likelihood: 'gaussianNll' },
+    });
+    m.dispose();
+    parts.push(r.ensemble);
+  }
+  const e = Ensemble.concat(parts);
+  parts.forEach((p) => p.dispose());
+  return e;
+}
+
+/**
+ * Weights of a mean-and-log-variance net from those `w` of a one-output MSE net: the mean column
+ * as trained, the log-variance column zero with bias log(training MSE).
+ */
+function hetFromMse(d, w) {
+  const m = net(d.F, 0, 1);
+  m.setWeights(w);
+  const p = m.predict(d.xtr);
+  m.dispose();
+  let se = 0;
+  for (let i = 0; i < d.N; i++) se += (p[i] - d.ytr[i]) ** 2;
+  const [w1, b1, w2, b2] = w;
+  const w2h = new Float32Array(w2.length * 2);
+  for (let i = 0; i < w2.length; i++) w2h[2 * i] = w2[i];
+  return [w1, b1, w2h, Float32Array.of(b2[0], Math.log(se / d.N))];
+}
+
 function student(d, teacher, seed) {
   const s = net(d.F, seed + 1000, 2);
   distill(teacher, s, d.xtr, { epochs: half(d), batchSize: d.batch, optimizer: adam(), seed });
@@ -198,7 +261,14 @@ function best(grid, scoreOf) {
 /** One split: { method: { rmse, ll, sec, chosen } } for the methods asked. */
 function runSplit(name, k, methods) {
   const set = loadSet(name);
-  const tr = readNums(path.join(set.dir, `index_train_${k}.txt`)), te = readNums(path.join(set.dir, `index_test_${k}.txt`));
+  let tr = readNums(path.join(set.dir, `index_train_${k}.txt`)), te = readNums(path.join(set.dir, `index_test_${k}.txt`));
+  // Development runs (BENCH_DEV=1) never read the test split: the last 20% of the training part
+  // stand in for it, and the inner split is taken from the rest.
+  if (DEV) {
+    const c = Math.floor(tr.length * 0.8);
+    te = tr.slice(c);
+    tr = tr.slice(0, c);
+  }
   const d = prepare(set, tr, te);
   const cut = Math.floor(tr.length * 0.8);
   // The inner runs take the epochs (and batch size) of the whole training part, so the epochs
@@ -217,14 +287,17 @@ function runSplit(name, k, methods) {
   const want = (m) => methods.includes(m);
   if (want('sgld-ensemble') || want('student')) {
     const t0 = performance.now();
-    const wi = warmStart(inner, seed);
-    const tau = best(set.taus, (t) => {
-      const e = sgldChain(inner, wi, tauStd(t, inner), seed);
-      const v = meanLL(e, inner.xte, inner.yte);
-      e.dispose();
-      return v;
-    });
-    const teacher = sgldChain(d, warmStart(d, seed), tauStd(tau, d), seed);
+    let teacher, tau;
+    if (SAMPLER === 'sgld') {
+      const wi = warmStart(inner, seed);
+      tau = best(set.taus, (t) => {
+        const e = sgldChain(inner, wi, tauStd(t, inner), seed);
+        const v = meanLL(e, inner.xte, inner.yte);
+        e.dispose();
+        return v;
+      });
+      teacher = sgldChain(d, warmStart(d, seed), tauStd(tau, d), seed);
+    } else teacher = hetChains(d, seed);
     const sec = (performance.now() - t0) / 1000;
     if (want('sgld-ensemble')) out['sgld-ensemble'] = { ...score(teacher, d), sec, chosen: tau };
     if (want('student')) run('student', () => ({ ensemble: student(d, teacher, seed) }));
@@ -284,6 +357,7 @@ if (!isMainThread) {
   for (const d of datasets) if (!ALL.includes(d)) throw new Error(`unknown data set '${d}'; have ${ALL.join(', ')}`);
   const methods = list(process.env.BENCH_METHODS, METHODS);
   for (const m of methods) if (!METHODS.includes(m)) throw new Error(`unknown method '${m}'; have ${METHODS.join(', ')}`);
+  if (!SAMPLERS[SAMPLER]) throw new Error(`unknown sampler '${SAMPLER}'; have ${Object.keys(SAMPLERS).join(', ')}`);
   const maxSplits = process.env.BENCH_SPLITS ? Number(process.env.BENCH_SPLITS) : 20;
   const nWorkers = process.env.BENCH_WORKERS ? Number(process.env.BENCH_WORKERS) : 2;
   const t0 = performance.now(), cpu0 = process.cpuUsage();
@@ -311,7 +385,8 @@ if (!isMainThread) {
       const rs = results[name].map((r) => r[m]);
       const rmse = rs.map((r) => r.rmse), ll = rs.map((r) => r.ll);
       const line = { bench: 'uci', case: `${name}/${m}`, rmse: r3(mean(rmse)), rmseSe: r3(se(rmse)), ll: r3(mean(ll)), llSe: r3(se(ll)), splits: rs.length, seconds: Math.round(rs.reduce((s, r) => s + r.sec, 0) * 10) / 10, epochs: rs[0].epochs, batch: rs[0].batch };
-      if (m === 'sgld-ensemble') line.sampler = 'SGLD';
+      if (m === 'sgld-ensemble' || m === 'student') line.sampler = SAMPLERS[SAMPLER];
+      if (DEV) line.dev = true;
       if (rs[0].chosen !== undefined) line.chosen = rs.map((r) => r.chosen);
       report(line);
       // At the published figures' precision (two decimals).
@@ -355,6 +430,6 @@ if (!isMainThread) {
     });
   }
   const cpu = process.cpuUsage(cpu0);
-  report({ bench: 'uci', case: 'summary', wins, of: datasets.length, wonBy, splits: maxSplits, epochs: EPOCHS, workers: nWorkers,
+  report({ bench: 'uci', case: 'summary', ...(DEV ? { dev: true } : {}), wins, of: datasets.length, wonBy, splits: maxSplits, epochs: EPOCHS, workers: nWorkers,
     wallSeconds: Math.round((performance.now() - t0) / 100) / 10, cpuSeconds: Math.round((cpu.user + cpu.system) / 1e5) / 10 });
 }
