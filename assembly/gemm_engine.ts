@@ -529,18 +529,27 @@ export const LIVE_MAX = 1024;
 export const gemmLive: usize = memory.data(LIVE_MAX * 4, 16);
 
 /**
- * Indices (from 0) of the nonzero values of x[0:k] (k ≤ LIVE_MAX) into gemmLive; returns their
- * count. Branch-free per input (a mispredicted branch per input costs more than the
- * compaction), a group of four zeros skipped by one test.
+ * Indices (from 0) of the nonzero values of x[0:k] (k ≤ LIVE_MAX) into gemmLive, ascending;
+ * returns their count. Sixteen inputs per step: four compares give a 16-bit mask of the nonzero
+ * ones (a run of zeros, an image's border, costs that alone), whose set bits are listed lowest
+ * first. Measured on the pruned LeNet-300-100's MNIST inputs (~142 of 784 nonzero): 0.33 µs
+ * against 1.5 µs for a test per four inputs and a branch-free store per input (the per-four
+ * branch mispredicted on images).
  */
 export function liveIndices(x: usize, k: i32): i32 {
   const zero = f32x4.splat(0);
-  let n = 0;
-  for (let p = 0; p < k; p++) {
-    if ((p & 3) == 0 && p + 4 <= k && !v128.any_true(f32x4.ne(v128.load(x + (<usize>p << 2)), zero))) {
-      p += 3;
-      continue;
+  let n = 0, p = 0;
+  for (; p + 16 <= k; p += 16) {
+    const a = x + (<usize>p << 2);
+    let m = i32x4.bitmask(f32x4.ne(v128.load(a), zero)) | (i32x4.bitmask(f32x4.ne(v128.load(a, 16), zero)) << 4)
+      | (i32x4.bitmask(f32x4.ne(v128.load(a, 32), zero)) << 8) | (i32x4.bitmask(f32x4.ne(v128.load(a, 48), zero)) << 12);
+    while (m) {
+      store<i32>(gemmLive + (<usize>n << 2), p + ctz(m));
+      n++;
+      m &= m - 1;
     }
+  }
+  for (; p < k; p++) {
     store<i32>(gemmLive + (<usize>n << 2), p);
     n += i32(load<f32>(x + (<usize>p << 2)) != 0);
   }

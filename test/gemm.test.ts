@@ -304,9 +304,10 @@ describe('gemv_f32_skip_zeros (one sample, rows of zero inputs skipped): SIMD = 
   const rt = Runtime.createSync();
   const K = rt.k as unknown as Record<string, (...a: number[]) => void>;
   // n: below, at and past a SIMD vector and the 8-wide pass, LeNet's 68 / 50 / 10, past a
-  // 1024-column chunk; k: below and past a 4-row pass, past a 1024-row chunk of live indices.
+  // 1024-column chunk; k: below and past a 4-row pass, around the 16 inputs of one zero test,
+  // past a 1024-row chunk of live indices.
   const cases: [number, number, number][] = [];
-  for (const [n, k] of [[1, 1], [3, 5], [4, 4], [7, 3], [8, 9], [9, 33], [17, 8], [68, 784], [50, 68], [10, 50], [1030, 6], [5, 2100]]) {
+  for (const [n, k] of [[1, 1], [3, 5], [4, 4], [7, 3], [8, 9], [6, 15], [5, 16], [6, 17], [9, 33], [3, 48], [17, 8], [68, 784], [50, 68], [10, 50], [1030, 6], [5, 2100]]) {
     for (const zeros of [0, 0.5, 1]) cases.push([n, k, zeros]);
   }
   it.each(cases)('n=%i k=%i zeros=%f', (n, k, zeros) => {
@@ -342,5 +343,38 @@ describe('gemv_f32_skip_zeros (one sample, rows of zero inputs skipped): SIMD = 
     const y1 = matmul(tx, wc, { bias: tbias, skipZeros: true }), y0 = matmul(tx, wc, { bias: tbias });
     expect(Array.from(new Uint32Array(y1.toArray().buffer))).toEqual(Array.from(new Uint32Array(y0.toArray().buffer)));
     for (const t of [tx, tb, tbias, wc, y1, y0]) t.dispose();
+  });
+
+  // The rows of zero inputs are never read: an infinite weight there leaves y finite, and each
+  // live row is added (every input live but one in its group of 16, or only the group's last).
+  it.each([[15, 0], [16, 1], [17, 2], [47, 3], [48, 4], [1100, 5]])('k=%i pattern %i: exactly the nonzero inputs are read', (k, pattern) => {
+    const n = 6, rnd = lcg(k * 13 + pattern);
+    const x = new Float32Array(k);
+    for (let p = 0; p < k; p++) {
+      const lane = p & 15;
+      const live = pattern === 0 ? lane !== 7 : pattern === 1 ? lane === 15 : pattern === 2 ? lane === 0 : pattern === 3 ? (p >> 4) % 2 === 1 && lane % 3 === 0 : rnd() < 0.2;
+      x[p] = live ? rnd() + 0.5 : rnd() < 0.5 ? -0 : 0;
+    }
+    const b = floatValues(k * n, rnd);
+    for (let p = 0; p < k; p++) if (x[p] === 0) b.fill(p % 2 ? Infinity : NaN, p * n, (p + 1) * n);
+    const tx = Tensor.from(x, [1, k], rt), tb = Tensor.zeros([k, n], rt);
+    rt.f32.set(b, tb.ptr >>> 2);
+    const run = (f: string) => {
+      const y = Tensor.from(new Float32Array(n).fill(SENTINEL), [1, n], rt);
+      K[f](n, k, tx.ptr, tb.ptr, n, 0, y.ptr);
+      const v = y.toArray();
+      y.dispose();
+      return v;
+    };
+    const simd = run('gemv_f32_skip_zeros');
+    expect(Array.from(new Uint32Array(simd.buffer))).toEqual(Array.from(new Uint32Array(run('gemv_f32_skip_zeros_scalar').buffer)));
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let p = 0; p < k; p++) if (x[p] !== 0) s += x[p] * b[p * n + j];
+      expect(Number.isFinite(simd[j])).toBe(true);
+      expect(Math.abs(simd[j] - s), `y[${j}]`).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(s)) * Math.sqrt(k));
+    }
+    tx.dispose();
+    tb.dispose();
   });
 });
