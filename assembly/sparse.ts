@@ -133,14 +133,7 @@ export function spmm_f32_csr_scalar(m: i32, k: i32, n: i32, rowPtr: usize, colId
 
 // @ts-ignore: decorator
 @inline function cscColumns(k: i32, colPtr: usize, rowIdx: usize, val: usize, x: usize, y: usize): void {
-  const zero = f32x4.splat(0);
   for (let c = 0; c < k; c++) {
-    // At each multiple of 4, four inputs tested at once: a run of zeros (an image's border) costs
-    // one compare per four.
-    if ((c & 3) == 0 && c + 4 <= k && !v128.any_true(f32x4.ne(v128.load(x + (<usize>c << 2)), zero))) {
-      c += 3;
-      continue;
-    }
     const xc = load<f32>(x + (<usize>c << 2));
     if (xc == 0) continue;
     const p0 = <i32>load<u32>(colPtr + (<usize>c << 2));
