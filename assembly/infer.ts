@@ -21,4 +21,4 @@ export {
 } from './rnn';
 export { plan_run } from './plan';
 export { crc32_u8 } from './checksum';
-export { csr_columns_f32 } from './csr';
+export { csr_columns_f32, csr_dense_t_f32 } from './csr';

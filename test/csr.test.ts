@@ -59,3 +59,39 @@ describe('csr_columns_f32 (assembly/csr.ts)', () => {
     expect(() => rt.k.csr_columns_f32(65537, 1, 0, 0, 0, 0, 0, 0, 0)).toThrow();
   });
 });
+
+describe('csr_dense_t_f32 (assembly/csr.ts): the dense Aᵀ of batch-1 products', () => {
+  /** The naive Aᵀ [cols, rows], row-major, with the CSR's values (±0 kept) at their places. */
+  function reference(c: Csr): number[] {
+    const d = new Float32Array(c.rows * c.cols);
+    for (let i = 0; i < c.rows; i++) for (let q = c.rowPtr[i]; q < c.rowPtr[i + 1]; q++) d[c.colIdx[q] * c.rows + i] = c.values[q];
+    return Array.from(new Uint32Array(d.buffer));
+  }
+  /** The kernel's block over dirty memory (it must zero it first) and its status. */
+  function run(c: Csr): { status: number; bits: number[] } {
+    const m = SparseMatrix.fromCsr(c, rt), n = c.rows * c.cols;
+    const out = rt.heap.alloc(4 * n + 16, 'out');
+    rt.f32.fill(7, out >>> 2, (out >>> 2) + n);
+    const status = rt.k.csr_dense_t_f32(c.rows, c.cols, m.rowPtrPtr, m.colIdxPtr, m.wide ? 1 : 0, m.valuesPtr, out);
+    const bits = Array.from(new Uint32Array(rt.u8.slice(out, out + 4 * n).buffer));
+    rt.heap.free(out);
+    m.dispose();
+    return { status, bits };
+  }
+
+  it('scatters every entry, ±0 bits kept, zeros elsewhere, over edge shapes (u16 and u32 columns)', () => {
+    for (const [rows, cols, density] of [[1, 1, 1], [1, 9, 0.5], [9, 1, 0.5], [68, 784, 0.07], [17, 33, 0.6], [3, 65537, 0.001], [5, 40, 0], [0, 4, 1], [4, 0, 1]] as const) {
+      const c = randomCsr(rows, cols, density, 3 * rows + cols);
+      const r = run(c);
+      expect(r.status, `${rows}x${cols}`).toBe(0);
+      expect(r.bits, `${rows}x${cols}`).toEqual(reference(c));
+    }
+  });
+
+  it('returns −1 when a row\'s columns do not strictly ascend (a repeat or a descent, u16 and u32)', () => {
+    for (const colIdx of [Uint16Array.of(0, 2, 3, 1), Uint16Array.of(1, 1, 2, 3), Uint32Array.of(0, 65536, 70000, 5)]) {
+      const cols = colIdx instanceof Uint32Array ? 70001 : 4;
+      expect(run({ rows: 2, cols, rowPtr: Uint32Array.of(0, 2, 4), colIdx, values: Float32Array.of(1, 2, 3, 4) }).status).toBe(-1);
+    }
+  });
+});

@@ -33,9 +33,9 @@ export const PLAN_KERNELS: readonly (readonly [string, string])[] = [
 const OPCODE = new Map(PLAN_KERNELS.map(([name, sig], i) => [name, { op: i, sig }]));
 /**
  * Kernels called while recording but not recorded: those that only size scratch from their
- * arguments, and the column copy a sparse matrix builds once for itself (its first batch-1 product).
+ * arguments, and the column copy and dense Aᵀ a sparse matrix builds once for itself (its first batch-1 product).
  */
-const QUERIES = new Set(['conv2d_col_bytes', 'conv2d_sparse_scratch_bytes', 'csr_columns_f32']);
+const QUERIES = new Set(['conv2d_col_bytes', 'conv2d_sparse_scratch_bytes', 'csr_columns_f32', 'csr_dense_t_f32']);
 const CHECK = OPCODE.get('first_nonfinite_f32')!.op;
 
 /** A recorded pass: its op records and scratch in wasm memory (owned), and what the caller keeps with it. */

@@ -228,21 +228,11 @@ export class SparseMatrix {
     if (this.dense === undefined) {
       const size = this.rows * this.cols;
       if (this.nnz < BATCH1_DENSE_FROM * size || size > 2 ** 22) return (this.dense = null);
-      // Scattered straight from the wasm-resident CSR into the zeroed block (views made after
-      // the allocation, which may grow memory): no host copy of either.
-      const rt = this.rt, m = this.rows, d = rt.heap.alloc(4 * size, 'dense');
-      const f32 = rt.f32, base = d >>> 2, vals = this.valuesPtr >>> 2;
-      const rowPtr = new Uint32Array(f32.buffer, this.rowPtrPtr, m + 1);
-      const colIdx = this.wide ? new Uint32Array(f32.buffer, this.colIdxPtr, this.nnz) : new Uint16Array(f32.buffer, this.colIdxPtr, this.nnz);
-      f32.fill(0, base, base + size);
-      for (let r = 0; r < m; r++) {
-        for (let q = rowPtr[r], e = rowPtr[r + 1]; q < e; q++) {
-          if (q > rowPtr[r] && colIdx[q] <= colIdx[q - 1]) {
-            rt.heap.free(d);
-            return (this.dense = null);
-          }
-          f32[base + colIdx[q] * m + r] = f32[vals + q];
-        }
+      // Scattered in wasm (assembly/csr.ts), straight from the wasm-resident CSR.
+      const d = this.rt.heap.alloc(4 * size, 'dense');
+      if (this.rt.k.csr_dense_t_f32(this.rows, this.cols, this.rowPtrPtr, this.colIdxPtr, this.wide ? 1 : 0, this.valuesPtr, d) < 0) {
+        this.rt.heap.free(d);
+        return (this.dense = null);
       }
       this.dense = d;
     }

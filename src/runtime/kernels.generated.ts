@@ -2672,6 +2672,18 @@ export interface Kernels {
    */
   csr_columns_f32(rows: number, cols: number, rowPtr: number, colIdx: number, wide: number, values: number, colPtr: number, rowIdx: number, cscValues: number): number;
   /**
+   * `csr_dense_t_f32` of assembly/csr.ts
+   * @param rows `i32`
+   * @param cols `i32`
+   * @param rowPtr `usize`
+   * @param colIdx `usize`
+   * @param wide `i32`
+   * @param values `usize`
+   * @param out `usize`
+   * @returns `i32`
+   */
+  csr_dense_t_f32(rows: number, cols: number, rowPtr: number, colIdx: number, wide: number, values: number, out: number): number;
+  /**
    * `lrt_spmm_f32_csr` of assembly/lrt.ts
    * @param m `i32`
    * @param k `i32`
