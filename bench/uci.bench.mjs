@@ -11,7 +11,8 @@
 // chosen per split on an inner 80/20 split of the training part only (its last 20% validate),
 // never on the test split, then the chosen setting is retrained on the whole training part.
 // The grid is small and the same for every data set:
-//   sgld-ensemble  psgld-het: none (fixed settings); sgld: τ (likelihood precision) ∈ the data
+//   sgld-ensemble  psgld-het: the chains' MSE warm-start epochs (≤ 2E), by early stopping on
+//                  validation MSE (patience E/4); sgld: τ (likelihood precision) ∈ the data
 //                  set's tau_values.txt (3 values), by validation LL, one Adam warm start shared
 //                  by the three chains.
 //   mc-dropout     p ∈ {0.005, 0.05} (trained with the middle τ), then τ ∈ tau_values.txt for the
@@ -22,8 +23,8 @@
 // Methods (all through the public API):
 //   sgld-ensemble  BENCH_SAMPLER=psgld-het (default): 5 pSGLD chains on the heteroscedastic
 //                  posterior (mean and log-variance outputs, Gaussian NLL, prior precision 1),
-//                  each warm-started by its own E/2 epochs of Adam on the MSE, then 100 epochs of
-//                  sampling, a quarter burn-in, 8 snapshots a chain (see hetChains).
+//                  each warm-started by its own Adam run on the MSE, then E/4 epochs of sampling,
+//                  a quarter burn-in, 8 snapshots a chain (see hetChains).
 //                  BENCH_SAMPLER=sgld: SGLD with a Gaussian likelihood of fixed noise precision τ:
 //                  ∇U = N·τ·∇(mean ½(y − f)²) + λθ, i.e. datasetSize = N·τ (τ in standardised
 //                  units), prior precision 1; warm start by E/2 epochs of Adam, then E/2 epochs of
@@ -131,10 +132,10 @@ function score(e, d) {
 
 // ---- methods --------------------------------------------------------------------------------
 
-/** Adam warm start of an SGLD chain (MSE, E/2 epochs): the weights, shared by the τ grid. */
-function warmStart(d, seed) {
+/** Adam warm start of an SG-MCMC chain (MSE, E/2 epochs unless told): the weights of a one-output net. */
+function warmStart(d, seed, epochs = half(d)) {
   const m = net(d.F, seed, 1);
-  fit(m, d.xtr, d.ytr, { epochs: half(d), batchSize: d.batch, loss: 'mse', optimizer: adam(), seed, progress: false });
+  fit(m, d.xtr, d.ytr, { epochs, batchSize: d.batch, loss: 'mse', optimizer: adam(), seed, progress: false });
   const w = m.getWeights();
   m.dispose();
   return w;
@@ -160,27 +161,27 @@ function sgldChain(d, w, tau, seed) {
 
 /**
  * Heteroscedastic SG-MCMC ensemble: CHAINS chains (distinct seeds), each warm-started by its own
- * Adam run on the MSE (E/2 epochs, a mean-only net), its weights carried over into a net with mean
- * and log-variance outputs (hetFromMse), then pSGLD on the Gaussian-NLL posterior (T = 1,
- * datasetSize N, prior precision λ = 1) for SAMPLE_EPOCHS epochs: a quarter burn-in, 8
- * snapshots a chain. The mean is fit by the MSE warm start because Gaussian-NLL training from
- * scratch underfits it where the predicted variance explains residuals away.
+ * Adam run on the MSE (`warm` epochs, a mean-only net), its weights carried over into a net with
+ * mean and log-variance outputs (hetFromMse), then pSGLD on the Gaussian-NLL posterior (T = 1,
+ * datasetSize N, prior precision λ = 1) for E/4 epochs: a quarter burn-in, 8 snapshots a chain.
+ * The mean is fit by the MSE warm start because Gaussian-NLL training from scratch underfits it
+ * where the predicted variance explains residuals away.
  */
 const CHAINS = 5;
-const SAMPLE_EPOCHS = process.env.BENCH_SAMPLE_EPOCHS ? Number(process.env.BENCH_SAMPLE_EPOCHS) : 100;
 // pSGLD step η = 2·LR_PSGLD/N: RMSProp-like steps of ~LR_PSGLD on the per-sample-mean loss.
 const LR_PSGLD = 1e-3;
-function hetChains(d, seed) {
+function hetChains(d, seed, warm) {
   const parts = [];
   for (let c = 0; c < CHAINS; c++) {
     const s = seed * 10 + c;
     const m = net(d.F, s, 2);
-    m.setWeights(hetFromMse(d, warmStart(d, s)));
-    const steps = SAMPLE_EPOCHS * Math.ceil(d.N / d.batch);
+    m.setWeights(hetFromMse(d, warmStart(d, s, warm)));
+    const epochs = Math.max(1, Math.round(d.epochs / 4));
+    const steps = epochs * Math.ceil(d.N / d.batch);
     const burnIn = Math.floor(steps / 4);
     const r = sample(m, d.xtr, d.ytr, {
       sampler: new PSGLD({ stepSize: (2 * LR_PSGLD) / d.N, datasetSize: d.N, priorPrecision: 1, seed: s }),
-      epochs: SAMPLE_EPOCHS, batchSize: d.batch, burnIn, thin: Math.max(1, Math.floor((steps - burnIn) / 8)), loss: 'gaussianNll', seed: s, progress: false,
+      epochs, batchSize: d.batch, burnIn, thin: Math.max(1, Math.floor((steps - burnIn) / 8)), loss: 'gaussianNll', seed: s, progress: false,
       ensemble: { task: 'regression', likelihood: 'gaussianNll' },
     });
     m.dispose();
@@ -217,14 +218,14 @@ function student(d, teacher, seed) {
 }
 
 /**
- * Epochs for a Gaussian-NLL net made by `make(seed)`: early stopping on the inner split's
- * validation NLL (at most E epochs).
+ * Epochs for a net made by `make(seed)`: early stopping on the inner split's validation loss
+ * (Gaussian NLL unless told; at most E epochs unless told).
  */
-function innerEpochs(inner, make, seed) {
+function innerEpochs(inner, make, seed, { loss = 'gaussianNll', epochs = inner.epochs, patience = PATIENCE } = {}) {
   const m = make(seed);
   const h = fit(m, inner.xtr, inner.ytr, {
-    epochs: inner.epochs, batchSize: inner.batch, loss: 'gaussianNll', optimizer: adam(), seed, progress: false,
-    validationData: { x: inner.xte, y: inner.yte }, earlyStopping: { patience: PATIENCE },
+    epochs, batchSize: inner.batch, loss, optimizer: adam(), seed, progress: false,
+    validationData: { x: inner.xte, y: inner.yte }, earlyStopping: { patience },
   });
   m.dispose();
   return h.bestEpoch;
@@ -287,19 +288,24 @@ function runSplit(name, k, methods) {
   const want = (m) => methods.includes(m);
   if (want('sgld-ensemble') || want('student')) {
     const t0 = performance.now();
-    let teacher, tau;
+    let teacher, chosen; // τ, or the chains' warm-start epochs
     if (SAMPLER === 'sgld') {
       const wi = warmStart(inner, seed);
-      tau = best(set.taus, (t) => {
+      const tau = best(set.taus, (t) => {
         const e = sgldChain(inner, wi, tauStd(t, inner), seed);
         const v = meanLL(e, inner.xte, inner.yte);
         e.dispose();
         return v;
       });
       teacher = sgldChain(d, warmStart(d, seed), tauStd(tau, d), seed);
-    } else teacher = hetChains(d, seed);
+      chosen = tau;
+    } else {
+      // The chains' warm-start epochs (≤ 2E): early stopping on the inner validation MSE.
+      chosen = innerEpochs(inner, (sd) => net(d.F, sd, 1), seed, { loss: 'mse', epochs: 2 * d.epochs, patience: Math.round(d.epochs / 4) });
+      teacher = hetChains(d, seed, chosen);
+    }
     const sec = (performance.now() - t0) / 1000;
-    if (want('sgld-ensemble')) out['sgld-ensemble'] = { ...score(teacher, d), sec, chosen: tau };
+    if (want('sgld-ensemble')) out['sgld-ensemble'] = { ...score(teacher, d), sec, chosen };
     if (want('student')) run('student', () => ({ ensemble: student(d, teacher, seed) }));
     teacher.dispose();
   }
