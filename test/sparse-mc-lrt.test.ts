@@ -107,6 +107,9 @@ describe("SparseModel.predictMC mode 'lrt', fused products and draws", () => {
     const ref = reference(m, x, n, S, 11);
     for (const sparseBelow of [0, 1]) {
       const sm = prune(m, { uncertainty: true, dropUnits: false, sparseBelow });
+      // The first call compiles the forwards of 2 and of 1 samples (running each op once); the
+      // second, with another seed, replays them: the calls counted.
+      sm.predictMC(x, { samples: S, seed: 12, mode: 'lrt', batchSize: 2 });
       const { value, calls } = kernelCalls(() => sm.predictMC(x, { samples: S, seed: 11, mode: 'lrt', batchSize: 2 }));
       const got = value as unknown as Stats;
       for (const k of Object.keys(ref)) {

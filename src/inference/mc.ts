@@ -10,7 +10,7 @@
  */
 import { ArgumentError, ModelFormatError, ShapeError, checkInt, checkNumber, describe } from '../errors.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { MAX_ELEMENTS, Shape, Tensor } from '../tensor.js';
+import { MAX_ELEMENTS, Shape, Tensor, assertFinite } from '../tensor.js';
 import { softmax } from '../ops/softmax.js';
 import { entropyRows } from '../ops/loss.js';
 import { exp } from '../ops/math.js';
@@ -19,11 +19,11 @@ import { matmul } from '../ops/gemm.js';
 import { conv2d } from '../ops/conv.js';
 import { avgPool2d, maxPool2d } from '../ops/pool.js';
 import { batchNorm } from '../ops/batchnorm.js';
-import { square } from '../ops/elementwise.js';
+import { firstNonFinite, square } from '../ops/elementwise.js';
 import { Positions, gaussianAt } from '../ops/noise.js';
 import { lrtSample, mcWeightSample } from '../ops/bayes.js';
 import { Csr, SparseMatrix, csrFromWeights, sparseConv2d, spmm, transpose } from '../ops/spmm.js';
-import { lrtDraw, lrtSpmm } from '../ops/lrt.js';
+import { LrtProgram, lrtDraw, lrtSpmm } from '../ops/lrt.js';
 import { ForwardContext, Layer, reusedBuffer } from '../layers/layer.js';
 import { ContainerReader, PayloadWriter, bad, isInt, isObject, show } from '../container.js';
 import { batchSizeOption, checkFiniteOutput, lossOption, optionsObject, seedOption } from '../validate.js';
@@ -149,16 +149,14 @@ export class McStats {
     const { n, C, D, S } = this;
     try {
       if (this.task.kind === 'classification') {
-        const mean = Float32Array.from(this.sum, (v) => v / S);
-        const expectedEntropy = Float32Array.from(this.ent, (v) => v / S);
+        const mean = new Float32Array(n * C), expectedEntropy = new Float32Array(n);
+        for (let i = 0; i < n * C; i++) mean[i] = this.sum[i] / S;
+        for (let i = 0; i < n; i++) expectedEntropy[i] = this.ent[i] / S;
         const predictiveEntropy = new Float32Array(n), mutualInformation = new Float32Array(n);
-        const p = Tensor.from(mean, [n, C], this.rt), h = Tensor.zeros([n], this.rt);
-        try {
-          predictiveEntropy.set(entropyRows(p, h, false).view());
-        } finally {
-          p.dispose();
-          h.dispose();
-        }
+        // The entropy of the mean in wasm, in scratch kept with the others.
+        const { p, h } = this.buf(n);
+        p.view().set(mean);
+        predictiveEntropy.set(entropyRows(p, h, false).view());
         for (let i = 0; i < n; i++) mutualInformation[i] = Math.max(0, predictiveEntropy[i] - this.ent[i] / S);
         return { mean, predictiveEntropy, expectedEntropy, mutualInformation };
       }
@@ -490,46 +488,158 @@ const INFERENCE: ForwardContext = { training: false, sample: false, seed: 0, ste
  * passes.
  */
 export function sparsePredictLrt(model: LrtModelView, x: Float32Array, n: number, call: McCall): McPrediction | McRegression {
-  const { rt, inputShape, bufs } = model;
   const S = call.samples;
-  const per = inputShape.reduce((a, b) => a * b, 1);
+  const per = model.inputShape.reduce((a, b) => a * b, 1);
   const c0 = Math.max(1, Math.min(call.batchSize, Math.floor(LRT_ROWS / S)));
-  const stats = new McStats(call.task, n, model.outputSize, S, rt, bufs);
-  const buf = (key: string, shape: Shape) => reusedBuffer(bufs, `lrt:${key}`, shape, rt);
+  const stats = new McStats(call.task, n, model.outputSize, S, model.rt, model.bufs);
   try {
     for (let start = 0; start < n; start += c0) {
       const c = Math.min(c0, n - start);
-      const bt: LrtBatch = { S, c, start, seed: call.seed };
-      const xb = buf('x', [c, ...inputShape]);
-      xb.view().set(x.subarray(start * per, (start + c) * per));
-      // h is row-major [R, ...] or, after sparse and Bayesian dense steps, feature-major [features, R] (fm).
-      let h = xb, R = c, fm = false;
-      const rows = (key: string) => {
-        if (!fm) return h;
-        fm = false;
-        return R === 1 ? h.reshape([1, h.size]) : transpose(h, { out: buf(key, [R, h.shape[0]]) });
-      };
-      const steps = model.steps;
-      for (let i = 0; i < steps.length; i++) {
-        const st = steps[i], s = st.spec;
-        if (s.kind === 'sparse' || (s.kind === 'dense' && st.mc)) {
-          const xT = fm ? h : R === 1 ? h.reshape([s.inputs, 1]) : transpose(h.reshape([R, s.inputs]), { out: buf(`${i}:xT`, [s.inputs, R]) });
-          ({ h, R } = lrtLinear(st, i, xT, R, bt, buf));
-          fm = true;
-        } else if (s.kind === 'activation') {
-          h = activation(s.activation, h, { alpha: s.alpha, out: buf(`${i}`, h.shape) });
-        } else if (!(s.kind === 'flatten' && fm)) {
-          ({ h, R } = lrtStep(st, i, rows(`${i}:rows`), R, bt, buf));
-        }
-      }
-      h = rows('rows');
-      checkFiniteOutput('output', h, (j) => start + (Math.floor(j / (h.size / R)) % c));
-      if (R === c) for (let q = 0; q < S; q++) stats.add(h, start, q);
-      else stats.add(h, start, 0, S);
+      const p = lrtProgram(model, c, S);
+      copyIn(p.input, x, start, c, per);
+      p.prog.run(call.seed, start);
+      const out = p.out, R = out.shape[0], passes = R / c;
+      checkFiniteOutput('output', out, (j) => start + (Math.floor(j / (out.size / R)) % c));
+      // Without a Bayesian step every pass has the same outputs: computed once, counted S times.
+      for (let q = 0; q < S; q += passes) stats.add(out, start, q, passes);
     }
     return stats.result();
   } finally {
     stats.dispose();
+  }
+}
+
+/**
+ * Copy samples [start, start + c) of x into `t` and check them finite there, in one SIMD pass
+ * ('lrt' checks predictMC's input where it is copied in: a value that is not finite throws the
+ * NonFiniteError of the whole input's check).
+ */
+function copyIn(t: Tensor, x: Float32Array, start: number, c: number, per: number): void {
+  t.view().set(x.subarray(start * per, (start + c) * per));
+  if (firstNonFinite(t) >= 0) assertFinite('x', x);
+}
+
+/** A compiled Monte-Carlo forward of c samples and S passes (see {@link lrtProgram}). */
+interface CompiledLrt {
+  prog: LrtProgram;
+  /** The c samples [c, ...inputShape]. */
+  input: Tensor;
+  /** The outputs of the passes [S·c, C] (pass-major; [c, C] without a Bayesian step). */
+  out: Tensor;
+}
+
+/** Compiled forwards of a model (by its buffer map, which frees their tensors with the model), at most 3, most recent last. */
+const compiledOf = new WeakMap<Map<string, Tensor>, Map<string, CompiledLrt>>();
+
+/**
+ * The Monte-Carlo forward of `model` for c samples and S passes, compiled once into an
+ * {@link LrtProgram} (kept with the model, replayed by every call of these sizes; at most 3 kept).
+ * Sparse steps and Bayesian dense ones (as the CSR of their kept weights) run feature-major
+ * [features, columns]: c columns up to the first Bayesian step, whose two products are computed
+ * once for all passes, then S·c (column q·c + r: pass q of sample r), two products in one sweep
+ * (lrt_spmm_f32_csr; for one column, or more than 65536 inputs, two spmm: at one column their
+ * batch-1 kernels skip zero inputs; the same bits), ε keyed as {@link sparsePredictLrt} says,
+ * the draw with a following ReLU fused in (the same max). Activations run in place; the other
+ * steps row-major [rows, ...], replayed through {@link lrtStep} (their outputs copied into a
+ * buffer of the program's).
+ */
+function lrtProgram(model: LrtModelView, c: number, S: number): CompiledLrt {
+  const tag = `lrtc:${c}:${S}:`;
+  let cache = compiledOf.get(model.bufs);
+  if (!cache) compiledOf.set(model.bufs, (cache = new Map()));
+  const hit = cache.get(tag);
+  if (hit) return hit;
+  const { rt, steps, bufs } = model;
+  const buf = (key: string, shape: Shape) => reusedBuffer(bufs, tag + key, shape, rt);
+  // The programs' tensors: every key of the map that starts with `lrtc:` (all) or this tag.
+  const free = (prefix: string) => {
+    for (const [k, t] of bufs) {
+      if (k.startsWith(prefix)) {
+        t.dispose();
+        bufs.delete(k);
+      }
+    }
+  };
+  const linear = (st: LrtStepView) => st.spec.kind === 'sparse' || (st.spec.kind === 'dense' && !!st.mc);
+  const P = S * c;
+  if (cache.size >= 3) {
+    free('lrtc:');
+    cache.clear();
+  }
+  try {
+    const prog = new LrtProgram(rt);
+    const input = buf('x', [c, ...model.inputShape]);
+    // h is row-major [R, ...] or, after sparse and Bayesian dense steps, feature-major [features, R] (fm).
+    let h = input, R = c, fm = false;
+    const rows = (key: string) => {
+      if (!fm) return h;
+      fm = false;
+      const y = buf(key, [R, h.shape[0]]);
+      prog.bind(() => transpose(h, { out: y }));
+      return y;
+    };
+    for (let i = 0; i < steps.length; i++) {
+      const st = steps[i], s = st.spec;
+      if (linear(st)) {
+        const { inputs, units } = s as { inputs: number; units: number };
+        let xT = h;
+        if (!fm && R === 1) xT = h.reshape([inputs, 1]);
+        else if (!fm) {
+          const x0 = h.reshape([R, inputs]), y = (xT = buf(`${i}:xT`, [inputs, R]));
+          prog.bind(() => transpose(x0, { out: y }));
+        }
+        fm = true;
+        if (!st.mc) {
+          const y = (h = buf(`${i}:yT`, [units, R])), x0 = xT;
+          prog.bind(() => spmm(st.mat!, x0, { bias: st.b, out: y }));
+          continue;
+        }
+        const { theta, sigma2 } = st.mc.lrtCsr();
+        const mu = buf(`${i}:muT`, [units, R]), v = buf(`${i}:vT`, [units, R]);
+        const x0 = xT;
+        if (R === 1 || theta.wide) {
+          const x2 = buf(`${i}:x2T`, [inputs, R]);
+          prog.bind(() => {
+            spmm(theta, x0, { out: mu });
+            spmm(sigma2, square(x0, { out: x2 }), { out: v });
+          });
+        } else prog.bind(() => lrtSpmm(theta, sigma2, x0, mu, v));
+        const Rn = R === c ? P : R;
+        const eps = buf(`${i}:eps`, [Rn, units]);
+        // Row q·c + r is sample start + r of pass q: its counter is the pass, its positions the
+        // sample's outputs, contiguous from (start + r)·units.
+        const e0 = eps.prefix([P, units]), stream = st.mc.stream;
+        prog.step(() => gaussianAt(e0, units, mcPassSeed(prog.seed, 0), { stream, rowBase: prog.start * units, rowStride: units, passRows: c }));
+        const next = steps[i + 1]?.spec, relu = next?.kind === 'activation' && next.activation === 'relu';
+        const y = (h = buf(`${i}:yT`, [units, Rn]));
+        prog.bind(() => lrtDraw(mu, v, eps, y, { bias: st.b, relu }));
+        if (relu) i++;
+        R = Rn;
+      } else if (s.kind === 'activation') {
+        const x0 = h;
+        prog.step(() => activation(s.activation, x0, { alpha: s.alpha, out: x0 }));
+      } else if (!(s.kind === 'flatten' && fm)) {
+        const x0 = rows(`${i}:rows`), R0 = R;
+        // A layer's forward may return its own buffer: the outputs are copied into one of the program's.
+        let y: Tensor | undefined;
+        prog.step(() => {
+          const r = lrtStep(st, i, x0, R0, { S, c, start: prog.start, seed: prog.seed }, buf);
+          R = r.R;
+          (y ??= buf(`${i}:own`, r.h.shape)).view().set(r.h.view());
+        });
+        h = y!;
+      }
+    }
+    // The outputs [R, C]: R = P passes' rows, or c without a Bayesian step.
+    const all = fm ? buf('out', [R, h.shape[0]]) : h.reshape([R, model.outputSize]);
+    const hT = h;
+    if (fm) prog.bind(() => transpose(hT, { out: all }));
+    const compiled: CompiledLrt = { prog, input, out: all };
+    cache.set(tag, compiled);
+    return compiled;
+  } catch (e) {
+    free(tag);
+    throw e;
   }
 }
 
@@ -583,32 +693,6 @@ function lrtStep(st: LrtStepView, i: number, h: Tensor, R: number, bt: LrtBatch,
       return { h: st.seq!.forward(h), R };
   }
   return { h, R };
-}
-
-/**
- * A sparse step, or a Bayesian dense one (as the CSR of its kept weights), feature-major: x
- * [inputs, R] → [units, R'] (R' = S·c after the first Bayesian step, pass-major columns). The
- * two products in one sweep (lrtSpmm; for one column, or more than 65536 inputs, two spmm: at
- * one column its batch-1 kernel skips zero inputs; the same bits), ε keyed as
- * {@link sparsePredictLrt} says; the first Bayesian step's products are shared by all passes.
- */
-function lrtLinear(st: LrtStepView, i: number, xT: Tensor, R: number, bt: LrtBatch, buf: (key: string, shape: Shape) => Tensor): { h: Tensor; R: number } {
-  const { inputs, units } = st.spec as { inputs: number; units: number };
-  if (!st.mc) return { h: spmm(st.mat!, xT, { bias: st.b, out: buf(`${i}:yT`, [units, R]) }), R };
-  const { theta, sigma2 } = st.mc.lrtCsr();
-  const mu = buf(`${i}:muT`, [units, R]), v = buf(`${i}:vT`, [units, R]);
-  if (R === 1 || theta.wide) {
-    spmm(theta, xT, { out: mu });
-    spmm(sigma2, square(xT, { out: buf(`${i}:x2T`, [inputs, R]) }), { out: v });
-  } else {
-    lrtSpmm(theta, sigma2, xT, mu, v);
-  }
-  const Rn = R === bt.c ? bt.S * bt.c : R;
-  const eps = buf(`${i}:eps`, [Rn, units]);
-  // Row q·c + r is sample start + r of pass q: its counter is the pass, its positions the
-  // sample's outputs, contiguous from (start + r)·units.
-  gaussianAt(eps, units, mcPassSeed(bt.seed, 0), { stream: st.mc.stream, rowBase: bt.start * units, rowStride: units, passRows: bt.c });
-  return { h: lrtDraw(mu, v, eps, buf(`${i}:yT`, [units, Rn]), { bias: st.b }), R: Rn };
 }
 
 /**

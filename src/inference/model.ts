@@ -533,7 +533,8 @@ export class SparseModel {
     const { mode, ...rest } = optionsObject('options', opts);
     if (mode !== undefined && mode !== 'weights' && mode !== 'lrt') throw new ArgumentError('mode', "'weights' or 'lrt'", describe(mode));
     const call = mc.call(rest, this.uncertainty.seed, sizeOf(this.outputShape));
-    const n = this.checkX(x);
+    // 'lrt' checks x's values in wasm as it copies them in.
+    const n = mode === 'lrt' ? this.samples(x) : this.checkX(x);
     if (mode === 'lrt') return mc.predictLrt({ rt: this.rt, inputShape: this.inputShape, outputSize: sizeOf(this.outputShape), steps: this.steps, bufs: this.bufs }, x, n, call);
     const view = {
       rt: this.rt, inputShape: this.inputShape, outputSize: sizeOf(this.outputShape), steps: this.steps,

@@ -1,11 +1,13 @@
 /**
  * Monte-Carlo prediction of pruned models by local reparameterization (assembly/lrt.ts): the
  * fused mean/variance product over a sparse structure ({@link lrtSpmm}) and the pre-activation
- * draw ({@link lrtDraw}), feature-major.
+ * draw ({@link lrtDraw}), feature-major, and {@link LrtProgram}: a Monte-Carlo forward whose
+ * kernel calls are checked and bound once, then replayed with a new seed per call.
  * @module
  */
 import { ArgumentError, ShapeError, describe } from '../errors.js';
 import type { Runtime } from '../runtime/runtime.js';
+import type { Kernels } from '../runtime/kernels.generated.js';
 import { Tensor, fmtShape } from '../tensor.js';
 import { checkTensor } from './check.js';
 import { SparseMatrix } from './spmm.js';
@@ -65,4 +67,58 @@ export function lrtDraw(mu: Tensor, v: Tensor, eps: Tensor, out: Tensor, opts: L
   if (c === 0) return out;
   rt.k.lrt_draw_f32(m, n, c, mu.ptr, v.ptr, eps.ptr, b ? b.ptr : 0, opts.relu ? 1 : 0, out.ptr);
   return out;
+}
+
+/**
+ * A Monte-Carlo forward of fixed sizes, compiled once: {@link bind} runs an op once, checked,
+ * and keeps the kernel calls it made with their arguments, so a replay has its bits; {@link run}
+ * replays everything in order with the seed and the first sample's index of this call (the only
+ * values that change between calls, read by its JavaScript {@link step}s: the noise draws): a
+ * prediction costs its kernels and one JS call per kernel, with no per-call checks or
+ * allocation. The tensors stay the caller's and must outlive the program.
+ */
+export class LrtProgram {
+  private readonly calls: ((k: Kernels) => void)[] = [];
+  /** The seed and the first sample's index of the call being replayed. */
+  seed = 0;
+  start = 0;
+
+  constructor(readonly rt: Runtime) {}
+
+  /** A step the program runs as JavaScript (it may read {@link seed} and {@link start}); run once now. */
+  step(f: () => void): void {
+    f();
+    this.calls.push(f);
+  }
+
+  /**
+   * Run `op` once and keep the kernel calls it makes (those that answer nothing: not the
+   * queries and column copies a matrix makes once for itself) with their arguments.
+   */
+  bind(op: () => unknown): void {
+    const real = this.rt.k as unknown as Record<string, (...a: number[]) => unknown>, spy: Record<string, unknown> = {};
+    for (const name of Object.keys(real)) {
+      const fn = real[name];
+      spy[name] = typeof fn !== 'function' ? fn : (...a: number[]) => {
+        const r = fn(...a);
+        if (r === undefined) this.calls.push((k) => (k as unknown as typeof real)[name](...a));
+        return r;
+      };
+    }
+    const owner = this.rt as unknown as { k: unknown };
+    owner.k = spy;
+    try {
+      op();
+    } finally {
+      owner.k = real;
+    }
+  }
+
+  /** Replay the calls with `seed` (32 bits) for the samples from index `start` of the call. */
+  run(seed: number, start: number): void {
+    this.seed = seed;
+    this.start = start;
+    const k = this.rt.k;
+    for (const f of this.calls) f(k);
+  }
 }
