@@ -11,6 +11,7 @@ import type { Kernels } from '../runtime/kernels.generated.js';
 import { Tensor, fmtShape } from '../tensor.js';
 import { checkTensor } from './check.js';
 import { SparseMatrix } from './spmm.js';
+import { watchKernels } from './plan.js';
 
 function checkPair(theta: SparseMatrix, sigma2: SparseMatrix): Runtime {
   if (!(theta instanceof SparseMatrix)) throw new ArgumentError('theta', 'a SparseMatrix', describe(theta));
@@ -96,22 +97,9 @@ export class LrtProgram {
    * queries and column copies a matrix makes once for itself) with their arguments.
    */
   bind(op: () => unknown): void {
-    const real = this.rt.k as unknown as Record<string, (...a: number[]) => unknown>, spy: Record<string, unknown> = {};
-    for (const name of Object.keys(real)) {
-      const fn = real[name];
-      spy[name] = typeof fn !== 'function' ? fn : (...a: number[]) => {
-        const r = fn(...a);
-        if (r === undefined) this.calls.push((k) => (k as unknown as typeof real)[name](...a));
-        return r;
-      };
-    }
-    const owner = this.rt as unknown as { k: unknown };
-    owner.k = spy;
-    try {
-      op();
-    } finally {
-      owner.k = real;
-    }
+    watchKernels(this.rt, (name, args, r) => {
+      if (r === undefined) this.calls.push((k) => (k as unknown as Record<string, (...a: number[]) => unknown>)[name](...args));
+    }, op);
   }
 
   /** Replay the calls with `seed` (32 bits) for the samples from index `start` of the call. */

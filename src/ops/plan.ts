@@ -38,6 +38,32 @@ const OPCODE = new Map(PLAN_KERNELS.map(([name, sig], i) => [name, { op: i, sig 
 const QUERIES = new Set(['conv2d_col_bytes', 'conv2d_sparse_scratch_bytes', 'csr_columns_f32', 'csr_dense_t_f32']);
 const CHECK = OPCODE.get('first_nonfinite_f32')!.op;
 
+/**
+ * Run `pass` with `rt.k` swapped for wrappers that call the real kernels and report each call
+ * (its name, arguments and answer) to `seen`; the real kernels are back when `pass` returns or
+ * throws. The recorders of kernel calls ({@link Plan.record}, ops/lrt.ts's LrtProgram) share it.
+ */
+export function watchKernels<T>(rt: Runtime, seen: (name: string, args: number[], r: unknown) => void, pass: () => T): T {
+  const real = rt.k as unknown as Record<string, unknown>;
+  // The exports object is frozen: the spy is a plain object with a wrapper per kernel.
+  const spy: Record<string, unknown> = {};
+  for (const name of Object.keys(real)) {
+    const fn = real[name];
+    spy[name] = typeof fn !== 'function' ? fn : (...args: number[]) => {
+      const r = (fn as (...a: number[]) => unknown)(...args);
+      seen(name, args, r);
+      return r;
+    };
+  }
+  const owner = rt as unknown as { k: unknown };
+  owner.k = spy;
+  try {
+    return pass();
+  } finally {
+    owner.k = real;
+  }
+}
+
 /** A recorded pass: its op records and scratch in wasm memory (owned), and what the caller keeps with it. */
 export class Plan<T> {
   private constructor(
@@ -58,34 +84,25 @@ export class Plan<T> {
     const words: number[] = [];
     const blocks: number[] = [];
     let replayable = true;
-    const real = rt.k as unknown as Record<string, unknown>;
     const f32 = new Float32Array(1), u32 = new Uint32Array(f32.buffer);
-    // The exports object is frozen: the spy is a plain object with a wrapper per kernel.
-    const spy: Record<string, unknown> = {};
-    for (const name of Object.keys(real)) {
-      const fn = real[name];
-      spy[name] = typeof fn !== 'function' ? fn : (...args: number[]) => {
-        const r = (fn as (...a: number[]) => unknown)(...args);
-        if (QUERIES.has(name)) return r;
-        const e = OPCODE.get(name);
-        // A kernel outside the table, or one whose answer the pass reads (other than a check
-        // that found everything finite), makes the pass not replayable.
-        if (!e || e.sig.length !== args.length || (r !== undefined && !(e.op === CHECK && r === -1))) replayable = false;
-        else {
-          words.push(e.op);
-          for (let i = 0; i < args.length; i++) {
-            if (e.sig[i] === 'f') {
-              f32[0] = args[i];
-              words.push(u32[0] | 0);
-            } else words.push(args[i] | 0);
-          }
+    const seen = (name: string, args: number[], r: unknown) => {
+      if (QUERIES.has(name)) return;
+      const e = OPCODE.get(name);
+      // A kernel outside the table, or one whose answer the pass reads (other than a check
+      // that found everything finite), makes the pass not replayable.
+      if (!e || e.sig.length !== args.length || (r !== undefined && !(e.op === CHECK && r === -1))) replayable = false;
+      else {
+        words.push(e.op);
+        for (let i = 0; i < args.length; i++) {
+          if (e.sig[i] === 'f') {
+            f32[0] = args[i];
+            words.push(u32[0] | 0);
+          } else words.push(args[i] | 0);
         }
-        return r;
-      };
-    }
+      }
+    };
     const workspace = rt.workspace;
-    const owner = rt as unknown as { k: unknown; workspace: (bytes: number) => number };
-    owner.k = spy;
+    const owner = rt as unknown as { workspace: (bytes: number) => number };
     owner.workspace = (bytes: number) => {
       const p = rt.heap.alloc(Math.max(16, bytes), 'workspace');
       blocks.push(p);
@@ -93,12 +110,11 @@ export class Plan<T> {
     };
     let value: T;
     try {
-      value = pass();
+      value = watchKernels(rt, seen, pass);
     } catch (e) {
       for (const b of blocks) rt.free(b);
       throw e;
     } finally {
-      owner.k = real;
       owner.workspace = workspace;
     }
     if (!replayable) {
