@@ -14,6 +14,18 @@
 //      (gzipped bytes of dist/infer.js, wasm included); P: ours-dense, ort-wasm-dense,
 //      tfjs-wasm-dense, dense-f32.
 //   ratio = peer / ours (above 1 we win).
+// Timing (the same for ours and every peer; interleave() below): each line's two sides, ours and
+// that peer, are timed in one interleaved run of their own (a peer that runs 100 ms calls, or
+// allocates a lot, would otherwise evict the caches of the next side's block; lenet300-mc's
+// ours-dense and weights-mode share one run). Each warms 2 s (in alternating 50 ms slices; onnxruntime-web needed 1-2 s
+// of calls under load before its time settled: 400 -> 140 -> 60 us per call), which calibrates its
+// calls per measurement block to ~5 ms of wall time; then 31 rounds (15 for lenet300-mc's ours-dense) each
+// time one block of every side, the order rotated round by round. `ours` and `peerValue` are the
+// medians over the blocks of time per call, `oursP25/oursP75` and `peerP25/peerP75` the quartiles,
+// `blocks` their count, `load1` the 1-minute load average when the line was printed. Batch-1
+// calls cycle through 256 test images (batch 64: 8 batches; predictMC: 64 images), for every side
+// the same images; onnxruntime-web's input tensors are built before timing, ours copy x in and
+// the outputs out on every call.
 // Models: bench/out/svd-lenet300.vdrp and svd-lenet5.vdrp (the Sparse VD benchmarks' full
 // recipe). When absent, the newest shorter run's file (svd-*-Kep.vdrp) is used, and when there is
 // none either, the recipe is run here for BENCH_SPARSE_EPOCHS (default 3) epochs through that
@@ -30,7 +42,7 @@ import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-web';
 import { Runtime, loadModel, prune, exportOnnx } from '../dist/index.js';
 import * as infer from '../dist/infer.js';
-import { report, timeIt, loadTfjsWasm } from './peers.mjs';
+import { report, loadTfjsWasm } from './peers.mjs';
 import { loadMnistNode, modelFile } from './svd-common.mjs';
 
 const here = path.dirname(new URL(import.meta.url).pathname);
@@ -60,19 +72,62 @@ function modelPath(bench) {
   return modelFile(bench, epochs);
 }
 
-/** Median seconds of an async `fn`. */
-async function timeAsync(fn, { warm = 3, reps = 9, minSec = 0.5, warmSec = 0 } = {}) {
-  const w0 = performance.now();
-  for (let i = 0; i < warm || (performance.now() - w0) / 1000 < warmSec; i++) await fn();
-  const ts = [];
-  const start = performance.now();
-  while (ts.length < reps || (performance.now() - start) / 1000 < minSec) {
+/**
+ * Interleaved timing, the same method for ours and every peer of a case: `sides` is a list of
+ * [name, call(i)] where call(i) runs the i-th call (sync, or async returning a promise that is
+ * awaited) and the calls cycle through the case's inputs. Each side first warms for `warmSec`
+ * (alternating sides in 50 ms slices, so V8 has tiered its JS and wasm up: onnxruntime-web's
+ * per-call time kept falling for 1-2 s of calls on a loaded machine), which also calibrates
+ * (by its last slice) k, the number of calls in one measurement block, so that a block lasts about `blockMs` for every
+ * side (short blocks for all sides alike: on a loaded machine a long block always includes
+ * preemption, a short one only sometimes). Then `rounds` rounds each run one block of every side,
+ * in an order rotated each round (side r mod n first), and a block's value is its wall time / k.
+ * Returns per side { med, p25, p75, blocks, k }, in µs per call, over the blocks.
+ */
+async function interleave(sides, { rounds = 31, blockMs = 5, warmSec = 2 } = {}) {
+  const st = sides.map(() => ({ i: 0, calls: 0, sec: 0, ts: [] }));
+  const block = async (j, k) => {
+    const s = st[j], call = sides[j][1];
     const t0 = performance.now();
-    await fn();
-    ts.push((performance.now() - t0) / 1000);
-    if (ts.length > 400) break;
+    for (let c = 0; c < k; c++) {
+      const r = call(s.i++);
+      if (r && typeof r.then === 'function') await r;
+    }
+    return (performance.now() - t0) / 1000;
+  };
+  // Warm-up and calibration: 50 ms slices, alternating, until each side has warmSec.
+  while (st.some((s) => s.sec < warmSec)) {
+    for (let j = 0; j < sides.length; j++) {
+      const s = st[j];
+      if (s.sec >= warmSec) continue;
+      const k = s.calls ? Math.max(1, Math.round(0.05 / s.last)) : 1;
+      const sec = await block(j, k);
+      s.sec += sec;
+      s.calls += k;
+      s.last = sec / k;
+    }
   }
-  return median(ts);
+  const ks = st.map((s) => Math.max(1, Math.round(blockMs / 1000 / s.last)));
+  for (let r = 0; r < rounds; r++) {
+    for (let o = 0; o < sides.length; o++) {
+      const j = (o + r) % sides.length;
+      st[j].ts.push((await block(j, ks[j])) / ks[j] * 1e6);
+    }
+  }
+  const q = (a, f) => a[Math.min(a.length - 1, Math.floor(f * a.length))];
+  return Object.fromEntries(sides.map(([name], j) => {
+    const a = st[j].ts.sort((x, y) => x - y);
+    return [name, { med: q(a, 0.5), p25: q(a, 0.25), p75: q(a, 0.75), blocks: a.length, k: ks[j] }];
+  }));
+}
+
+/** The timing fields of a line: ours and the peer as medians over blocks, their quartiles. */
+function timed(o, p, scale = 1) {
+  return {
+    ours: round(o.med * scale), peerValue: round(p.med * scale), ratio: round(p.med / o.med),
+    oursP25: round(o.p25 * scale), oursP75: round(o.p75 * scale), peerP25: round(p.p25 * scale), peerP75: round(p.p75 * scale),
+    blocks: o.blocks, callsPerBlock: { ours: o.k, peer: p.k },
+  };
 }
 
 /** The dense inference weights of a Sequential (masked θ), as tfjs ops: [apply(x) → logits]. */
@@ -157,28 +212,20 @@ for (const [arch, bench] of [['lenet300', 'svd-lenet300'], ['lenet5', 'svd-lenet
     })(),
   };
   for (const [batch, images] of [[1, 256], [64, 64 * 8]]) {
-    const x = test.images.subarray(0, images * per);
     const calls = images / batch;
-    const unit = (sec) => (batch === 1 ? (sec / images) * 1e6 : (sec / calls) * 1e6);
-    // Every side warms for 0.3 s first: its steady state, after V8 has tiered the JS and wasm
-    // up (on a loaded machine the first few thousand batch-1 calls ran about 2x slower).
-    const warmSec = 0.3;
-    const run = (f) => () => {
-      for (let s = 0; s < images; s += batch) f(x.subarray(s * per, (s + batch) * per));
-    };
-    const ours = unit(timeIt(run((xb) => edge.predict(xb, { batchSize: batch })), { warm: 2, reps: 9, minSec: 0.5, warmSec }));
-    const peers = [['ours-dense', unit(timeIt(run((xb) => model.predict(xb, { batchSize: batch })), { warm: 1, reps: 5, minSec: 0.5 }))]];
+    const xb = Array.from({ length: calls }, (_, c) => test.images.subarray(c * batch * per, (c + 1) * batch * per));
+    // onnxruntime-web's input tensors are built before timing (the copy of x is not charged to it).
     const shape = [batch, ...model.inputShape];
-    const ortRun = async () => {
-      for (let s = 0; s < images; s += batch) {
-        const out = await session.run({ input: new ort.Tensor('float32', x.slice(s * per, (s + batch) * per), shape) });
-        out.output.data;
-      }
-    };
-    peers.push(['ort-wasm-dense', unit(await timeAsync(ortRun, { warmSec }))]);
-    if (tfPredict) peers.push(['tfjs-wasm-dense', unit(timeIt(run((xb) => tfPredict(xb, batch)), { warm: 2, reps: 9, minSec: 0.5, warmSec }))]);
-    for (const [peer, v] of peers) {
-      report({ bench: 'sparse', case: `${arch}-b${batch}`, unit: 'us', ours: round(ours), peer, peerValue: round(v), ratio: round(v / ours), ...common });
+    const ortIn = xb.map((v) => ({ input: new ort.Tensor('float32', v.slice(), shape) }));
+    const sides = [
+      ['ours', (i) => edge.predict(xb[i % calls], { batchSize: batch })],
+      ['ours-dense', (i) => model.predict(xb[i % calls], { batchSize: batch })],
+      ['ort-wasm-dense', async (i) => (await session.run(ortIn[i % calls])).output.data],
+    ];
+    if (tfPredict) sides.push(['tfjs-wasm-dense', (i) => tfPredict(xb[i % calls], batch)]);
+    for (const side of sides.slice(1)) {
+      const t = await interleave([sides[0], side]);
+      report({ bench: 'sparse', case: `${arch}-b${batch}`, unit: 'us', peer: side[0], ...timed(t.ours, t[side[0]]), ...common, load1: round(os.loadavg()[0], 1) });
     }
   }
   const ours = sparse.save().length;
@@ -193,19 +240,16 @@ for (const [arch, bench] of [['lenet300', 'svd-lenet300'], ['lenet5', 'svd-lenet
     const S = 30, images = 64;
     const mcModel = prune(model, { uncertainty: true });
     const xs = test.images.subarray(0, images * per);
-    const perImage = (count, f) => () => {
-      for (let i = 0; i < count; i++) f(xs.subarray(i * per, (i + 1) * per));
-    };
-    const us = (sec, count) => (sec / count) * 1e6;
-    const lrt = us(timeIt(perImage(images, (x1) => mcModel.predictMC(x1, { samples: S, seed: 1, mode: 'lrt' })), { warm: 2, reps: 9, minSec: 0.5, warmSec: 0.3 }), images);
-    const exact = us(timeIt(perImage(8, (x1) => mcModel.predictMC(x1, { samples: S, seed: 1 })), { warm: 1, reps: 5, minSec: 0.3 }), 8);
-    const dense = us(timeIt(perImage(2, (x1) => model.predictMC(x1, { samples: S, seed: 1 })), { warm: 1, reps: 3, minSec: 0.2 }), 2);
-    const ortOne = us(await timeAsync(async () => {
-      for (let i = 0; i < images; i++) (await session.run({ input: new ort.Tensor('float32', xs.slice(i * per, (i + 1) * per), [1, per]) })).output.data;
-    }, { warmSec: 0.3 }), images);
+    const ortIn = Array.from({ length: images }, (_, i) => ({ input: new ort.Tensor('float32', xs.slice(i * per, (i + 1) * per), [1, per]) }));
+    const x1 = (i) => xs.subarray((i % images) * per, (i % images + 1) * per);
+    const lrt = ['lrt', (i) => mcModel.predictMC(x1(i), { samples: S, seed: 1, mode: 'lrt' })];
+    const tOrt = await interleave([lrt, ['ort-wasm-dense', async (i) => (await session.run(ortIn[i % images])).output.data]]);
+    const tOurs = await interleave([lrt, ['weights', (i) => mcModel.predictMC(x1(i), { samples: S, seed: 1 })],
+      ['ours-dense', (i) => model.predictMC(x1(i), { samples: S, seed: 1 })]], { rounds: 15 });
+    const exact = tOurs.weights.med;
     const mcCommon = { samples: S, batch: 1, mode: 'lrt', weightsModeUs: round(exact), ...common };
-    report({ bench: 'sparse', case: 'lenet300-mc', unit: 'us', ours: round(lrt), peer: 'ours-dense', peerValue: round(dense), ratio: round(dense / lrt), ...mcCommon });
-    report({ bench: 'sparse', case: 'lenet300-mc', unit: 'us', ours: round(lrt), peer: 'ort-wasm-dense', peerValue: round(ortOne), ratio: round(ortOne / lrt), peerSamples: 1, ...mcCommon });
+    report({ bench: 'sparse', case: 'lenet300-mc', unit: 'us', peer: 'ours-dense', ...timed(tOurs.lrt, tOurs['ours-dense']), ...mcCommon, load1: round(os.loadavg()[0], 1) });
+    report({ bench: 'sparse', case: 'lenet300-mc', unit: 'us', peer: 'ort-wasm-dense', ...timed(tOrt.lrt, tOrt['ort-wasm-dense']), peerSamples: 1, ...mcCommon, load1: round(os.loadavg()[0], 1) });
     mcModel.dispose();
   }
   fs.writeFileSync(path.join(os.tmpdir(), `vardrop-${arch}.onnx`), onnx);
