@@ -104,7 +104,8 @@ describe('lrt_spmm_f32_csr (mean and variance products over one structure)', () 
 
 describe('lrt_draw_f32 (the pre-activation draw)', () => {
   it('= scalar twin = the f32 formula exactly; own columns, shared (c = 1, c = 3) and padding columns, relu, bias', () => {
-    for (const m of [0, 1, 3, 6]) {
+    // m: four-unit blocks (4, 8) and their tails (1, 3, 6, 9).
+    for (const m of [0, 1, 3, 4, 6, 8, 9]) {
       for (const n of SIZES) {
         for (const c of [n, 1, 3]) {
           if (c < 1 || c > Math.max(n, 1)) continue;
