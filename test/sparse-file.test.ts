@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Runtime } from '../src/runtime/runtime.js';
 import { ModelFormatError } from '../src/errors.js';
 import { Sequential } from '../src/model.js';
@@ -8,6 +8,8 @@ import { ReLU } from '../src/layers/activation.js';
 import { Flatten } from '../src/layers/reshape.js';
 import { SparseModel, prune } from '../src/sparse.js';
 import { writeContainer } from '../src/io.js';
+import { SparseMatrix } from '../src/ops/spmm.js';
+import { load as inferLoad } from '../src/infer.js';
 import type { StepSpec } from '../src/inference/steps.js';
 import { decodeGaps, encodeGaps } from '../src/inference/kept.js';
 import { lcg, randomArray } from './util/gradcheck.js';
@@ -178,5 +180,34 @@ describe('sparse model files, version 4', () => {
     expect((err as ModelFormatError).argument).toBe('header.steps[0].kept');
     expect(rt.heap.liveBytes).toBe(live);
     for (const t of [s, d]) t.dispose();
+  });
+
+  it('checks a CSR once: steps built in memory through checkCsr again when copied in, a file\'s (checked as read) copied unchecked', () => {
+    const specs = (): StepSpec[] => [
+      { kind: 'sparse', inputs: 4, units: 3, bias: null, csr: { rows: 3, cols: 4, rowPtr: new Uint32Array([0, 2, 2, 4]), colIdx: new Uint16Array([3, 1, 0, 2]), values: new Float32Array([1, -1, 0.5, 2]) } },
+      { kind: 'activation', activation: 'relu' },
+    ];
+    const checked = vi.spyOn(SparseMatrix, 'fromCsr'), unchecked = vi.spyOn(SparseMatrix, 'fromCheckedCsr');
+    try {
+      const m = SparseModel.fromSteps([4], specs(), { runtime: rt });
+      expect([checked.mock.calls.length, unchecked.mock.calls.length], 'fromSteps: checked').toEqual([1, 0]);
+      const file = m.save();
+      checked.mockClear();
+      const back = SparseModel.load(file, { runtime: rt });
+      const edge = inferLoad(file, { runtime: rt });
+      expect([checked.mock.calls.length, unchecked.mock.calls.length], 'load, infer load: unchecked').toEqual([0, 2]);
+      const x = new Float32Array([1, -2, 3, 0.5]);
+      for (const t of [back, edge]) expect(bits(t.predict(x))).toEqual(bits(m.predict(x)));
+      for (const t of [m, back, edge]) t.dispose();
+    } finally {
+      checked.mockRestore();
+      unchecked.mockRestore();
+    }
+    // A bad CSR built in memory is still refused (by checkSpec, before anything is allocated).
+    const bad = specs();
+    (bad[0] as { csr: { colIdx: Uint16Array } }).csr.colIdx[0] = 4;
+    const live = rt.heap.liveBytes;
+    expect(() => SparseModel.fromSteps([4], bad, { runtime: rt })).toThrow(/steps\[0\]\.csr/);
+    expect(rt.heap.liveBytes).toBe(live);
   });
 });

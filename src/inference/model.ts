@@ -150,8 +150,14 @@ export class SparseModel {
   /** Sample of the call at the first row of the batch being forwarded (for error messages). */
   private batchStart = 0;
 
+  /**
+   * @param Err The error a step that does not fit raises (ArgumentError for specs built in
+   *   memory, ModelFormatError for a file's).
+   * @param csrChecked The steps' CSRs passed `checkCsr` (ops/spmm.ts) already (a file's steps: readStep
+   *   checks them as it reads them, or builds them valid), so they are copied in unchecked.
+   */
   private constructor(rt: Runtime, inputShape: Shape, specs: StepSpec[], originalWeights: number, Err: typeof ArgumentError | typeof ModelFormatError,
-    uncertainty: { seed: number } | null = null) {
+    csrChecked: boolean, uncertainty: { seed: number } | null = null) {
     this.rt = rt;
     this.inputShape = inputShape.slice();
     this.originalWeights = originalWeights;
@@ -169,16 +175,14 @@ export class SparseModel {
     this.outSize = sizeOf(shape);
     this.plannable = !specs.some((s) => s.kind === 'layer');
     try {
-      // A file's steps (ModelFormatError) were checked as they were read (readStep): their CSRs are not checked again.
-      const read = Err === ModelFormatError;
-      specs.forEach((s, i) => this.steps.push(this.materialize(s, shapes[i][0], shapes[i][1], i, read)));
+      specs.forEach((s, i) => this.steps.push(this.materialize(s, shapes[i][0], shapes[i][1], i, csrChecked)));
     } catch (e) {
       this.dispose();
       throw e;
     }
   }
 
-  private materialize(s: StepSpec, inShape: Shape, outShape: Shape, i: number, read: boolean): Step {
+  private materialize(s: StepSpec, inShape: Shape, outShape: Shape, i: number, csrChecked: boolean): Step {
     const rt = this.rt;
     const step: Step = { spec: s, inShape, outShape, kept: -1 };
     const owned: Tensor[] = [];
@@ -193,7 +197,7 @@ export class SparseModel {
       switch (s.kind) {
         case 'sparse':
         case 'sparseConv':
-          step.mat = read ? SparseMatrix.fromCheckedCsr(s.csr, rt) : SparseMatrix.fromCsr(s.csr, rt);
+          step.mat = csrChecked ? SparseMatrix.fromCheckedCsr(s.csr, rt) : SparseMatrix.fromCsr(s.csr, rt);
           if (s.bias) step.b = t(s.bias);
           if (s.mc && mc) step.mc = mc.weights(s.mc, s.csr, null, [], s.csr.cols, s.csr.rows, rt);
           break;
@@ -252,12 +256,12 @@ export class SparseModel {
   static fromSteps(inputShape: Shape, specs: StepSpec[], opts: { originalWeights?: number; runtime?: Runtime; uncertainty?: { seed: number } } = {}): SparseModel {
     sizeOf(inputShape, 'inputShape');
     specs.forEach((s, i) => checkSpec(s, `steps[${i}]`, ArgumentError));
-    return new SparseModel(runtimeOption(optionsObject('options', opts).runtime), inputShape, specs, opts.originalWeights ?? 0, ArgumentError, opts.uncertainty ?? null);
+    return new SparseModel(runtimeOption(optionsObject('options', opts).runtime), inputShape, specs, opts.originalWeights ?? 0, ArgumentError, false, opts.uncertainty ?? null);
   }
 
   /** @internal Build from the steps of a validated file (a step that does not fit is a ModelFormatError). */
   static fromFileSteps(inputShape: Shape, specs: StepSpec[], originalWeights: number, rt: Runtime): SparseModel {
-    return new SparseModel(rt, inputShape, specs, originalWeights, ModelFormatError);
+    return new SparseModel(rt, inputShape, specs, originalWeights, ModelFormatError, true);
   }
 
   /** One row per step: name, kind, shapes, values held and weights kept (see {@link SparseStepInfo}). */
@@ -602,7 +606,7 @@ export class SparseModel {
       if (r.version < 3 || !isObject(u) || !isInt(u.seed) || u.seed > 2 ** 32 - 1) bad('header.uncertainty', 'a {seed} object (32-bit unsigned seed) in a version 3 file', show(u));
       uncertainty = { seed: u.seed };
     }
-    return new SparseModel(rt, h.inputShape as number[], specs, h.originalWeights, ModelFormatError, uncertainty);
+    return new SparseModel(rt, h.inputShape as number[], specs, h.originalWeights, ModelFormatError, true, uncertainty);
   }
 
   /** Free every weight and buffer. */
