@@ -43,8 +43,10 @@ describe('bundle', () => {
 
 /** Gzipped bytes of dist/infer.js (issue 12's goal) and of dist/infer-mc.js. */
 // infer-mc: 47 KB since the batch-1 kernels (spmv_f32_csc, the direct sparse convolution) joined both modules (+0.9 KB gzipped);
-// 48 KB since the fused LRT kernels (lrt_spmm_f32_csr, lrt_draw_f32) joined it (48 491 B measured, 2026-12-02).
-const BUDGET_INFER = 40_000, BUDGET_INFER_MC = 48 * 1024;
+// 48 KB since the fused LRT kernels (lrt_spmm_f32_csr, lrt_draw_f32) joined it (48 491 B measured, 2026-12-02);
+// 48.5 KB since 'lrt' keys its noise by the training layer's units, so structured compaction
+// changes no draw (McWeights.noisePositions: 49 195 B measured for the .cjs, 2026-12-02).
+const BUDGET_INFER = 40_000, BUDGET_INFER_MC = 48.5 * 1024;
 
 describe('bundle vardrop/infer', () => {
   const read = (f: string) => fs.readFileSync(new URL(f, dist));

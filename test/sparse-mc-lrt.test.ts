@@ -8,6 +8,8 @@ import { prune } from '../src/prune.js';
 import { SparseModel } from '../src/inference/model.js';
 import { gaussianAt } from '../src/ops/noise.js';
 import { NonFiniteError } from '../src/errors.js';
+import { LrtProgram } from '../src/ops/lrt.js';
+import { SparseMatrix, csrFromWeights, sparseConv2d } from '../src/ops/spmm.js';
 import { bits, lcg, randomArray } from './util/kernel.js';
 import { randomize } from './util/bayes-models.js';
 
@@ -146,6 +148,28 @@ describe("SparseModel.predictMC mode 'lrt', fused products and draws", () => {
     m.dispose();
   });
 
+  it('structured compaction changes no draw: the same bits with and without it (noise keyed by the training units)', () => {
+    const m = eligible();
+    // Hidden units 3 and 7 of the first layer lose every outgoing weight (log α 5 > threshold −1
+    // in the variational dropout layer reading them): compaction removes them.
+    const la = m.layers[2].params().find((p) => p.name.endsWith('/logAlpha'))!;
+    const a = la.value.toArray();
+    for (const k of [3, 7]) for (let u = 0; u < 12; u++) a[k * 12 + u] = 5;
+    la.value.set(a);
+    const full = prune(m, { uncertainty: true, dropUnits: false }), compact = prune(m, { uncertainty: true });
+    expect(compact.summary()[0].outputShape).toEqual([14]);
+    expect(full.summary()[0].outputShape).toEqual([16]);
+    const n = 5, x = data(n, 6);
+    for (const batchSize of [1, n]) {
+      const opts = { samples: 8, seed: 4, mode: 'lrt' as const, batchSize };
+      const r = statBits(compact.predictMC(x, opts) as unknown as Stats);
+      expect(r).toEqual(statBits(full.predictMC(x, opts) as unknown as Stats));
+    }
+    full.dispose();
+    compact.dispose();
+    m.dispose();
+  });
+
   it('converges to the weight-sampling statistics (S = 3000, fixed seeds: within 4.5 standard errors)', () => {
     const m = eligible();
     const sm = prune(m, { uncertainty: true });
@@ -224,5 +248,25 @@ describe('vardrop/infer-mc gives the full bundle\'s bits through the fused kerne
     a.dispose();
     b.dispose();
     m.dispose();
+  });
+});
+
+describe('LrtProgram.bind: the scratch of bound ops', () => {
+  // A sparse convolution asks the runtime's workspace for im2col scratch; the shared workspace
+  // may grow (and free the old block) before a replay, so binding such an op must fail loudly.
+  const x = Tensor.from(randomArray(2 * 6 * 6 * 3, lcg(3), -1, 1), [2, 6, 6, 3], rt);
+  const w = randomArray(3 * 3 * 3 * 4, lcg(4), -1, 1).map((v) => (Math.abs(v) < 0.5 ? 0 : v));
+  const mat = SparseMatrix.fromCsr(csrFromWeights(w, 27, 4), rt);
+  const g = { kernel: [3, 3] as [number, number], stride: [1, 1] as [number, number], pad: [0, 0] as [number, number] };
+
+  it('binding an op that asks for scratch throws; the runtime\'s workspace is back after', () => {
+    const prog = new LrtProgram(rt);
+    const y = Tensor.zeros([2, 4, 4, 4], rt);
+    expect(() => prog.bind(() => sparseConv2d(x, mat, g, { out: y }))).toThrow(/scratch/);
+    const ws = rt.workspace(64);
+    expect(rt.workspace(64)).toBe(ws);
+    // Ops without scratch (the scalar twin) bind as before.
+    expect(() => prog.bind(() => sparseConv2d(x, mat, g, { out: y, scalar: true }))).not.toThrow();
+    y.dispose();
   });
 });

@@ -288,11 +288,16 @@ export class McWeights {
   readonly sampled: SparseMatrix | Tensor;
   private readonly owned: { dispose(): void }[] = [];
   private lrtOps?: { variance: SparseMatrix | Tensor };
+  /** Units of the step. */
+  readonly units: number;
+  /** noisePositions' answer (a step's pixels per row never change). */
+  private noiseAt?: { positions: Positions | number; stride: number };
   private csrOps?: { theta: SparseMatrix; sigma2: SparseMatrix };
 
   private constructor(private readonly m: McSpec, private readonly csr: Csr | null, private readonly weights: Float32Array | null, private readonly shape: Shape,
     inputs: number, units: number, private readonly rt: Runtime) {
     this.stream = m.stream;
+    this.units = units;
     const own = <T extends { dispose(): void }>(t: T): T => {
       this.owned.push(t);
       return t;
@@ -356,11 +361,31 @@ export class McWeights {
     return (this.csrOps = { theta, sigma2: s2 });
   }
 
+  /**
+   * Where 'lrt' draws the noise of the step's pre-activations, keyed by the TRAINING layer's
+   * units so that structured compaction (which renumbers the units) leaves every draw as it is:
+   * in a row of `pixels` output pixels (1 for a dense step) × the step's units, output
+   * pix·units + u sits at position pix·units0 + unitMap[u] of the row, and row r (sample r of
+   * the call) at r·stride. Without compaction (every unit kept) the positions are a number:
+   * contiguous, one fill per row (the same values). Kept after the first call (a step's
+   * pixels are fixed by its shapes).
+   */
+  noisePositions(pixels: number): { positions: Positions | number; stride: number } {
+    let r = this.noiseAt;
+    if (r) return r;
+    const { unitMap, units0 } = this.m, units = this.units, stride = pixels * units0;
+    // Every unit kept: unitMap is the identity (the kept units ascend).
+    if (units === units0) r = { positions: stride, stride };
+    else this.owned.push((r = { positions: Positions.from(new Uint32Array(pixels * units).map((_, i) => ((i / units) | 0) * units0 + unitMap[i % units]), this.rt), stride }).positions as Positions);
+    return (this.noiseAt = r);
+  }
+
   dispose(): void {
     for (const t of this.owned) t.dispose();
     this.owned.length = 0;
     this.lrtOps = undefined;
     this.csrOps = undefined;
+    this.noiseAt = undefined;
   }
 }
 
@@ -479,8 +504,9 @@ const INFERENCE: ForwardContext = { training: false, sample: false, seed: 0, ste
  * Monte-Carlo prediction through the local reparameterization trick (Kingma et al. 2015): a
  * Bayesian step's pre-activation is drawn directly, b = x·θ + sqrt(x²·σ² + 1e-8)·ε + bias, from
  * two sparse (or dense) products and one ε per sample, pass and output (keyed by (seed, pass) on
- * the layer's stream at position row·F + j for output j of the step's F, row the sample's index
- * in the call), instead of drawing the weights. For one sample this is the same distribution as
+ * the layer's stream at position row·F0 + j0 for the output's index j0 among the training
+ * layer's F0 outputs, row the sample's index in the call: structured compaction changes no
+ * draw), instead of drawing the weights. For one sample this is the same distribution as
  * drawing the weights (the units' pre-activations are independent Gaussians under the factorized
  * posterior), so the statistics converge to the same values, but the numbers are other ones than
  * the weight-sampling mode's for a given seed. The passes of a batch run together as rows, and
@@ -567,6 +593,8 @@ function lrtProgram(model: LrtModelView, c: number, S: number): CompiledLrt {
     cache.clear();
   }
   try {
+    // The ops bound here ask for no workspace scratch (binding one that did would throw; the
+    // convolutions run as JS steps).
     const prog = new LrtProgram(rt);
     const input = buf('x', [c, ...model.inputShape]);
     // h is row-major [R, ...] or, after sparse and Bayesian dense steps, feature-major [features, R] (fm).
@@ -608,8 +636,8 @@ function lrtProgram(model: LrtModelView, c: number, S: number): CompiledLrt {
         const eps = buf(`${i}:eps`, [Rn, units]);
         // Row q·c + r is sample start + r of pass q: its counter is the pass, its positions the
         // sample's outputs, contiguous from (start + r)·units.
-        const e0 = eps.prefix([P, units]), stream = st.mc.stream;
-        prog.step(() => gaussianAt(e0, units, mcPassSeed(prog.seed, 0), { stream, rowBase: prog.start * units, rowStride: units, passRows: c }));
+        const e0 = eps.prefix([P, units]), stream = st.mc.stream, at = st.mc.noisePositions(1);
+        prog.step(() => gaussianAt(e0, at.positions, mcPassSeed(prog.seed, 0), { stream, rowBase: prog.start * at.stride, rowStride: at.stride, passRows: c }));
         const next = steps[i + 1]?.spec, relu = next?.kind === 'activation' && next.activation === 'relu';
         const y = (h = buf(`${i}:yT`, [units, Rn]));
         prog.bind(() => lrtDraw(mu, v, eps, y, { bias: st.b, relu }));
@@ -715,8 +743,9 @@ function lrtSampleStep(st: LrtStepView, i: number, mu: Tensor, v: Tensor, R: num
   }
   const eps = buf(`${i}:eps`, [R, ...st.outShape]);
   // Row q·c + r is sample start + r of pass q: its counter is the pass, its positions the
-  // sample's F outputs, contiguous from (start + r)·F.
-  gaussianAt(eps, F, mcPassSeed(bt.seed, 0), { stream: st.mc!.stream, rowBase: bt.start * F, rowStride: F, passRows: c });
+  // sample's F outputs' in the training layer (McWeights.noisePositions).
+  const at = st.mc!.noisePositions(F / st.mc!.units);
+  gaussianAt(eps, at.positions, mcPassSeed(bt.seed, 0), { stream: st.mc!.stream, rowBase: bt.start * at.stride, rowStride: at.stride, passRows: c });
   const y = buf(`${i}`, [R, ...st.outShape]);
   lrtSample(mu, v, eps, st.b, y, buf(`${i}:std`, y.shape));
   return { h: y, R };

@@ -97,9 +97,13 @@ export class LrtProgram {
    * queries and column copies a matrix makes once for itself) with their arguments.
    */
   bind(op: () => unknown): void {
+    // A bound op may not ask for scratch: the runtime's shared workspace can be grown (and its
+    // old block freed) by another call before a replay, so the replay would write a stale block.
     watchKernels(this.rt, (name, args, r) => {
       if (r === undefined) this.calls.push((k) => (k as unknown as Record<string, (...a: number[]) => unknown>)[name](...args));
-    }, op);
+    }, op, () => {
+      throw new Error('LrtProgram.bind: op asked for scratch');
+    });
   }
 
   /** Replay the calls with `seed` (32 bits) for the samples from index `start` of the call. */

@@ -41,9 +41,12 @@ const CHECK = OPCODE.get('first_nonfinite_f32')!.op;
 /**
  * Run `pass` with `rt.k` swapped for wrappers that call the real kernels and report each call
  * (its name, arguments and answer) to `seen`; the real kernels are back when `pass` returns or
- * throws. The recorders of kernel calls ({@link Plan.record}, ops/lrt.ts's LrtProgram) share it.
+ * throws. The recorders of kernel calls ({@link Plan.record}, ops/lrt.ts's LrtProgram) share it,
+ * and give `workspace` in place of `rt.workspace` for the pass (their own scratch blocks: the
+ * shared workspace may move before a replay).
  */
-export function watchKernels<T>(rt: Runtime, seen: (name: string, args: number[], r: unknown) => void, pass: () => T): T {
+export function watchKernels<T>(rt: Runtime, seen: (name: string, args: number[], r: unknown) => void, pass: () => T,
+  workspace: (bytes: number) => number = rt.workspace): T {
   const real = rt.k as unknown as Record<string, unknown>;
   // The exports object is frozen: the spy is a plain object with a wrapper per kernel.
   const spy: Record<string, unknown> = {};
@@ -55,12 +58,15 @@ export function watchKernels<T>(rt: Runtime, seen: (name: string, args: number[]
       return r;
     };
   }
-  const owner = rt as unknown as { k: unknown };
+  const owner = rt as unknown as { k: unknown; workspace: unknown };
+  const shared = owner.workspace;
   owner.k = spy;
+  owner.workspace = workspace;
   try {
     return pass();
   } finally {
     owner.k = real;
+    owner.workspace = shared;
   }
 }
 
@@ -101,21 +107,16 @@ export class Plan<T> {
         }
       }
     };
-    const workspace = rt.workspace;
-    const owner = rt as unknown as { workspace: (bytes: number) => number };
-    owner.workspace = (bytes: number) => {
-      const p = rt.heap.alloc(Math.max(16, bytes), 'workspace');
-      blocks.push(p);
-      return p;
-    };
     let value: T;
     try {
-      value = watchKernels(rt, seen, pass);
+      value = watchKernels(rt, seen, pass, (bytes: number) => {
+        const p = rt.heap.alloc(Math.max(16, bytes), 'workspace');
+        blocks.push(p);
+        return p;
+      });
     } catch (e) {
       for (const b of blocks) rt.free(b);
       throw e;
-    } finally {
-      owner.workspace = workspace;
     }
     if (!replayable) {
       for (const b of blocks) rt.free(b);
